@@ -1,0 +1,119 @@
+"""Pydantic building blocks for the JSON file formats and helpers for cross-field checks.
+
+Every problem's file format is a :class:`StrictModel`: unknown fields are rejected,
+numbers must be finite, and :func:`parse_model` turns pydantic's errors into an
+:class:`~edgeinfer.core.errors.InvalidInstanceError` naming the field path
+(``users[3].data_bits``). Checks that span fields (unique ids, references) run
+after parsing with :func:`check_unique_ids` and :func:`check_ref`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edgeinfer.core.errors import InvalidInstanceError
+
+__all__ = [
+    "StrictModel",
+    "PositiveFloat",
+    "NonNegativeFloat",
+    "Fraction",
+    "PositiveInt",
+    "NonNegativeInt",
+    "Id",
+    "parse_model",
+    "format_loc",
+    "check_unique_ids",
+    "check_ref",
+    "require_nonempty",
+]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base for file-format models: frozen, unknown fields forbidden, finite numbers only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
+
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def format_loc(loc: Sequence[Any]) -> str:
+    """``("users", 3, "data_bits")`` -> ``users[3].data_bits``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+_MESSAGES = {
+    "extra_forbidden": "unknown field",
+    "missing": "missing required field",
+    "finite_number": "must be a finite number (no NaN or infinity)",
+}
+
+
+def _describe(err: Any) -> str:
+    kind = err.get("type", "")
+    if kind in _MESSAGES:
+        return _MESSAGES[kind]
+    msg = str(err.get("msg", "invalid value"))
+    if kind.endswith("_type"):
+        got = err.get("input")
+        msg += f" (got {type(got).__name__} {got!r})" if not isinstance(got, dict | list) else f" (got {type(got).__name__})"
+    return msg
+
+
+def parse_model(
+    model: type[M], doc: Any, *, prefix: str = "", error: type[InvalidInstanceError] = InvalidInstanceError
+) -> M:
+    """Validate ``doc`` against ``model``; raise ``error`` naming the first bad field."""
+    try:
+        return model.model_validate(doc)
+    except ValidationError as exc:
+        errs = exc.errors()
+        # Prefer errors about the structure (missing/unknown) over union noise.
+        first = errs[0]
+        loc = format_loc(first.get("loc", ()))
+        field = ".".join(p for p in (prefix, loc) if p)
+        more = f" (and {len(errs) - 1} more problems)" if len(errs) > 1 else ""
+        raise error(field, _describe(first) + more) from None
+
+
+def require_nonempty(items: Sequence[Any], field: str) -> None:
+    if len(items) == 0:
+        raise InvalidInstanceError(field, "must not be empty")
+
+
+def check_unique_ids(ids: Iterable[str], field: str, attr: str = "id") -> None:
+    """Raise if an id repeats: ``users[4].id: duplicate id 'u1' (first at users[0])``."""
+    seen: dict[str, int] = {}
+    for i, v in enumerate(ids):
+        if v in seen:
+            raise InvalidInstanceError(f"{field}[{i}].{attr}", f"duplicate id {v!r} (first at {field}[{seen[v]}])")
+        seen[v] = i
+
+
+def check_ref(value: str, known: Iterable[str], field: str, what: str) -> None:
+    """Raise if ``value`` is not among ``known``: ``users[3].model: unknown model 'm9'``."""
+    known_set = known if isinstance(known, set | frozenset | dict) else set(known)
+    if value not in known_set:
+        from edgeinfer.core.errors import suggest
+
+        hint = suggest(value, [str(k) for k in known_set])
+        raise InvalidInstanceError(
+            field, f"unknown {what} {value!r}" + (f"; did you mean {hint!r}?" if hint else "")
+        )
