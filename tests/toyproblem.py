@@ -6,6 +6,7 @@ toy_knapsack: items with weights; pick as many items as fit in the capacity.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from edgeinfer.core.errors import InvalidSolutionError
 from edgeinfer.core.registry import ProblemSpec, get_problem, register_problem, register_solver
@@ -20,8 +21,6 @@ from edgeinfer.core.validation import (
     parse_model,
     require_nonempty,
 )
-
-from typing import Literal
 
 
 class ItemModel(StrictModel):

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from edgeinfer.cli import main
 from edgeinfer.core.errors import EdgeInferError
 from edgeinfer.core.io import load_instance
-
 from toyproblem import VALID, register
 
 register()

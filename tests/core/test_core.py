@@ -21,7 +21,6 @@ from edgeinfer.core import (
 )
 from edgeinfer.core.io import load_instance, read_json, to_jsonable, write_json
 from edgeinfer.core.validation import check_unique_ids, format_loc
-
 from toyproblem import VALID, register
 
 register()
@@ -59,11 +58,11 @@ def test_rng_helpers_are_deterministic_and_independent():
 
 
 def test_global_rng_untouched():
-    np.random.seed(123)
-    before = np.random.get_state()[1].copy()
+    np.random.seed(123)  # noqa: NPY002 - checking the legacy global state
+    before = np.random.get_state()[1].copy()  # noqa: NPY002
     make_rng(1).random(10)
     spawn(3, 3)
-    assert np.array_equal(before, np.random.get_state()[1])
+    assert np.array_equal(before, np.random.get_state()[1])  # noqa: NPY002
 
 
 def test_status_values():

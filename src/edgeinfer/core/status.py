@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 __all__ = ["SolveStatus"]
 
 
-class SolveStatus(str, Enum):
+class SolveStatus(StrEnum):
     """Outcome of a solve. Infeasibility is a status, never an exception."""
 
     OPTIMAL = "optimal"  #: proven optimal
@@ -15,9 +15,6 @@ class SolveStatus(str, Enum):
     INFEASIBLE = "infeasible"  #: no feasible solution exists (or none satisfies a hard requirement)
     TIME_LIMIT = "time_limit"  #: stopped by the time limit; best solution found so far
     ERROR = "error"  #: the solver failed
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def has_solution(self) -> bool:
