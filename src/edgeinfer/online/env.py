@@ -25,6 +25,8 @@ Episodes last ``episode_slots`` slots (K = 200) and end by truncation; queues re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import gymnasium
@@ -81,18 +83,25 @@ class CoopInferenceEnv(gymnasium.Env):
         self,
         config: LyMDOConfig | None = None,
         *,
-        arrival_rate: float | None = None,
+        arrival_rate: float | Sequence[float] | None = None,
         action_mode: str = "partition",
         episode_slots: int | None = None,
         reward_scale: float = 1.0,
         render_mode: str | None = None,
     ) -> None:
         cfg = config or LyMDOConfig()
+        rates: tuple[float, ...] | None = None
+        if arrival_rate is not None and not np.isscalar(arrival_rate):
+            rates = tuple(float(r) for r in arrival_rate)  # type: ignore[union-attr]
+            if not rates or min(rates) < 0:
+                raise ValueError("arrival_rate: need non-negative rates")
+            arrival_rate = rates[0]
         if arrival_rate is not None or episode_slots is not None:
-            from dataclasses import replace
-
             cfg = replace(cfg, **({"arrival_rate": float(arrival_rate)} if arrival_rate is not None else {}),
                           **({"episode_slots": int(episode_slots)} if episode_slots is not None else {}))
+        #: with several rates, each episode draws one uniformly (training across workloads)
+        self.arrival_rates = rates
+        self.rate = cfg.arrival_rate
         if action_mode not in ("partition", "joint"):
             raise ValueError(f"action_mode must be 'partition' or 'joint', not {action_mode!r}")
         self.cfg = cfg
@@ -116,7 +125,7 @@ class CoopInferenceEnv(gymnasium.Env):
     # ------------------------------------------------------------------ helpers
     def _draw(self) -> None:
         self.h = draw_channels(self.np_random, self.tables)
-        self.lam = draw_arrivals(self.np_random, self.n, self.cfg.arrival_rate, self.cfg.slot_s)
+        self.lam = draw_arrivals(self.np_random, self.n, self.rate, self.cfg.slot_s)
 
     def _obs(self) -> np.ndarray:
         obs = np.concatenate([self.h / self.tables.mean_gain, self.lam, self.Q, self.W])
@@ -130,6 +139,8 @@ class CoopInferenceEnv(gymnasium.Env):
     # ------------------------------------------------------------------ API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
+        if self.arrival_rates is not None:
+            self.rate = self.arrival_rates[int(self.np_random.integers(len(self.arrival_rates)))]
         self._t = 0
         self.Q = np.zeros(self.n)
         self.W = np.zeros(self.n)
