@@ -5,6 +5,7 @@ Importing this package pulls in NumPy only. The Gymnasium environment lives in
 (Stable-Baselines3/torch imported inside functions).
 """
 
+from edgeinfer.online import problem as _problem  # noqa: F401  (registers lymdo_slot and its solvers)
 from edgeinfer.online.allocation import (
     Allocation,
     allocate,

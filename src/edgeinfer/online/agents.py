@@ -238,7 +238,7 @@ def train(
     t0 = time.perf_counter()
     model.learn(total_timesteps=total, callback=_CB())
     result.wall_s = time.perf_counter() - t0
-    result.timesteps = total
+    result.timesteps = int(model.num_timesteps)
     return result
 
 

@@ -1,0 +1,124 @@
+"""The ``lymdo_slot`` problem through the registry and the command line."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeinfer.cli import main
+from edgeinfer.core.errors import (
+    InvalidInstanceError,
+    InvalidSolutionError,
+    UnsupportedInstanceError,
+)
+from edgeinfer.core.io import dump_solution, load_instance
+from edgeinfer.core.registry import get_problem, solve
+from edgeinfer.core.solution import SolveOptions
+
+DATA = Path(__file__).parent / "data"
+DOC = json.loads((DATA / "slot3.json").read_text())
+
+
+def _free(doc: dict) -> dict:
+    d = copy.deepcopy(doc)
+    for dev in d["devices"]:
+        dev.pop("split", None)
+    return d
+
+
+def test_convex_solution_verifies_and_matches_allocate() -> None:
+    spec, inst = load_instance(DOC)
+    sol = solve("lymdo_slot", "convex", inst)
+    rep = spec.verify(inst, sol)
+    assert rep.ok, rep.reasons
+    assert list(sol.split) == [6, 0, 10]
+    assert sol.alpha.sum() == pytest.approx(1.0)
+
+
+def test_exhaustive_is_optimal_and_greedy_never_beats_it() -> None:
+    spec, inst = load_instance(_free(DOC))
+    ex = solve("lymdo_slot", "exhaustive", inst)
+    gr = solve("lymdo_slot", "greedy-dpp", inst)
+    assert spec.verify(inst, ex).ok and spec.verify(inst, gr).ok
+    assert gr.objective >= ex.objective * (1 - 1e-12)
+    # the optimum is no worse than the fixed splits of the original instance
+    _, fixed = load_instance(DOC)
+    assert ex.objective <= solve("lymdo_slot", "convex", fixed).objective * (1 + 1e-12)
+
+
+def test_verify_catches_tampering() -> None:
+    spec, inst = load_instance(DOC)
+    doc = dump_solution(spec, solve("lymdo_slot", "convex", inst))
+    bad = copy.deepcopy(doc)
+    bad["devices"][0]["alpha"] = 0.9  # shares now sum above 1
+    assert not spec.verify(inst, spec.load_solution(bad, inst)).ok
+    bad = copy.deepcopy(doc)
+    bad["objective"] *= 0.9
+    assert not spec.verify(inst, spec.load_solution(bad, inst)).ok
+    bad = copy.deepcopy(doc)
+    bad["devices"][2]["f_ue_hz"] = 1e6  # unstable local queue
+    assert not spec.verify(inst, spec.load_solution(bad, inst)).ok
+    bad = copy.deepcopy(doc)
+    bad["devices"][0]["id"] = "ghost"
+    with pytest.raises(InvalidSolutionError):
+        spec.load_solution(bad, inst)
+
+
+def test_bad_instances_name_the_field() -> None:
+    spec = get_problem("lymdo_slot")
+    d = copy.deepcopy(DOC)
+    d["devices"][1]["model"] = "alexnett"
+    with pytest.raises(InvalidInstanceError, match=r"devices\[1\]\.model"):
+        spec.load_instance(d)
+    d = copy.deepcopy(DOC)
+    d["devices"][0]["split"] = 99
+    with pytest.raises(InvalidInstanceError, match=r"devices\[0\]\.split"):
+        spec.load_instance(d)
+    d = copy.deepcopy(DOC)
+    d["devices"][2]["id"] = "ue1"
+    with pytest.raises(InvalidInstanceError, match="duplicate"):
+        spec.load_instance(d)
+    d = copy.deepcopy(DOC)
+    d["devices"][0]["channel_gain"] = -1.0
+    with pytest.raises(InvalidInstanceError, match="channel_gain"):
+        spec.load_instance(d)
+
+
+def test_unsupported_and_infeasible() -> None:
+    _, inst = load_instance(_free(DOC))
+    with pytest.raises(UnsupportedInstanceError):
+        solve("lymdo_slot", "convex", inst)
+    d = copy.deepcopy(DOC)
+    d["devices"][2]["arrival_rate"] = 50.0  # ResNet-18 all local cannot keep up
+    _, inst = load_instance(d)
+    assert solve("lymdo_slot", "convex", inst).status.value == "infeasible"
+    with pytest.raises(UnsupportedInstanceError):
+        solve("lymdo_slot", "exhaustive", load_instance(_free(DOC))[1],
+              SolveOptions(params={"max_combinations": 10}))
+
+
+def test_cli_solve_verify_roundtrip(tmp_path, capsys) -> None:
+    inst_path = tmp_path / "i.json"
+    inst_path.write_text(json.dumps(_free(DOC)))
+    out = tmp_path / "s.json"
+    assert main(["solve", str(inst_path), "-a", "exhaustive", "-o", str(out)]) == 0
+    assert main(["verify", str(inst_path), str(out)]) == 0
+    sol = json.loads(out.read_text())
+    sol["devices"][1]["f_es_hz"] = 1e12
+    out.write_text(json.dumps(sol))
+    assert main(["verify", str(inst_path), str(out)]) == 1
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"problem": "lymdo_slot", "devices": []}))
+    assert main(["solve", str(bad), "-a", "convex"]) == 2
+    assert "devices" in capsys.readouterr().err
+
+
+def test_dump_instance_roundtrip() -> None:
+    spec, inst = load_instance(DOC)
+    again = spec.load_instance(spec.dump_instance(inst))
+    np.testing.assert_array_equal(again.h, inst.h)
+    assert again.split == inst.split
