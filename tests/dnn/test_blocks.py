@@ -6,6 +6,7 @@ import copy
 import json
 import subprocess
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
@@ -173,7 +174,7 @@ def test_builders_property(theta: float, n: int, seed: int) -> None:
 torch = pytest.importorskip("torch")
 
 
-def _finetune(base: torch.nn.Module, trainable: list[str], seed: int) -> torch.nn.Module:
+def _finetune(base: Any, trainable: list[str], seed: int) -> Any:
     """Copy ``base`` and re-initialise the parameters of the named (trainable) sub-modules."""
     model = copy.deepcopy(base)
     gen = torch.Generator().manual_seed(seed)
@@ -184,7 +185,7 @@ def _finetune(base: torch.nn.Module, trainable: list[str], seed: int) -> torch.n
     return model
 
 
-def _tiny() -> torch.nn.Module:
+def _tiny() -> Any:
     torch.manual_seed(0)
     return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
                                torch.nn.Conv2d(4, 4, 3), torch.nn.Flatten(), torch.nn.Linear(16, 5))

@@ -484,8 +484,9 @@ def chain(model: str | nn.Module) -> Chain:
     """
     if isinstance(model, str):
         model = get_model(model)
-    if hasattr(model, "chain"):
-        return list(model.chain())
+    method = getattr(model, "chain", None)
+    if callable(method):
+        return list(method())
     if isinstance(model, nn.Sequential):
         return list(model.named_children())
     raise TypeError(f"{type(model).__name__} has no chain(); wrap it in nn.Sequential")
