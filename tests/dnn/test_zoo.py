@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -120,3 +122,12 @@ def test_profile_chain_batch_and_device_independent() -> None:
     assert [lp.output_bytes for lp in p1.layers] == [8 * 25 * 4, 8 * 25 * 4, 200 * 4, 7 * 4]
     assert [lp.params for lp in p1.layers] == [8 * 27 + 8, 0, 0, 200 * 7 + 7]
     assert p1.layers[3].param_bytes == (200 * 7 + 7) * 4
+    assert profile_chain(layers, (3, 5, 5)) == p1  # device inferred from the parameters (CPU)
+    meta_net = copy.deepcopy(net).to("meta")
+    assert profile_chain(list(meta_net.named_children()), (3, 5, 5), batch=2) == p1
+
+
+def test_profile_chain_real_resnet_equals_meta() -> None:
+    real = profile_chain(chain(get_model("resnet18")), (3, 64, 64), batch=2, name="resnet18")
+    meta = profile_model("resnet18", (3, 64, 64))
+    assert real == meta

@@ -58,7 +58,7 @@ def _params(module: nn.Module) -> tuple[int, int]:
 
 
 def profile_chain(layers: Chain, input_shape: Sequence[int], batch: int = 1, *, name: str = "model",
-                  device: str | torch.device = "meta", dtype: torch.dtype = torch.float32,
+                  device: str | torch.device | None = None, dtype: torch.dtype = torch.float32,
                   meta: dict[str, Any] | None = None) -> ModelProfile:
     """Profile an ordered chain of ``(name, module)`` logical layers.
 
@@ -68,7 +68,8 @@ def profile_chain(layers: Chain, input_shape: Sequence[int], batch: int = 1, *, 
     input_shape: shape of ONE sample, e.g. ``(3, 224, 224)``.
     batch: batch size used for the run; every number reported is per sample.
     name: the profile's model name.
-    device: where to run (``"meta"``: no memory, no arithmetic).
+    device: where to run; by default that of the chain's first parameter (CPU if it has
+        none). Models built with ``device="meta"`` profile without memory or arithmetic.
 
     Returns
     -------
@@ -79,6 +80,9 @@ def profile_chain(layers: Chain, input_shape: Sequence[int], batch: int = 1, *, 
     if batch < 1:
         raise InvalidInstanceError("batch", f"must be a positive integer, got {batch}")
     shape = tuple(int(s) for s in input_shape)
+    if device is None:
+        first = next((p for _, m in layers for p in m.parameters()), None)
+        device = first.device if first is not None else torch.device("cpu")
     x = torch.zeros((batch, *shape), device=device, dtype=dtype)
     input_bytes = _nbytes(x) / batch
     seen: set[int] = set()
@@ -116,7 +120,7 @@ def profile_model(name: str, input_shape: Sequence[int] | None = None, batch: in
     """Profile zoo model ``name`` (built on the meta device) at its default or the given input shape."""
     model = get_model(name, device="meta")
     shape = tuple(input_shape) if input_shape is not None else default_input_shape(name)
-    return profile_chain(zoo_chain(model), shape, batch, name=name, device="meta",
+    return profile_chain(zoo_chain(model), shape, batch, name=name,
                          meta={"source": "edgeinfer.dnn.profiler (FlopCounterMode, meta device)"})
 
 
