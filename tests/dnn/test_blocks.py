@@ -246,3 +246,47 @@ def test_blocks_module_is_torch_free() -> None:
             "print([m for m in ('torch', 'matplotlib') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=True) | st.text(max_size=3),
+                     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=3), c, max_size=3),
+                     max_leaves=8)
+
+
+@settings(max_examples=150, deadline=None)
+@given(blocks=_json, models=_json, frozen=_json, base=st.booleans())
+def test_from_dict_fuzz_only_invalid_instance(blocks: object, models: object, frozen: object, base: bool) -> None:
+    doc: dict[str, object] = {"blocks": blocks, "models": models}
+    if base:
+        doc = {"blocks": [{"id": "a", "bytes": 1.0}], "models": {"m": ["a"]}, "frozen": frozen}
+    try:
+        lib = BlockLibrary.from_dict(doc)
+    except InvalidInstanceError as exc:
+        assert exc.field is not None
+    else:
+        assert BlockLibrary.from_dict(lib.to_dict()) == lib
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_backbone_check_random(data: st.DataObject) -> None:
+    """Prefix-of-one-backbone libraries pass Definition 2; a shared block moved above a private one fails."""
+    n_clusters = data.draw(st.integers(1, 3))
+    models: dict[str, list[str]] = {}
+    for c in range(n_clusters):
+        depth = data.draw(st.integers(1, 5))
+        for k in range(data.draw(st.integers(2, 4))):
+            lk = data.draw(st.integers(1, depth))
+            models[f"c{c}m{k}"] = [f"c{c}/bb{j}" for j in range(lk)] + [f"c{c}m{k}/top"]
+    lib = _lib(models)
+    assert lib.is_backbone_sharing()
+    clusters = lib.backbone_clusters()
+    assert clusters is not None
+    for members in clusters.values():
+        assert len({m.split("m")[0] for m in members}) == 1  # never merges two clusters
+    victim = data.draw(st.sampled_from(sorted(models)))
+    shared = [b for b in models[victim] if lib.is_shared(b)]
+    if shared:
+        bad = dict(models)
+        bad[victim] = [f"{victim}/private", *models[victim]]  # a private block below the shared ones
+        assert not _lib(bad).is_backbone_sharing()

@@ -75,3 +75,18 @@ def test_unknown_model_suggests(capsys: pytest.CaptureFixture[str]) -> None:
 def test_bad_input_names_field(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run(capsys, "profile", "resnet18", "--input", "3xbig")
     assert code == 2 and "--input" in err
+
+
+def test_profile_subprocess() -> None:
+    import subprocess
+    import sys
+
+    ok = subprocess.run([sys.executable, "-m", "edgeinfer.cli", "profile", "nin", "--json"],
+                        capture_output=True, text=True, check=False)
+    assert ok.returncode == 0
+    doc = json.loads(ok.stdout)
+    assert [layer["name"] for layer in doc["layers"]][-1] == "gap" and len(doc["layers"]) == 9
+    bad = subprocess.run([sys.executable, "-m", "edgeinfer.cli", "profile", "resnet81"],
+                         capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.strip().count("\n") == 0 and "did you mean 'resnet18'" in bad.stderr
