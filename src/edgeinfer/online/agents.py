@@ -61,13 +61,15 @@ TRAIN_REWARD_SCALE = 0.05
 
 def make_env(agent: str, cfg: LyMDOConfig | None = None, *, arrival_rate: float | Sequence[float] | None = None,
              episode_slots: int | None = None, reward_scale: float = 1.0) -> Any:
-    """The environment an agent acts in (joint action space for ``ppo``)."""
+    """The environment an agent acts in (joint action space for ``ppo``; log-scaled
+    observations for the learning agents)."""
     from edgeinfer.online.env import CoopInferenceEnv
 
     if agent not in AGENTS:
         raise UnknownNameError("online agent", agent, AGENTS)
     return CoopInferenceEnv(cfg, arrival_rate=arrival_rate, episode_slots=episode_slots,
-                            action_mode="joint" if agent == "ppo" else "partition", reward_scale=reward_scale)
+                            action_mode="joint" if agent == "ppo" else "partition", reward_scale=reward_scale,
+                            log_obs=agent in LEARNING_AGENTS)
 
 
 # --------------------------------------------------------------------------- policies
@@ -154,11 +156,12 @@ class TrainResult:
     wall_s: float = 0.0
 
 
-def _ppo(agent: str, env: Any, seed: int, device: str = "cpu") -> Any:
+def _ppo(agent: str, env: Any, seed: int, device: str = "cpu", overrides: dict[str, Any] | None = None) -> Any:
     from stable_baselines3 import PPO
 
     pk = {"net_arch": {"pi": list(NET_ARCH), "vf": list(NET_ARCH)}}
-    return PPO("MlpPolicy", env, seed=seed, policy_kwargs=pk, verbose=0, device=device, **PPO_HYPERPARAMS)
+    hp = {**PPO_HYPERPARAMS, **(overrides or {})}
+    return PPO("MlpPolicy", env, seed=seed, policy_kwargs=pk, verbose=0, device=device, **hp)
 
 
 def train(
@@ -173,6 +176,7 @@ def train(
     n_steps: int | None = None,
     torch_threads: int = 1,
     on_episode: Callable[[int, float], None] | None = None,
+    ppo_overrides: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train ``lymdo`` or ``ppo`` for ``episodes x steps`` slots (paper: 2000 x 200).
 
@@ -193,7 +197,7 @@ def train(
     env = Monitor(make_env(agent, cfg, arrival_rate=arrival_rate, episode_slots=steps,
                            reward_scale=TRAIN_REWARD_SCALE))
     env.reset(seed=seed)
-    model = _ppo(agent, env, seed)
+    model = _ppo(agent, env, seed, overrides=ppo_overrides)
     total = episodes * steps
     if n_steps is not None:
         model.n_steps = int(n_steps)

@@ -18,6 +18,9 @@ points, the resources then come from the exact convex allocation
 baseline) a ``Box(-1, 1, (4N,))`` ``[y_split, y_alpha, y_fue, y_fes]`` mapped by eq. (13) for the
 splits and by normalisation for the shares.
 
+With ``log_obs=True`` (used by the learning agents) the arrival rates and queues are given as
+``log1p(lambda), log1p(Q), log1p(10 W)``: the same information in a range neural networks like.
+
 Reward: eq. (14), minus the drift-plus-penalty objective (11), times ``reward_scale``.
 Episodes last ``episode_slots`` slots (K = 200) and end by truncation; queues restart at 0
 (Alg. 1, line 5). Every random draw uses ``self.np_random``, so ``reset(seed=s)`` reseeds all.
@@ -87,6 +90,7 @@ class CoopInferenceEnv(gymnasium.Env):
         action_mode: str = "partition",
         episode_slots: int | None = None,
         reward_scale: float = 1.0,
+        log_obs: bool = False,
         render_mode: str | None = None,
     ) -> None:
         cfg = config or LyMDOConfig()
@@ -108,6 +112,7 @@ class CoopInferenceEnv(gymnasium.Env):
         self.tables = build_tables(cfg)
         self.action_mode = action_mode
         self.reward_scale = float(reward_scale)
+        self.log_obs = bool(log_obs)
         self.render_mode = render_mode
         n = self.tables.n
         self.n = n
@@ -128,7 +133,11 @@ class CoopInferenceEnv(gymnasium.Env):
         self.lam = draw_arrivals(self.np_random, self.n, self.rate, self.cfg.slot_s)
 
     def _obs(self) -> np.ndarray:
-        obs = np.concatenate([self.h / self.tables.mean_gain, self.lam, self.Q, self.W])
+        if self.log_obs:  # same information, compressed range for neural policies
+            obs = np.concatenate([self.h / self.tables.mean_gain, np.log1p(self.lam), np.log1p(self.Q),
+                                  np.log1p(self.W * 10.0)])
+        else:
+            obs = np.concatenate([self.h / self.tables.mean_gain, self.lam, self.Q, self.W])
         return np.minimum(obs, OBS_HIGH).astype(np.float32)
 
     @property
