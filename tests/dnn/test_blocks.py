@@ -290,3 +290,12 @@ def test_backbone_check_random(data: st.DataObject) -> None:
         bad = dict(models)
         bad[victim] = [f"{victim}/private", *models[victim]]  # a private block below the shared ones
         assert not _lib(bad).is_backbone_sharing()
+
+
+@pytest.mark.parametrize("theta", [0.75, 0.95])
+def test_fine_profiles_reach_paper_theta_in_layers(theta: float) -> None:
+    fine = {r: f"{r}_fine" for r in RESNETS}
+    lib = backbone_sharing_library(np.random.default_rng(1), fine, 50, theta, measure="layers")
+    assert lib.frozen_ratio(measure="layers") == pytest.approx(theta, abs=0.01)
+    assert lib.is_backbone_sharing()
+    assert set(lib.arch.values()) == {f"{r}_fine" for r in RESNETS}

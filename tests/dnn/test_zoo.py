@@ -131,3 +131,32 @@ def test_profile_chain_real_resnet_equals_meta() -> None:
     real = profile_chain(chain(get_model("resnet18")), (3, 64, 64), batch=2, name="resnet18")
     meta = profile_model("resnet18", (3, 64, 64))
     assert real == meta
+
+
+@pytest.mark.parametrize("name, n", [("resnet18", 21), ("resnet34", 37), ("resnet50", 54), ("vgg16", 16),
+                                     ("alexnet", 8), ("vit_b16", 51)])
+def test_param_layers_profile(name: str, n: int) -> None:
+    from edgeinfer.dnn.profiler import profile_param_layers
+    from edgeinfer.dnn.zoo import param_layers
+
+    fine = profile_param_layers(name)
+    coarse = profile_model(name)
+    assert fine.name == f"{name}_fine" and fine.num_layers == n
+    assert fine.params == coarse.params and fine.param_bytes == coarse.param_bytes
+    assert fine.macs == coarse.macs  # every MAC charged to exactly one parameter layer
+    assert fine.meta["split_points"] is False
+    groups = param_layers(get_model(name, device="meta"))
+    assert [g for g, _ in groups] == [lp.name for lp in fine.layers]
+    if name.startswith("resnet"):
+        assert fine.layers[0].name == "conv1" and fine.layers[0].params == 64 * 3 * 49 + 2 * 64  # conv1 + bn1
+        assert fine.layers[-1].name == "fc"
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet34", "resnet50"])
+def test_shipped_fine_profiles_are_current(name: str) -> None:
+    from edgeinfer.dnn.profiler import profile_param_layers
+
+    shipped = load_profile(f"{name}_fine")
+    fresh = profile_param_layers(name)
+    assert [(lp.name, lp.params, lp.macs, lp.output_bytes) for lp in shipped.layers] == [
+        (lp.name, lp.params, lp.macs, lp.output_bytes) for lp in fresh.layers]

@@ -18,16 +18,18 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from edgeinfer.core.errors import InvalidInstanceError
 from edgeinfer.dnn.profiles import LayerProfile, ModelProfile
-from edgeinfer.dnn.zoo import Chain, default_input_shape, get_model
+from edgeinfer.dnn.zoo import Chain, default_input_shape, get_model, param_layers
 from edgeinfer.dnn.zoo import chain as zoo_chain
 
-__all__ = ["profile_chain", "profile_model", "profile_command", "parse_shape", "format_table"]
+__all__ = ["profile_chain", "profile_model", "profile_param_layers", "profile_command", "parse_shape",
+           "format_table"]
 
 
 def parse_shape(text: str, field: str = "--input") -> tuple[int, ...]:
@@ -122,6 +124,77 @@ def profile_model(name: str, input_shape: Sequence[int] | None = None, batch: in
     shape = tuple(input_shape) if input_shape is not None else default_input_shape(name)
     return profile_chain(zoo_chain(model), shape, batch, name=name,
                          meta={"source": "edgeinfer.dnn.profiler (FlopCounterMode, meta device)"})
+
+
+def profile_param_layers(name: str, input_shape: Sequence[int] | None = None) -> ModelProfile:
+    """Fine-grained profile of zoo model ``name``: one layer per parameter layer (:func:`~edgeinfer.dnn.zoo.param_layers`).
+
+    For model *loading* (PartialLoading counts frozen "layers" at this
+    granularity): ``params``/``param_bytes`` are each parameter layer's own
+    (parameters directly owned by its modules), ``macs`` the MACs of its modules,
+    ``output_bytes`` the output of its last module. The layers are loading units,
+    NOT split points (residual branches run in parallel); ``meta["split_points"]``
+    is ``False``. Per sample; profiled on the meta device. The profile is named
+    ``<name>_fine``.
+    """
+    model = get_model(name, device="meta")
+    shape = tuple(input_shape) if input_shape is not None else default_input_shape(name)
+    groups = param_layers(model)
+    outputs: dict[str, int] = {}
+    handles = [module.register_forward_hook(
+        lambda _m, _i, out, path=path: outputs.__setitem__(path, _nbytes(out)))
+        for _, members in groups for path, module in members]
+    x = torch.zeros((1, *shape), device="meta")
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(x)
+    except (RuntimeError, ValueError) as exc:
+        raise InvalidInstanceError("input_shape", f"the model cannot run on input {list(shape)}: "
+                                   f"{str(exc).splitlines()[0]}") from None
+    finally:
+        for h in handles:
+            h.remove()
+    # FlopCounterMode's per-module counts include the children; take each module's own
+    # (exclusive) FLOPs and charge a module outside every group (e.g. the attention
+    # products of a ViT block) to the next group in registration order.
+    flops = counter.get_flop_counts()
+    prefix = type(model).__name__
+
+    modules = dict(model.named_modules())
+
+    def children(path: str) -> list[str]:
+        return [f"{path}.{c}" if path else c for c, _ in modules[path].named_children()]
+
+    def inclusive(path: str) -> float:
+        key = f"{prefix}.{path}" if path else prefix
+        if key in flops:
+            return float(sum(flops[key].values()))
+        return sum(inclusive(c) for c in children(path))  # containers never called (ModuleList)
+
+    group_of = {path: gi for gi, (_, members) in enumerate(groups) for path, _ in members}
+    group_flops = [0.0] * len(groups)
+    pending = 0.0
+    for path in modules:
+        own_flops = inclusive(path) - sum(inclusive(c) for c in children(path))
+        if path in group_of:
+            group_flops[group_of[path]] += own_flops + pending
+            pending = 0.0
+        else:
+            pending += own_flops
+    group_flops[-1] += pending
+    layers = []
+    for gi, (gname, members) in enumerate(groups):
+        own = [p for _, m in members for p in m.parameters(recurse=False)]
+        macs = group_flops[gi] / 2.0
+        last_path = members[-1][0]
+        layers.append(LayerProfile(
+            name=gname, params=int(sum(p.numel() for p in own)), macs=float(macs),
+            output_bytes=float(outputs.get(last_path, 0)),
+            param_bytes=float(sum(p.numel() * p.element_size() for p in own))))
+    return ModelProfile(name=f"{name}_fine", layers=tuple(layers), input_shape=shape,
+                        input_bytes=float(4 * np.prod(shape)), dtype_bytes=4,
+                        meta={"split_points": False, "granularity": "parameter layers", "base_model": name,
+                              "source": "edgeinfer.dnn.profiler.profile_param_layers (meta device)"})
 
 
 def _human(x: float, unit: str = "") -> str:

@@ -44,7 +44,7 @@ from torch import Tensor, nn
 
 from edgeinfer.core.errors import UnknownNameError
 
-__all__ = ["ZOO", "ZooEntry", "chain", "get_model", "default_input_shape", "run_chain"]
+__all__ = ["ZOO", "ZooEntry", "chain", "get_model", "default_input_shape", "param_layers", "run_chain"]
 
 Chain = list[tuple[str, nn.Module]]
 
@@ -497,3 +497,27 @@ def run_chain(layers: Chain, x: Tensor) -> Tensor:
     for _, module in layers:
         x = module(x)
     return x
+
+
+_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)
+
+
+def param_layers(model: nn.Module) -> list[tuple[str, list[tuple[str, nn.Module]]]]:
+    """Fine-grained parameter layers: ``[(name, [(module path, module), ...]), ...]`` in registration order.
+
+    Every module that owns parameters directly starts a new parameter layer named
+    by its path, except normalisation layers (BatchNorm, LayerNorm, GroupNorm),
+    which join the preceding one (a convolution and its BatchNorm are one layer).
+    ResNet-18 has 21 (17 convolutions, 3 downsampling convolutions, the fc),
+    ResNet-34 37, ResNet-50 54. These are loading units, not split points: a
+    residual network cannot be cut between them. Each parameter appears once.
+    """
+    groups: list[tuple[str, list[tuple[str, nn.Module]]]] = []
+    for path, module in model.named_modules():
+        if not any(True for _ in module.parameters(recurse=False)):
+            continue
+        if isinstance(module, _NORMS) and groups:
+            groups[-1][1].append((path, module))
+        else:
+            groups.append((path or "root", [(path, module)]))
+    return groups
