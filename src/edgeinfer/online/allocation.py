@@ -109,10 +109,13 @@ def _local_x(dn: float, lam: float, an: float, V: float, method: str) -> float:
         q = x * (x - c)
         h2 = (2.0 * (2.0 * x - c) ** 2 - 2.0 * q) / (q * q * q)
         gp = 2.0 * an + 2.0 * V * dn / (x * x * x) + k * h2
-        xn = x - g / gp if gp > 0.0 else 0.5 * (lo + hi)
+        step = g / gp if gp > 0.0 else math.inf
+        if abs(step) <= 1e-15 * x:  # Newton has converged to rounding level
+            break
+        xn = x - step
         if not lo < xn < hi:
             xn = 0.5 * (lo + hi)
-        if abs(xn - x) <= 4e-16 * x or hi - lo <= 4e-16 * hi:
+        if hi - lo <= 1e-15 * hi:
             x = xn
             break
         x = xn
