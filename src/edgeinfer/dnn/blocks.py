@@ -511,9 +511,10 @@ def general_sharing_library(
     As :func:`backbone_sharing_library`, but each model freezes an arbitrary
     subset of its pre-trained network's layers (not necessarily the bottom
     ones): a random order of the layers is frozen greedily towards the model's
-    own target (uniform in ``target +- spread``), then single layers are frozen
-    or unfrozen to bring the average frozen fraction within ``tol`` of the
-    target. At least one parameterised layer of each model stays trainable.
+    own target (uniform in ``target +- spread``), then single layers are frozen,
+    unfrozen or swapped (one frozen for one trainable, for fine steps when one
+    layer holds 40% of the bytes), always the move that best closes the gap,
+    to bring the average frozen fraction within ``tol`` of the target. At least one parameterised layer of each model stays trainable.
     The result is in general NOT a backbone-sharing library.
     """
     _validate_common(n_models, target_sharing_ratio, measure, spread)
