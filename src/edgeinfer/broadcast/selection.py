@@ -1,0 +1,606 @@
+# ruff: noqa: E741  (I is the paper's score tensor I_{i,n}^{(k)})
+"""Parameter selection P2.1: the fewest blocks such that every device can assemble a
+model meeting its QoS (architecture constraint C1, eq. 5; QoS C2, eq. 7).
+
+Notation: ``I[i, n, k]`` scores, ``c[k]`` thresholds. A selection is a boolean array
+``y[M, N]`` (block ``n`` of model ``i`` broadcast). Given ``y`` a device's best assembly
+takes, at each position, the selected block with its highest score (eq. 6), so ``y`` is
+feasible iff ``sum_n max_{i: y[i,n]} I[i,n,k] >= c[k]`` for every ``k`` and every
+position has a selected block.
+
+Algorithms:
+
+* :func:`milp_select` -- the compact formulation (P2.1) handed to HiGHS
+  (``scipy.optimize.milp``): the reference.
+* :func:`greedy_select` -- Algorithm 1 (candidate model sets + greedy model selection)
+  with our reuse metric replacing the missing eq. (9) (see :func:`reuse_metric`).
+* :func:`bnb_select` -- Algorithm 2: best-first branch and bound on a binary tree over
+  blocks (``y[b] = 1`` / ``0``), nodes bounded by the LP relaxation of (P2.1) (HiGHS via
+  ``scipy.optimize.linprog``), after structural reductions (:class:`Reduced`).
+
+Structure used by ``bnb`` (all exact, proofs in docs/broadcast.md):
+
+1. *Usable blocks*: block ``b = (i, n)`` can appear in a feasible assembly of device
+   ``k`` only if ``I[b, k] + sum_{n' != n} max_j I[j, n', k] >= c[k]``; otherwise ``x[k, b]``
+   is fixed to 0. At a node the same test is re-run with only the blocks still allowed
+   (pruning by the architecture constraint): a device with no allowed block at some
+   position, or whose best allowed assembly misses its QoS, fathoms the node; a
+   device with a single allowed block at a position forces that block (``y = 1``).
+2. *Dominated blocks*: if block ``j`` scores at least as much as block ``i`` (same
+   position) for every device that can use ``i``, every solution using ``i`` maps to
+   one using ``j`` with no more blocks; ``i`` is dropped (ties keep the lower index, so
+   of symmetric blocks only one survives -- one branch instead of many).
+3. *Decomposition*: devices that can never share a usable block form independent
+   sub-problems (e.g. task families); the optimum is the sum of their optima.
+4. The objective is an integer: a node is fathomed when ``ceil(LP) >= incumbent``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
+__all__ = [
+    "SelectionResult",
+    "assembly_scores",
+    "best_assembly",
+    "is_feasible",
+    "usable_mask",
+    "Reduced",
+    "reduce_problem",
+    "milp_select",
+    "greedy_select",
+    "bnb_select",
+    "prune_redundant",
+    "reuse_metric",
+]
+
+_TOL = 1e-9
+
+
+@dataclass
+class SelectionResult:
+    """Outcome of a P2.1 solver.
+
+    ``y``: selection ``(M, N)`` bool or ``None`` (none found); ``status``: ``optimal``,
+    ``feasible``, ``time_limit`` or ``infeasible``; ``lower_bound``: proven bound on the
+    number of blocks; ``stats``: counters.
+    """
+
+    y: np.ndarray | None
+    status: str
+    lower_bound: float
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def blocks(self) -> int | None:
+        return None if self.y is None else int(self.y.sum())
+
+    @property
+    def gap(self) -> float | None:
+        if self.y is None:
+            return None
+        b = self.blocks
+        return 0.0 if b == 0 else max(0.0, (b - self.lower_bound) / b)
+
+
+def _qtol(c: np.ndarray) -> np.ndarray:
+    return _TOL * np.maximum(1.0, np.abs(c))
+
+
+def best_assembly(I: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each device's highest-scoring selected block per position: model index ``(K, N)``; -1 if none."""
+    M, N, K = I.shape
+    masked = np.where(y[:, :, None], I, -np.inf)
+    arg = masked.argmax(axis=0)  # (N, K)
+    has = y.any(axis=0)  # (N,)
+    arg = np.where(has[:, None], arg, -1)
+    return arg.T.copy()
+
+
+def assembly_scores(I: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Best assembled score of every device given ``y`` (``-inf`` if a position is empty)."""
+    masked = np.where(y[:, :, None], I, -np.inf)
+    return masked.max(axis=0).sum(axis=0)
+
+
+def is_feasible(I: np.ndarray, c: np.ndarray, y: np.ndarray) -> bool:
+    return bool(np.all(assembly_scores(I, y) >= c - _qtol(c)))
+
+
+def usable_mask(I: np.ndarray, c: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
+    """``U[i, n, k]``: block ``(i, n)`` can be in a feasible assembly of device ``k`` using only
+    ``allowed`` blocks (default: all)."""
+    if allowed is None:
+        masked = I
+    else:
+        masked = np.where(allowed[:, :, None], I, -np.inf)
+    best_n = masked.max(axis=0)  # (N, K)
+    total = best_n.sum(axis=0)  # (K,)
+    need = c[None, None, :] - _qtol(c)[None, None, :] - (total[None, None, :] - best_n[None, :, :])
+    U = masked >= need
+    if allowed is not None:
+        U &= allowed[:, :, None]
+    return U
+
+
+def prune_redundant(I: np.ndarray, c: np.ndarray, y: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+    """Drop selected blocks one at a time (in ``order``, default: least-used first) while feasible."""
+    y = y.copy()
+    blocks = np.argwhere(y)
+    if order is None:
+        asm = best_assembly(I, y)
+        use = np.zeros(y.shape, dtype=int)
+        K, N = asm.shape
+        for k in range(K):
+            for n in range(N):
+                if asm[k, n] >= 0:
+                    use[asm[k, n], n] += 1
+        keys = [(use[i, n], I[i, n].sum()) for i, n in blocks]
+        blocks = blocks[sorted(range(len(blocks)), key=lambda j: keys[j])]
+    else:
+        blocks = blocks[order]
+    for i, n in blocks:
+        y[i, n] = False
+        if not (y[:, n].any() and is_feasible(I, c, y)):
+            y[i, n] = True
+    return y
+
+
+# --------------------------------------------------------------------------- reductions
+@dataclass
+class Reduced:
+    """P2.1 after removing unusable and dominated blocks, split into independent components.
+
+    ``keep[i, n]``: the block survives; ``U[i, n, k]``: usable mask (on kept blocks);
+    ``components``: list of device-index arrays; ``infeasible``: index of a device that
+    cannot reach its QoS (or ``None``).
+    """
+
+    keep: np.ndarray
+    U: np.ndarray
+    components: list[np.ndarray]
+    infeasible: int | None
+    removed_dominated: int
+    removed_unusable: int
+
+
+def reduce_problem(I: np.ndarray, c: np.ndarray) -> Reduced:
+    M, N, K = I.shape
+    best = I.max(axis=0).sum(axis=0)
+    bad = np.flatnonzero(best < c - _qtol(c))
+    if bad.size:
+        return Reduced(np.zeros((M, N), bool), np.zeros((M, N, K), bool), [], int(bad[0]), 0, 0)
+    U = usable_mask(I, c)
+    keep = U.any(axis=2)
+    removed_unusable = int((~keep).sum())
+    removed_dom = 0
+    for n in range(N):
+        cand = [i for i in range(M) if keep[i, n]]
+        cand.sort(key=lambda i: (-int(U[i, n].sum()), -float(I[i, n][U[i, n]].sum()), i))
+        kept: list[int] = []
+        for i in cand:
+            u = U[i, n]
+            dominated = any(np.all(I[j, n, u] >= I[i, n, u]) for j in kept)
+            if dominated:
+                keep[i, n] = False
+                removed_dom += 1
+            else:
+                kept.append(i)
+    U &= keep[:, :, None]
+    # components: union-find over devices sharing a usable block
+    parent = list(range(K))
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for i, n in np.argwhere(keep):
+        ks = np.flatnonzero(U[i, n])
+        for k in ks[1:]:
+            ra, rb = find(int(ks[0])), find(int(k))
+            if ra != rb:
+                parent[rb] = ra
+    roots: dict[int, list[int]] = {}
+    for k in range(K):
+        roots.setdefault(find(k), []).append(k)
+    comps = [np.array(v) for v in roots.values()]
+    return Reduced(keep, U, comps, None, removed_dom, removed_unusable)
+
+
+# --------------------------------------------------------------------------- MILP reference
+def _compact_matrices(I: np.ndarray, c: np.ndarray, U: np.ndarray | None):
+    """Variables: y[b] for blocks ``blocks`` then x[k, b] for usable pairs. Returns the LP data."""
+    M, N, K = I.shape
+    if U is None:
+        U = np.ones((M, N, K), bool)
+    blocks = np.argwhere(U.any(axis=2))  # (nb, 2)
+    bidx = {(int(i), int(n)): j for j, (i, n) in enumerate(blocks)}
+    pairs = [(int(k), bidx[(int(i), int(n))]) for i, n, k in np.argwhere(U)]
+    nb, nx = len(blocks), len(pairs)
+    rows_eq, cols_eq = [], []
+    rows_q, cols_q, vals_q = [], [], []
+    rows_l, cols_l, vals_l = [], [], []
+    for j, (k, b) in enumerate(pairs):
+        n = int(blocks[b, 1])
+        rows_eq.append(k * N + n)
+        cols_eq.append(nb + j)
+        rows_q.append(k)
+        cols_q.append(nb + j)
+        vals_q.append(float(I[blocks[b, 0], n, k]))
+        rows_l += [j, j]
+        cols_l += [nb + j, b]
+        vals_l += [1.0, -1.0]
+    nv = nb + nx
+    A_eq = sp.csr_matrix((np.ones(nx), (rows_eq, cols_eq)), shape=(K * N, nv))
+    A_q = sp.csr_matrix((vals_q, (rows_q, cols_q)), shape=(K, nv))
+    A_l = sp.csr_matrix((vals_l, (rows_l, cols_l)), shape=(nx, nv))
+    obj = np.concatenate([np.ones(nb), np.zeros(nx)])
+    return blocks, pairs, obj, A_eq, A_q, A_l
+
+
+def milp_select(I: np.ndarray, c: np.ndarray, *, time_limit_s: float | None = None,
+                reduce: bool = False) -> SelectionResult:
+    """P2.1 with HiGHS (``scipy.optimize.milp``) on the compact formulation.
+
+    With ``reduce=False`` (the reference) every ``x[k, i, n]`` is a variable; with
+    ``reduce=True`` only usable, undominated pairs are.
+    """
+    M, N, K = I.shape
+    t0 = time.perf_counter()
+    best = I.max(axis=0).sum(axis=0)
+    bad = np.flatnonzero(best < c - _qtol(c))
+    if bad.size:
+        return SelectionResult(None, "infeasible", math.inf, {"infeasible_device": int(bad[0])})
+    U = reduce_problem(I, c).U if reduce else None
+    blocks, pairs, obj, A_eq, A_q, A_l = _compact_matrices(I, c, U)
+    cons = [LinearConstraint(A_eq, 1.0, 1.0), LinearConstraint(A_q, c, np.inf),
+            LinearConstraint(A_l, -np.inf, 0.0)]
+    opts: dict = {"disp": False}
+    if time_limit_s is not None:
+        opts["time_limit"] = float(time_limit_s)
+    res = milp(obj, constraints=cons, integrality=np.ones(len(obj)), bounds=Bounds(0, 1), options=opts)
+    stats = {"nodes": int(getattr(res, "mip_node_count", 0) or 0), "time_s": time.perf_counter() - t0,
+             "variables": len(obj)}
+    lb = float(getattr(res, "mip_dual_bound", math.nan) or math.nan)
+    if res.x is None:
+        status = "infeasible" if res.status == 2 else "time_limit"
+        return SelectionResult(None, status, lb if math.isfinite(lb) else 0.0, stats)
+    y = np.zeros((M, N), bool)
+    sel = np.round(res.x[: len(blocks)]) > 0.5
+    for (i, n), s in zip(blocks, sel):
+        y[i, n] = s
+    y = prune_redundant(I, c, y)  # removes blocks HiGHS left on without users (never needed at optimum)
+    status = "optimal" if res.status == 0 else "time_limit"
+    if status == "optimal":
+        lb = float(y.sum())
+    return SelectionResult(y, status, math.ceil(lb - 1e-6) if math.isfinite(lb) else 0.0, stats)
+
+
+# --------------------------------------------------------------------------- greedy (Alg. 1)
+def candidate_models(I: np.ndarray, c: np.ndarray, own: np.ndarray, k: int) -> list[np.ndarray]:
+    """Alg. 1, candidate listing for device ``k``: seed = its task-specific model; then the
+    blocks of the seed are replaced one at a time, in decreasing order of their score for
+    task ``k``, by the best-scoring block of another model at the same position, as long
+    as the model still meets the QoS. Each candidate is a model index per position."""
+    M, N, _ = I.shape
+    i0 = int(own[k])
+    cur = np.full(N, i0)
+    cands: list[np.ndarray] = []
+    if I[cur, np.arange(N), k].sum() >= c[k] - _qtol(c[k]):
+        cands.append(cur.copy())
+    else:  # the seed misses its QoS: start from the best assembly of the whole library
+        cur = I[:, :, k].argmax(axis=0)
+        if I[cur, np.arange(N), k].sum() >= c[k] - _qtol(c[k]):
+            cands.append(cur.copy())
+        return cands
+    if M == 1:
+        return cands
+    order = np.argsort(-I[i0, :, k], kind="stable")
+    others = I[:, :, k].copy()
+    others[i0, :] = -np.inf
+    repl = others.argmax(axis=0)
+    for n in order:
+        cur = cur.copy()
+        cur[n] = repl[n]
+        if I[cur, np.arange(N), k].sum() >= c[k] - _qtol(c[k]):
+            cands.append(cur)
+        else:
+            break
+    return cands
+
+
+def reuse_metric(cand: np.ndarray, selected: np.ndarray, reuse: np.ndarray) -> float:
+    """Our eq. (9): ``m(C | S) = |C ∩ S| + sum_{b in C \\ S} r_b / (N (K + 1))``.
+
+    ``|C ∩ S|`` counts the candidate's blocks already selected (no new broadcast);
+    ``r_b`` is the number of devices still to be served that could use block ``b`` in a
+    feasible assembly, so among candidates adding the same number of new blocks the one
+    whose new blocks are most reusable by later devices wins. The second term is below 1,
+    so the metric is lexicographic: fewest new blocks first.
+    """
+    N = len(cand)
+    pos = np.arange(N)
+    hit = selected[cand, pos]
+    K1 = reuse.max(initial=0) + 1
+    return float(hit.sum() + reuse[cand[~hit], pos[~hit]].sum() / (N * (K1 + 1)))
+
+
+def greedy_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, order: str = "constrained") -> SelectionResult:
+    """Algorithm 1 with our metric (:func:`reuse_metric`), then redundant-block removal.
+
+    ``order``: ``"index"`` serves devices in index order (the paper); ``"constrained"``
+    (default) serves devices with the fewest candidates first.
+    """
+    M, N, K = I.shape
+    t0 = time.perf_counter()
+    cands = [candidate_models(I, c, own, k) for k in range(K)]
+    for k in range(K):
+        if not cands[k]:
+            return SelectionResult(None, "infeasible", math.inf, {"infeasible_device": k})
+    U = usable_mask(I, c)
+    seq = list(range(K)) if order == "index" else sorted(range(K), key=lambda k: (len(cands[k]), k))
+    selected = np.zeros((M, N), bool)
+    remaining = np.ones(K, bool)
+    for k in seq:
+        remaining[k] = False
+        reuse = U[:, :, remaining].sum(axis=2)
+        scores = [reuse_metric(cd, selected, reuse) for cd in cands[k]]
+        best = cands[k][int(np.argmax(scores))]
+        selected[best, np.arange(N)] = True
+    before = int(selected.sum())
+    y = prune_redundant(I, c, selected)
+    return SelectionResult(y, "feasible", 0.0, {"candidates": [len(x) for x in cands],
+                                                "blocks_before_pruning": before,
+                                                "time_s": time.perf_counter() - t0})
+
+
+# --------------------------------------------------------------------------- branch and bound (Alg. 2)
+class _Component:
+    """LP data of one independent component (devices ``devs``, blocks ``blocks``)."""
+
+    def __init__(self, I: np.ndarray, c: np.ndarray, U: np.ndarray, devs: np.ndarray):
+        self.I, self.c, self.devs = I, c, devs
+        Ud = U[:, :, devs]
+        blocks = np.argwhere(Ud.any(axis=2))
+        self.blocks = blocks
+        self.nb = len(blocks)
+        # local score table for the component: S[b, kk] (-inf if not usable)
+        self.S = np.where(Ud[blocks[:, 0], blocks[:, 1]], I[blocks[:, 0], blocks[:, 1]][:, devs], -np.inf)
+        self.pos = blocks[:, 1]
+        self.N = I.shape[1]
+        self.Kc = len(devs)
+        self.cc = c[devs]
+        pairs = np.argwhere(np.isfinite(self.S))  # (b, kk)
+        self.pairs = pairs
+        nb, nx = self.nb, len(pairs)
+        self.nx = nx
+        jx = np.arange(nx)
+        A_eq = sp.csr_matrix((np.ones(nx), (pairs[:, 1] * self.N + self.pos[pairs[:, 0]], nb + jx)),
+                             shape=(self.Kc * self.N, nb + nx))
+        # drop empty rows (positions a device cannot cover are caught by feasibility checks)
+        A_q = sp.csr_matrix((-self.S[pairs[:, 0], pairs[:, 1]], (pairs[:, 1], nb + jx)), shape=(self.Kc, nb + nx))
+        A_l = sp.csr_matrix((np.r_[np.ones(nx), -np.ones(nx)], (np.r_[jx, jx], np.r_[nb + jx, pairs[:, 0]])),
+                            shape=(nx, nb + nx))
+        self.A_eq, self.b_eq = A_eq, np.ones(self.Kc * self.N)
+        self.A_ub = sp.vstack([A_q, A_l]).tocsr()
+        self.b_ub = np.r_[-self.cc, np.zeros(nx)]
+        self.obj = np.r_[np.ones(nb), np.zeros(nx)]
+        # per-position block groups for fast max
+        self.by_pos = [np.flatnonzero(self.pos == n) for n in range(self.N)]
+
+    def y_full(self, yb: np.ndarray) -> np.ndarray:
+        y = np.zeros(self.I.shape[:2], bool)
+        sel = self.blocks[yb > 0.5]
+        y[sel[:, 0], sel[:, 1]] = True
+        return y
+
+    def feasible(self, yb: np.ndarray) -> bool:
+        best = np.zeros(self.Kc)
+        for n in range(self.N):
+            g = self.by_pos[n][yb[self.by_pos[n]] > 0.5]
+            if g.size == 0:
+                return False
+            best += self.S[g].max(axis=0)
+        return bool(np.all(best >= self.cc - _qtol(self.cc)))
+
+    def propagate(self, lb: np.ndarray, ub: np.ndarray) -> tuple[bool, np.ndarray, np.ndarray]:
+        """Architecture-constraint pruning: with the allowed blocks (``ub = 1``), compute each
+        device's usable blocks; fail if a device cannot be served; force singletons.
+        Returns ``(ok, lb, xmask)`` with ``xmask[b, kk]`` the pairs still usable."""
+        lb = lb.copy()
+        allowed = ub > 0.5
+        S = np.where(allowed[:, None], self.S, -np.inf)
+        best_n = np.full((self.N, self.Kc), -np.inf)
+        for n in range(self.N):
+            g = self.by_pos[n]
+            if g.size:
+                best_n[n] = S[g].max(axis=0)
+        if not np.all(np.isfinite(best_n)):
+            return False, lb, np.zeros_like(S, bool)
+        total = best_n.sum(axis=0)
+        if np.any(total < self.cc - _qtol(self.cc)):
+            return False, lb, np.zeros_like(S, bool)
+        need = self.cc - _qtol(self.cc) - (total[None, :] - best_n[self.pos])  # (nb, Kc)
+        xmask = S >= need
+        # forced blocks: a (device, position) with a single usable block
+        for n in range(self.N):
+            g = self.by_pos[n]
+            cnt = xmask[g].sum(axis=0)
+            for kk in np.flatnonzero(cnt == 1):
+                lb[g[np.flatnonzero(xmask[g, kk])[0]]] = 1.0
+        return True, lb, xmask
+
+    def lp(self, lb: np.ndarray, ub: np.ndarray, xmask: np.ndarray):
+        xub = xmask[self.pairs[:, 0], self.pairs[:, 1]].astype(float)
+        bounds = np.c_[np.r_[lb, np.zeros(self.nx)], np.r_[ub, xub]]
+        res = linprog(self.obj, A_ub=self.A_ub, b_ub=self.b_ub, A_eq=self.A_eq, b_eq=self.b_eq,
+                      bounds=bounds, method="highs")
+        if res.status != 0:
+            return None
+        return float(res.fun), res.x[: self.nb]
+
+    def round_up(self, yfrac: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> np.ndarray | None:
+        """Primal heuristic: add allowed blocks by decreasing LP value until feasible, then prune."""
+        yb = (lb > 0.5).astype(float)
+        order = np.argsort(-(yfrac + 1e-3 * np.isfinite(self.S).sum(axis=1) / max(1, self.Kc)), kind="stable")
+        for b in order:
+            if self.feasible(yb):
+                break
+            if ub[b] > 0.5 and yb[b] < 0.5:
+                yb[b] = 1.0
+        if not self.feasible(yb):
+            return None
+        # prune: drop blocks not forced, smallest LP value first
+        for b in np.argsort(yfrac, kind="stable"):
+            if yb[b] > 0.5 and lb[b] < 0.5:
+                yb[b] = 0.0
+                if not self.feasible(yb):
+                    yb[b] = 1.0
+        return yb
+
+
+def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: float | None = None,
+               node_limit: int | None = None) -> SelectionResult:
+    """Algorithm 2: exact P2.1 by best-first branch and bound (see the module docstring).
+
+    With a time limit the incumbent is returned with status ``time_limit`` and the proven
+    lower bound (sum over components of their best open bound).
+    """
+    M, N, K = I.shape
+    t0 = time.perf_counter()
+    deadline = math.inf if time_limit_s is None else t0 + time_limit_s
+    red = reduce_problem(I, c)
+    if red.infeasible is not None:
+        return SelectionResult(None, "infeasible", math.inf, {"infeasible_device": red.infeasible})
+    greedy = greedy_select(I, c, own)
+    y_total = np.zeros((M, N), bool)
+    lb_total = 0.0
+    stats = {"components": len(red.components), "removed_dominated": red.removed_dominated,
+             "removed_unusable": red.removed_unusable, "nodes": 0, "lps": 0,
+             "greedy_blocks": greedy.blocks}
+    status = "optimal"
+    comps = sorted(red.components, key=len)
+    for devs in comps:
+        comp = _Component(I, c, red.U, devs)
+        yb, lb, st = _bnb_component(comp, greedy.y, deadline, node_limit)
+        stats["nodes"] += st["nodes"]
+        stats["lps"] += st["lps"]
+        if st["status"] != "optimal":
+            status = "time_limit"
+        y_total |= comp.y_full(yb)
+        lb_total += lb
+    y_total = prune_redundant(I, c, y_total)
+    if status == "optimal":
+        lb_total = float(y_total.sum())
+    stats["time_s"] = time.perf_counter() - t0
+    return SelectionResult(y_total, status, lb_total, stats)
+
+
+def _bnb_component(comp: _Component, y_greedy: np.ndarray | None, deadline: float,
+                   node_limit: int | None) -> tuple[np.ndarray, float, dict]:
+    nb = comp.nb
+    st = {"nodes": 0, "lps": 0, "status": "optimal"}
+    inc_val, inc = math.inf, None
+    # greedy incumbent: its blocks for these devices, mapped onto kept (undominated) blocks
+    if y_greedy is not None:
+        yb = _map_to_component(comp, y_greedy)
+        if yb is not None:
+            inc_val, inc = float(yb.sum()), yb
+    lb0, ub0 = np.zeros(nb), np.ones(nb)
+    ok, lb0, xm = comp.propagate(lb0, ub0)
+    if not ok:  # cannot happen after reduce_problem's feasibility check
+        raise ArithmeticError("component infeasible after reduction")
+    heap: list = []
+    counter = 0
+
+    def evaluate(lb: np.ndarray, ub: np.ndarray, depth: int) -> None:
+        nonlocal inc_val, inc, counter
+        ok, lb, xm = comp.propagate(lb, ub)
+        if not ok:
+            return
+        if float(lb.sum()) >= inc_val - 0.5 and inc is not None:
+            return
+        out = comp.lp(lb, ub, xm)
+        st["lps"] += 1
+        if out is None:
+            return
+        val, yf = out
+        bound = math.ceil(val - 1e-6)
+        if bound >= inc_val:
+            return
+        frac = np.abs(yf - np.round(yf))
+        if frac.max() < 1e-6:
+            yb = np.round(yf)
+            if comp.feasible(yb):
+                v = float(yb.sum())
+                if v < inc_val:
+                    inc_val, inc = v, yb
+                return
+        yb = comp.round_up(yf, lb, ub)
+        if yb is not None and yb.sum() < inc_val:
+            inc_val, inc = float(yb.sum()), yb
+        if bound >= inc_val:
+            return
+        # branch on the fractional block closest to 1 (dive towards integral selections)
+        cand = np.flatnonzero(frac > 1e-6)
+        b = int(cand[np.argmax(yf[cand])])
+        counter += 1
+        heapq.heappush(heap, (bound, -depth, counter, lb, ub, b))
+
+    evaluate(lb0, ub0, 0)
+    while heap:
+        if time.perf_counter() > deadline or (node_limit is not None and st["nodes"] >= node_limit):
+            st["status"] = "time_limit"
+            break
+        bound, negd, _, lb, ub, b = heapq.heappop(heap)
+        if bound >= inc_val:
+            continue
+        st["nodes"] += 1
+        lb1 = lb.copy()
+        lb1[b] = 1.0
+        evaluate(lb1, ub, -negd + 1)
+        ub0_ = ub.copy()
+        ub0_[b] = 0.0
+        evaluate(lb, ub0_, -negd + 1)
+    if st["status"] == "optimal":
+        lower = inc_val
+    else:
+        lower = min([h[0] for h in heap] + [inc_val])
+    if inc is None:  # no incumbent found in time: fall back to every kept block (feasible)
+        inc = np.ones(nb)
+        inc = comp.round_up(np.ones(nb) * 0.5, np.zeros(nb), np.ones(nb))
+    return inc, float(lower), st
+
+
+def _map_to_component(comp: _Component, y: np.ndarray) -> np.ndarray | None:
+    """Greedy's selection restricted to the component: each device's chosen block replaced by a
+    kept block at the same position that scores at least as much for it (exists by dominance)."""
+    asm = best_assembly(comp.I, y)  # (K, N)
+    yb = np.zeros(comp.nb)
+    for kk, k in enumerate(comp.devs):
+        for n in range(comp.N):
+            i = asm[k, n]
+            g = comp.by_pos[n]
+            s = comp.I[i, n, k]
+            # prefer the identical block if kept, else a kept block at least as good
+            exact = g[comp.blocks[g, 0] == i]
+            if exact.size and np.isfinite(comp.S[exact[0], kk]):
+                yb[exact[0]] = 1.0
+                continue
+            ok = g[comp.S[g, kk] >= s - 1e-12]
+            if ok.size == 0:
+                return None
+            already = ok[yb[ok] > 0.5]
+            yb[already[0] if already.size else ok[np.argmax(comp.S[ok, kk])]] = 1.0
+    if not comp.feasible(yb):
+        return None
+    return comp.round_up(yb, np.zeros(comp.nb), yb.copy())
