@@ -1,0 +1,55 @@
+"""``equal-bandwidth``: the ablation of Fig. 8 (B split into r equal sub-channels).
+
+Each user of a batch gets ``B / r`` (so a batch holds at most ``r`` users) and the batch's
+upload lasts until its slowest user finishes (eq. 7 with ``y = 1/r``). The scheduling
+algorithm is then run on these cost curves: ``spec``'s exact DP on backbone-sharing
+instances, ``gen`` otherwise (``base`` = ``auto`` | ``spec`` | ``gen``), as in §VII-D.
+Within a model the k cheapest users are split into ``ceil(k / min(b, r))`` batches with the
+short batch first, which minimises the sum of the batch maxima.
+"""
+
+from __future__ import annotations
+
+from edgeinfer.core.errors import InvalidInstanceError, UnsupportedInstanceError
+from edgeinfer.core.registry import register_solver
+from edgeinfer.core.solution import SolveOptions
+from edgeinfer.core.status import SolveStatus
+from edgeinfer.loading.costs import (
+    deadline_of,
+    detect_backbone,
+    model_costs,
+    plan_to_solution,
+    user_bound,
+)
+from edgeinfer.loading.dp import chain_dp
+from edgeinfer.loading.greedy import gen_plan
+from edgeinfer.loading.problem import PROBLEM, PartialLoadingInstance, PartialLoadingSolution
+
+__all__ = ["solve_equal_bandwidth"]
+
+
+@register_solver(PROBLEM, "equal-bandwidth", "Fig. 8 ablation: r equal sub-channels (param r=10, base=auto|spec|gen)")
+def solve_equal_bandwidth(inst: PartialLoadingInstance, *, options: SolveOptions) -> PartialLoadingSolution:
+    r = options.param("r", 10)
+    if isinstance(r, bool) or not isinstance(r, int) or r < 1:
+        raise InvalidInstanceError("params.r", "must be a positive integer (number of sub-channels)")
+    base = options.param("base", "auto")
+    if base not in ("auto", "spec", "gen"):
+        raise InvalidInstanceError("params.base", f"must be auto, spec or gen, not {base!r}")
+    costs = model_costs(inst, subchannels=r)
+    bb = None
+    if base in ("auto", "spec"):
+        try:
+            bb = detect_backbone(inst)
+        except UnsupportedInstanceError:
+            if base == "spec":
+                raise
+    if bb is not None:
+        u = min(inst.n_users, user_bound(inst, costs))
+        plan = chain_dp(bb.clusters, bb.prefix_s, bb.own_s, costs, deadline_of(inst), u).plan
+        used = "spec"
+    else:
+        plan = gen_plan(inst, costs=costs, slot_s=float(options.param("slot_s", 0.0)))
+        used = "gen"
+    return plan_to_solution(inst, plan, algorithm="equal-bandwidth", status=SolveStatus.FEASIBLE, costs=costs,
+                            stats={"r": r, "base": used})

@@ -1,0 +1,173 @@
+"""``exact``: the optimum of any instance by a DP over subsets of models x last model.
+
+``F[S, j, u]`` = least time of a plan that serves exactly the models of S, ends with model
+j and serves u users. Extending by model ``a`` not in S:
+``F[S+a, a, u+k] = min_j F[S, j, u] + d[j, a] + c_a(k)``. Plans of distinct models suffice
+(triangle inequality of the loading cost, Theorem 2.1; docs/loading.md), so
+``max{u : min F[., ., u] <= deadline}`` is the optimum. Time O(2^I I^2 U + 2^I U K),
+memory 2^I I U floats: practical to about 15 models (``max_models``). Larger instances are
+refused unless a time limit is given; then the layers (plans with 1, 2, ... models) run
+until the limit and the best plan found so far is returned with status ``time_limit``
+(when even the table does not fit in memory, the incumbent comes from ``search``).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from edgeinfer.core.errors import UnsupportedInstanceError
+from edgeinfer.core.registry import register_solver
+from edgeinfer.core.solution import SolveOptions
+from edgeinfer.core.status import SolveStatus
+from edgeinfer.loading.costs import (
+    deadline_of,
+    load_matrix,
+    minplus_extend,
+    model_costs,
+    plan_to_solution,
+    user_bound,
+)
+from edgeinfer.loading.problem import PROBLEM, PartialLoadingInstance, PartialLoadingSolution
+
+__all__ = ["solve_exact", "exact_plan"]
+
+
+def exact_plan(
+    inst: PartialLoadingInstance, *, time_limit_s: float | None = None, max_models: int = 15,
+    max_memory_bytes: float = 1.5e9, costs=None,
+) -> tuple[list[tuple[int, int]], bool, dict]:
+    """Return (plan, proven_optimal, stats)."""
+    t0 = time.perf_counter()
+    costs = costs or model_costs(inst)
+    full, d = load_matrix(inst)
+    deadline = deadline_of(inst)
+    useful = [i for i in range(inst.n_models)
+              if len(costs.cost[i]) > 1 and full[i] + costs.cost[i][1] <= deadline]
+    n = len(useful)
+    ub = min(inst.n_users, user_bound(inst, costs))
+    size = ub + 1
+    stats: dict = {"models_considered": n, "user_bound": ub}
+    if n == 0 or ub == 0:
+        return [], True, stats
+    mem = float(2**n) * n * size * 8.0
+    if n > max_models and time_limit_s is None:
+        raise UnsupportedInstanceError(
+            f"exact: {n} candidate models (> max_models={max_models}); the subset DP needs ~2^{n} states. "
+            "Give --time-limit to get the best plan found in time (status time_limit), or use search"
+        )
+    if mem > max_memory_bytes:
+        if time_limit_s is None:
+            raise UnsupportedInstanceError(
+                f"exact: the subset table would need {mem / 1e9:.1f} GB (> {max_memory_bytes / 1e9:.1f} GB); "
+                "use search, or give --time-limit"
+            )
+        from edgeinfer.loading.search import search_plan
+
+        plan, _ = search_plan(inst, costs=costs, time_limit_s=time_limit_s)
+        stats["method"] = "search (subset table too large)"
+        return plan, False, stats
+
+    sd = d[np.ix_(useful, useful)]
+    sfull = full[useful]
+    cs = [costs.cost[i] for i in useful]
+    masks_all = np.arange(2**n, dtype=np.int64)
+    pop = np.zeros(2**n, dtype=np.int64)
+    for a in range(n):
+        pop += (masks_all >> a) & 1
+    pos = np.zeros(2**n, dtype=np.int64)
+    layer_masks: list[np.ndarray] = [np.array([0])]
+    for p in range(1, n + 1):
+        m = np.flatnonzero(pop == p)
+        pos[m] = np.arange(len(m))
+        layer_masks.append(m)
+    layers: list[np.ndarray | None] = [None]
+    # layer 1
+    f1 = np.full((n, n, size), np.inf)
+    start = np.full(size, np.inf)
+    start[0] = 0.0
+    for a in range(n):
+        h, _ = minplus_extend(start + sfull[a], cs[a], size)
+        h[h > deadline] = np.inf
+        f1[pos[1 << a], a] = h
+    layers.append(f1)
+    best = (0, np.inf, None)  # (u, time, (p, row, a))
+
+    def update_best(p: int, f: np.ndarray) -> None:
+        nonlocal best
+        fin = np.isfinite(f)
+        if not fin.any():
+            return
+        us = np.flatnonzero(fin.any(axis=(0, 1)))
+        u = int(us[-1])
+        flat = f[:, :, u]
+        r, a = np.unravel_index(int(np.argmin(flat)), flat.shape)
+        t = float(flat[r, a])
+        if u > best[0] or (u == best[0] and t < best[1]):
+            best = (u, t, (p, int(r), int(a)))
+
+    update_best(1, f1)
+    timed_out = False
+    for p in range(1, n):
+        fp = layers[p]
+        assert fp is not None
+        masks_p = layer_masks[p]
+        alive = np.isfinite(fp).any(axis=(1, 2))
+        fn = np.full((len(layer_masks[p + 1]), n, size), np.inf)
+        for a in range(n):
+            if time_limit_s is not None and time.perf_counter() - t0 > time_limit_s:
+                timed_out = True
+                break
+            rows = np.flatnonzero(alive & ((masks_p >> a) & 1 == 0))
+            if rows.size == 0:
+                continue
+            g = (fp[rows] + sd[:, a][None, :, None]).min(axis=1)
+            h, _ = minplus_extend(g, cs[a], size)
+            h[h > deadline] = np.inf
+            fn[pos[masks_p[rows] | (1 << a)], a] = h
+        layers.append(fn)
+        update_best(p + 1, fn)
+        if timed_out:
+            break
+        if not np.isfinite(fn).any():
+            break
+    # backtrack
+    plan: list[tuple[int, int]] = []
+    u, _, where = best
+    if where is not None:
+        p, row, a = where
+        mask = int(layer_masks[p][row])
+        while True:
+            v = layers[p][row, a, u]  # type: ignore[index]
+            if p == 1:
+                plan.append((useful[a], u))
+                break
+            prev_mask = mask & ~(1 << a)
+            prow = int(pos[prev_mask])
+            fprev = layers[p - 1][prow] + sd[:, a][:, None]  # type: ignore[index]
+            g = fprev.min(axis=0)
+            ks = np.arange(1, min(u, len(cs[a]) - 1) + 1)
+            diff = np.abs(g[u - ks] + cs[a][ks] - v)
+            k = int(ks[int(np.argmin(diff))])
+            plan.append((useful[a], k))
+            u -= k
+            a = int(np.argmin(fprev[:, u]))
+            p, row, mask = p - 1, prow, prev_mask
+        plan.reverse()
+    stats["time_s"] = float(best[1]) if where is not None else 0.0
+    stats["layers_done"] = len(layers) - 1
+    proven = not timed_out
+    return plan, proven, stats
+
+
+@register_solver(PROBLEM, "exact", "exact DP over subsets of models x last model (any instance, <= ~15 models)",
+                 exact=True)
+def solve_exact(inst: PartialLoadingInstance, *, options: SolveOptions) -> PartialLoadingSolution:
+    costs = model_costs(inst)
+    plan, proven, stats = exact_plan(
+        inst, time_limit_s=options.time_limit_s, max_models=int(options.param("max_models", 15)),
+        max_memory_bytes=float(options.param("max_memory_bytes", 1.5e9)), costs=costs,
+    )
+    status = SolveStatus.OPTIMAL if proven else SolveStatus.TIME_LIMIT
+    return plan_to_solution(inst, plan, algorithm="exact", status=status, costs=costs, stats=stats)

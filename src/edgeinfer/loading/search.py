@@ -1,0 +1,172 @@
+"""``search``: our general-case heuristic, an order local search over an exact inner DP.
+
+For a fixed order of the models, :func:`ordered_prefix_dp` finds the best plan that follows
+it exactly (which models to serve and how many users each: a DP over (last model, users)).
+The order starts from ``gen``'s (continuous time; the models it did not use are appended by
+nearest loading cost) and improves by first-improvement insertion moves (take the model at
+position a, put it at position b), comparing (users served, then least time). Moves that
+change the order from position p on reuse the DP rows of the first p positions.
+
+Stops at a local optimum, after ``max_evals`` order evaluations (default 4000), or at the time
+limit. Deterministic for a given instance.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgeinfer.core.registry import register_solver
+from edgeinfer.core.solution import SolveOptions
+from edgeinfer.core.status import SolveStatus
+from edgeinfer.loading.costs import (
+    ModelCosts,
+    deadline_of,
+    load_matrix,
+    minplus_extend,
+    model_costs,
+    plan_to_solution,
+    user_bound,
+)
+from edgeinfer.loading.greedy import gen_plan
+from edgeinfer.loading.problem import PROBLEM, PartialLoadingInstance, PartialLoadingSolution
+
+__all__ = ["solve_search", "search_plan", "OrderDP"]
+
+
+@dataclass
+class _Tables:
+    order: list[int]
+    fmat: np.ndarray  # (n, size)
+    preds: np.ndarray  # (n, size) position of the predecessor (-1 none)
+    argk: np.ndarray  # (n, size)
+    served: int
+    time_s: float
+    end_pos: int
+
+
+class OrderDP:
+    """Exact best plan following a model order, with prefix reuse."""
+
+    def __init__(self, full: np.ndarray, d: np.ndarray, costs: ModelCosts, deadline: float, size: int) -> None:
+        self.full, self.d, self.costs, self.deadline, self.size = full, d, costs, deadline, size
+        self.evals = 0
+
+    def run(self, order: list[int], base: _Tables | None = None, p0: int = 0) -> _Tables:
+        self.evals += 1
+        n, size = len(order), self.size
+        fmat = np.full((n, size), np.inf)
+        preds = np.full((n, size), -1, dtype=np.int64)
+        argk = np.zeros((n, size), dtype=np.int32)
+        if base is not None and p0 > 0:
+            fmat[:p0] = base.fmat[:p0]
+            preds[:p0] = base.preds[:p0]
+            argk[:p0] = base.argk[:p0]
+        else:
+            p0 = 0
+        idx = np.asarray(order, dtype=np.int64)
+        start = np.full(size, np.inf)
+        start[0] = 0.0
+        ar = np.arange(size)
+        for p in range(p0, n):
+            i = order[p]
+            g = start + self.full[i]
+            src = np.full(size, -1, dtype=np.int64)
+            if p:
+                m = fmat[:p] + self.d[idx[:p], i][:, None]
+                j = np.argmin(m, axis=0)
+                mv = m[j, ar]
+                better = mv < g
+                g = np.where(better, mv, g)
+                src = np.where(better, j, -1)
+            h, ak = minplus_extend(g, self.costs.cost[i], size)
+            h[h > self.deadline] = np.inf
+            fmat[p] = h
+            preds[p] = src
+            argk[p] = ak
+        best_u = fmat.min(axis=0) if n else np.full(size, np.inf)
+        fin = np.flatnonzero(np.isfinite(best_u))
+        if fin.size == 0:
+            return _Tables(order, fmat, preds, argk, 0, 0.0, -1)
+        u = int(fin[-1])
+        p = int(np.argmin(fmat[:, u]))
+        return _Tables(order, fmat, preds, argk, u, float(fmat[p, u]), p)
+
+    @staticmethod
+    def plan(t: _Tables) -> list[tuple[int, int]]:
+        out = []
+        u, p = t.served, t.end_pos
+        while p >= 0 and u > 0:
+            k = int(t.argk[p, u])
+            out.append((t.order[p], k))
+            u -= k
+            p = int(t.preds[p, u])
+        out.reverse()
+        return out
+
+
+def _key(t: _Tables) -> tuple[int, float]:
+    return (t.served, -t.time_s)
+
+
+def search_plan(
+    inst: PartialLoadingInstance, *, costs: ModelCosts | None = None, time_limit_s: float | None = None,
+    max_evals: int = 4000,
+) -> tuple[list[tuple[int, int]], dict]:
+    t0 = time.perf_counter()
+    costs = costs or model_costs(inst)
+    full, d = load_matrix(inst)
+    deadline = deadline_of(inst)
+    size = min(inst.n_users, user_bound(inst, costs)) + 1
+    # candidate models: have users and can serve one user after some predecessor
+    cand = []
+    for i in range(inst.n_models):
+        if len(costs.cost[i]) > 1:
+            cheapest_load = min(full[i], float(np.delete(d[:, i], i).min()) if inst.n_models > 1 else full[i])
+            if cheapest_load + costs.cost[i][1] <= deadline:
+                cand.append(i)
+    if not cand or size <= 1:
+        return [], {"evals": 0}
+    g = [i for i, _ in gen_plan(inst, costs=costs)]
+    rest = [i for i in cand if i not in g]
+    order = [i for i in g if i in cand]
+    while rest:  # nearest loading cost from the last model
+        last = order[-1] if order else -1
+        nxt = min(rest, key=lambda i: (full[i] if last < 0 else d[last, i], i))
+        order.append(nxt)
+        rest.remove(nxt)
+    dp = OrderDP(full, d, costs, deadline, size)
+    cur = dp.run(order)
+    n = len(order)
+    improved = True
+    stop = False
+    while improved and not stop:
+        improved = False
+        for a in range(n):
+            for b in range(n):
+                if a == b or b == a - 1:  # b == a-1 is the same as swapping handled by (a-1, a)
+                    continue
+                if dp.evals >= max_evals or (time_limit_s is not None and time.perf_counter() - t0 > time_limit_s):
+                    stop = True
+                    break
+                new = cur.order[:a] + cur.order[a + 1:]
+                new.insert(b, cur.order[a])
+                cand_t = dp.run(new, cur, min(a, b))
+                if _key(cand_t) > _key(cur) and (cand_t.served > cur.served or cand_t.time_s < cur.time_s - 1e-12):
+                    cur = cand_t
+                    improved = True
+                    break
+            if stop or improved:
+                break
+    return OrderDP.plan(cur), {"evals": dp.evals, "local_optimum": not stop, "planned_time_s": cur.time_s}
+
+
+@register_solver(PROBLEM, "search", "order local search from gen's order with an exact inner DP (ours); "
+                 "param max_evals")
+def solve_search(inst: PartialLoadingInstance, *, options: SolveOptions) -> PartialLoadingSolution:
+    costs = model_costs(inst)
+    plan, stats = search_plan(inst, costs=costs, time_limit_s=options.time_limit_s,
+                              max_evals=int(options.param("max_evals", 4000)))
+    return plan_to_solution(inst, plan, algorithm="search", status=SolveStatus.FEASIBLE, costs=costs, stats=stats)
