@@ -1,0 +1,28 @@
+"""The lymdo study runs end to end on a tiny configuration and writes its outputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("stable_baselines3")
+pytest.importorskip("matplotlib")
+
+from edgeinfer.online import study  # noqa: E402
+
+
+def test_tiny_study_writes_figures_summary_and_claims(tmp_path) -> None:
+    res = study.compute(quick=True, rates=(1.0, 2.5),
+                        params={"episodes": 2, "steps": 64, "eval_slots": 15, "eval_seeds": 1})
+    summ = study.summarize(res)
+    assert set(summ["agents"]) == set(study.AGENTS)
+    for s in summ["agents"].values():
+        assert s["avg_delay_s"] > 0 and s["avg_energy_j"] > 0 and isinstance(s["energy_budget_met"], bool)
+    names = {c["claim"] for c in summ["claims"]}
+    assert {"delay_reduction_vs_ppo", "energy_queue_reduction_alexnet", "energy_queue_reduction_resnet18"} <= names
+    files = study.plot(res, tmp_path)
+    assert all(f.exists() and f.stat().st_size > 1000 for f in files)
+    assert len(res["fig5"]["lymdo"]["alexnet"]) == 15
+    json.dumps(res)  # JSON-ready
+    assert "| lymdo |" in study.report_md(res, summ)
