@@ -1,0 +1,309 @@
+"""Li-GD (Table I) and plain GD for ``split_noma``, NumPy with analytic gradients.
+
+For each common split index j (every device runs layers 1..j locally; j is clipped to a
+device's last offloading split when its model is shorter) the subchannel choices are relaxed
+to the simplex (Corollary 1) and (beta_up, beta_down, p, P, r) descend by projected gradient
+on objective (22). Li-GD warm-starts split j+1 from the optimum of split j (Table I lines
+13-16); GD starts every split from the same cold point. The best split's relaxed solution is
+rounded (largest beta per device, at most ``max_devices_per_subchannel`` per cell and
+subchannel, Table I lines 17-20), then two steps the paper leaves out and we document:
+
+* ``polish``: the same descent on (p, P, r) with the rounded subchannels fixed;
+* ``refine``: each device re-chooses its split given its rates (exact, since a device's split
+  changes no other device's SINR; going fully local removes its interference and only helps).
+
+Step size: Table I uses a fixed step; we use the "self-adaptive step size" its §V remarks on:
+backtracking on the descent-lemma condition, so every accepted step decreases the objective.
+Variables are scaled to [0, 1] boxes (powers and compute units by their ranges).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edgeinfer.core.solution import SolveOptions
+from edgeinfer.core.status import SolveStatus
+from edgeinfer.split.model import (
+    Decision,
+    RelaxedState,
+    SplitInstance,
+    SplitTables,
+    device_cost,
+    relaxed_objective,
+    split_tables,
+)
+
+__all__ = ["Point", "DescentResult", "descend", "project_simplex", "round_subchannels", "run_ligd",
+           "initial_point", "refine_splits"]
+
+
+def project_simplex(v: np.ndarray) -> np.ndarray:
+    """Euclidean projection of each row onto the probability simplex (sort-based)."""
+    m = v.shape[1]
+    u = -np.sort(-v, axis=1)
+    css = np.cumsum(u, axis=1) - 1.0
+    k = np.arange(1, m + 1)
+    cond = u - css / k > 0
+    rho = cond.sum(axis=1)
+    theta = css[np.arange(len(v)), rho - 1] / rho
+    return np.maximum(v - theta[:, None], 0.0)
+
+
+@dataclass
+class Point:
+    """Relaxed variables in SI units; rows of the betas are zero for silent devices."""
+
+    bu: np.ndarray
+    bd: np.ndarray
+    p: np.ndarray
+    pw: np.ndarray
+    r: np.ndarray
+
+    def copy(self) -> Point:
+        return Point(self.bu.copy(), self.bd.copy(), self.p.copy(), self.pw.copy(), self.r.copy())
+
+
+def initial_point(inst: SplitInstance, tx: np.ndarray) -> Point:
+    """Table I line 1 without information on the optimum: uniform subchannel shares, powers and
+    compute units at the middle of their ranges."""
+    u, m = inst.num_devices, inst.num_subchannels
+    beta = np.where(tx[:, None], 1.0 / m, 0.0) * np.ones((u, m))
+    return Point(beta, beta.copy(), np.full(u, 0.5 * (inst.p_min_w + inst.p_max_w)),
+                 np.full(u, 0.5 * (inst.ap_p_min_w + inst.ap_p_max_w)), np.full(u, 0.5 * (inst.r_min + inst.r_max)))
+
+
+@dataclass
+class DescentResult:
+    point: Point
+    value: float
+    start_value: float
+    iterations: int
+    evaluations: int
+    history: list[float] = field(default_factory=list)
+
+
+def descend(
+    st: RelaxedState, tables: SplitTables, x0: Point, tx: np.ndarray, *, fix_beta: bool = False,
+    eps: float = 1e-7, max_iter: int = 1000, step: float = 1.0, deadline: float | None = None, bb: bool = True,
+) -> DescentResult:
+    """Projected gradient descent with backtracking (Table I lines 3-12).
+
+    Stops when the relative decrease of the objective or the largest scaled move falls below
+    ``eps`` (line 9), after ``max_iter`` accepted steps, or at ``deadline`` (perf_counter).
+    """
+    inst = st.inst
+    sp = inst.p_max_w - inst.p_min_w
+    sP = inst.ap_p_max_w - inst.ap_p_min_w
+    sr = inst.r_max - inst.r_min
+    txf = tx[:, None].astype(float)
+
+    def project(x: Point) -> Point:
+        bu, bd = x.bu, x.bd
+        if not fix_beta:
+            bu = project_simplex(bu) * txf
+            bd = project_simplex(bd) * txf
+        return Point(bu, bd, np.clip(x.p, inst.p_min_w, inst.p_max_w), np.clip(x.pw, inst.ap_p_min_w, inst.ap_p_max_w),
+                     np.clip(x.r, inst.r_min, inst.r_max))
+
+    def f(x: Point, grad: bool):
+        return relaxed_objective(st, tables, x.bu, x.bd, x.p, x.pw, x.r, grad=grad)
+
+    x = project(x0)
+    cur = f(x, True)
+    start = cur.value
+    hist = [cur.value]
+    evals, it = 1, 0
+    eta = step
+    prev_z: np.ndarray | None = None
+    prev_g: np.ndarray | None = None
+    while it < max_iter:
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        assert cur.g_p is not None and cur.g_pw is not None and cur.g_r is not None
+        # gradients in scaled coordinates z = (x - lo) / range: dJ/dz = dJ/dx * range
+        gzp, gzP, gzr = cur.g_p * sp, cur.g_pw * sP, cur.g_r * sr
+        gbu = np.zeros_like(x.bu) if fix_beta else cur.g_beta_up * txf
+        gbd = np.zeros_like(x.bd) if fix_beta else cur.g_beta_down * txf
+        zvec = np.concatenate([x.bu.ravel(), x.bd.ravel(), x.p / sp, x.pw / sP, x.r / sr])
+        gvec = np.concatenate([gbu.ravel(), gbd.ravel(), gzp, gzP, gzr])
+        if bb and prev_z is not None and prev_g is not None:
+            dz, dg = zvec - prev_z, gvec - prev_g
+            sy = float(dz @ dg)
+            if sy > 0:
+                eta = min(max(float(dz @ dz) / sy, 1e-12), 1e12)
+        prev_z, prev_g = zvec, gvec
+        accepted = False
+        while True:
+            cand = project(Point(x.bu - eta * gbu, x.bd - eta * gbd, x.p - eta * gzp * sp,
+                                 x.pw - eta * gzP * sP, x.r - eta * gzr * sr))
+            du, dd = cand.bu - x.bu, cand.bd - x.bd
+            dzp, dzP, dzr = (cand.p - x.p) / sp, (cand.pw - x.pw) / sP, (cand.r - x.r) / sr
+            lin = float((gbu * du).sum() + (gbd * dd).sum() + gzp @ dzp + gzP @ dzP + gzr @ dzr)
+            sq = float((du**2).sum() + (dd**2).sum() + dzp @ dzp + dzP @ dzP + dzr @ dzr)
+            if sq == 0.0:
+                break
+            val = f(cand, False).value
+            evals += 1
+            ok = val <= cur.value + 1e-4 * lin if bb else val <= cur.value + lin + sq / (2.0 * eta)
+            if ok and val <= cur.value:
+                accepted = True
+                break
+            eta *= 0.5
+            if eta < 1e-14:
+                break
+        if not accepted:
+            break
+        it += 1
+        move = float(np.sqrt(sq))
+        old = cur.value
+        x = cand
+        cur = f(x, True)
+        evals += 1
+        hist.append(cur.value)
+        if not bb:
+            eta *= 2.0
+        if old - cur.value <= eps * abs(old) or move < eps:
+            break
+    return DescentResult(x, cur.value, start, it, evals, hist)
+
+
+def round_subchannels(beta: np.ndarray, cell: np.ndarray, num_cells: int, limit: int) -> np.ndarray:
+    """Table I line 19 with the per-subchannel limit: devices take their largest relaxed share
+    first, in decreasing order of share; a full (cell, subchannel) passes the device to its next
+    choice. Returns the subchannel of each device (-1 for silent rows or no room)."""
+    u, m = beta.shape
+    out = np.full(u, -1, dtype=np.int64)
+    active = beta.sum(1) > 0
+    load = np.zeros((num_cells, m), dtype=np.int64)
+    order = np.argsort(-beta, axis=None, kind="stable")
+    left = int(active.sum())
+    for flat in order:
+        if left == 0:
+            break
+        i, k = divmod(int(flat), m)
+        if out[i] >= 0 or not active[i]:
+            continue
+        c = cell[i]
+        if load[c, k] < limit:
+            out[i] = k
+            load[c, k] += 1
+            left -= 1
+    return out
+
+
+def _onehot(sub: np.ndarray, m: int) -> np.ndarray:
+    out = np.zeros((len(sub), m))
+    on = sub >= 0
+    out[np.flatnonzero(on), sub[on]] = 1.0
+    return out
+
+
+def refine_splits(inst: SplitInstance, st: RelaxedState, split: np.ndarray, x: Point) -> np.ndarray:
+    """Each device picks the split minimising its own cost at the current rates (or goes local)."""
+    from edgeinfer.split.model import _downlink, _uplink
+
+    u = inst.num_devices
+    zero = np.zeros(u)
+    tb = split_tables(inst, split)
+    _, _, _, _, rate_up = _uplink(st, x.bu, x.p, zero, False)
+    _, _, _, _, rate_dn = _downlink(st, x.bd, x.pw, zero, False)
+    out = split.copy()
+    nl = inst.num_layers
+    wt, we = inst.w_latency, inst.w_energy
+    for i in range(u):
+        f = inst.layer_flops[i]
+        loc = np.concatenate([[0.0], np.cumsum(f)])
+        c = inst.dev_flops_per_s[i]
+        dev = wt[i] * loc / c + we[i] * inst.dev_kappa[i] * c**2 * loc
+        best_s, best = nl[i], dev[nl[i]]
+        if tb.offload[i] and rate_up[i] > 0 and rate_dn[i] > 0:
+            speed = inst.speedup(x.r[i:i + 1])[0] * inst.edge_unit_flops_per_s
+            edge = (loc[-1] - loc) * (wt[i] / speed + we[i] * inst.edge_kappa * speed**2)
+            comm = (wt[i] + we[i] * x.p[i]) * inst.split_bits[i] / rate_up[i] + \
+                (wt[i] + we[i] * x.pw[i]) * inst.result_bits[i] / rate_dn[i]
+            tot = (dev + edge + comm)[: nl[i]]
+            k = int(np.argmin(tot))
+            if tot[k] < best:
+                best_s, best = k, tot[k]
+        out[i] = best_s
+    return out
+
+
+def _all_local_value(inst: SplitInstance) -> float:
+    tb = split_tables(inst, inst.num_layers)
+    t, e = device_cost(inst, tb)
+    return float((inst.w_latency * t + inst.w_energy * e).sum())
+
+
+def run_ligd(inst: SplitInstance, options: SolveOptions, *, warm: bool) -> tuple[Decision, SolveStatus, dict]:
+    """Li-GD (``warm=True``) or GD (``warm=False``); returns the decision, status and stats."""
+    t0 = time.perf_counter()
+    deadline = None if options.time_limit_s is None else t0 + options.time_limit_s
+    eps = float(options.param("eps", 1e-7))
+    max_iter = int(options.param("max_iter", 1000))
+    do_polish = bool(options.param("polish", True))
+    do_refine = bool(options.param("refine", True))
+    st = RelaxedState.build(inst)
+    nl = inst.num_layers
+    fmax = int(nl.max())
+    tx = np.ones(inst.num_devices, dtype=bool)
+    x_init = initial_point(inst, tx)
+    x = x_init.copy()
+    per_split: list[dict] = []
+    best_j, best_val, best_x = -1, _all_local_value(inst), None
+    total_it = total_ev = 0
+    status = SolveStatus.FEASIBLE
+    for j in range(fmax):
+        split = np.minimum(j, nl - 1)
+        tb = split_tables(inst, split)
+        start = x if warm else x_init
+        res = descend(st, tb, start, tx, eps=eps, max_iter=max_iter, deadline=deadline)
+        total_it += res.iterations
+        total_ev += res.evaluations
+        per_split.append({"split": j, "iterations": res.iterations, "start": res.start_value, "value": res.value})
+        x = res.point
+        if res.value < best_val:
+            best_j, best_val, best_x = j, res.value, res.point.copy()
+        if deadline is not None and time.perf_counter() > deadline:
+            status = SolveStatus.TIME_LIMIT
+            break
+    relaxed_best = best_val
+    if best_x is None:  # every device runs the whole model locally
+        dec = Decision(nl.copy(), np.full(len(nl), -1), np.full(len(nl), -1), np.zeros(len(nl)),
+                       np.zeros(len(nl)), np.zeros(len(nl)))
+    else:
+        split = np.minimum(best_j, nl - 1)
+        up = round_subchannels(best_x.bu, inst.cell, inst.num_aps, inst.max_per_subchannel)
+        dn = round_subchannels(best_x.bd, inst.cell, inst.num_aps, inst.max_per_subchannel)
+        lost = (up < 0) | (dn < 0)  # no room in the cell: run locally
+        split = np.where(lost, nl, split)
+        up, dn = np.where(lost, -1, up), np.where(lost, -1, dn)
+        m = inst.num_subchannels
+        xr = Point(_onehot(up, m), _onehot(dn, m), best_x.p, best_x.pw, best_x.r)
+        polish_it = 0
+        for _ in range(3 if do_refine else 1):
+            txr = split < nl
+            xr.bu *= txr[:, None]
+            xr.bd *= txr[:, None]
+            if do_polish:
+                res = descend(st, split_tables(inst, split), xr, txr, fix_beta=True, eps=eps, max_iter=max_iter,
+                              deadline=deadline)
+                xr = res.point
+                polish_it += res.iterations
+                total_ev += res.evaluations
+            if not do_refine:
+                break
+            new = refine_splits(inst, st, split, xr)
+            if np.array_equal(new, split):
+                break
+            split = new
+        total_it += polish_it
+        txr = split < nl
+        dec = Decision(split, np.where(txr, up, -1), np.where(txr, dn, -1), xr.p, xr.pw, xr.r)
+    stats = {"iterations": total_it, "evaluations": total_ev, "best_common_split": best_j,
+             "relaxed_objective": relaxed_best, "solve_time_s": time.perf_counter() - t0,
+             "per_split_iterations": [d["iterations"] for d in per_split]}
+    return dec, status, stats
