@@ -26,3 +26,16 @@ def test_tiny_study_writes_figures_summary_and_claims(tmp_path) -> None:
     assert len(res["fig5"]["lymdo"]["alexnet"]) == 15
     json.dumps(res)  # JSON-ready
     assert "| lymdo |" in study.report_md(res, summ)
+
+
+def test_study_uses_pretrained_policies(tmp_path) -> None:
+    from edgeinfer.online.agents import load_training_log, save_policy, train
+
+    res = train("lymdo", episodes=2, steps=64, seed=1)
+    path = save_policy(res, tmp_path / "ly")
+    assert path.suffix == ".zip" and path.exists()
+    assert load_training_log(path)["episode_rewards"] == res.episode_rewards
+    out = study.compute(quick=True, rates=(2.5,), agents=("lymdo", "local"), pretrained={"lymdo": str(path)},
+                        params={"episodes": 1, "steps": 8, "eval_slots": 10, "eval_seeds": 1})
+    assert out["training"]["lymdo"]["timesteps"] == res.timesteps
+    assert out["training"]["lymdo"]["pretrained"] == str(path)

@@ -35,6 +35,8 @@ __all__ = [
     "make_policy",
     "train",
     "load_policy",
+    "load_training_log",
+    "save_policy",
     "evaluate",
 ]
 
@@ -250,11 +252,28 @@ def train(
 
 
 def save_policy(result: TrainResult, path: str | Path) -> Path:
-    """Save a trained model as a Stable-Baselines3 zip (the agent name is in the env's action space)."""
+    """Save a trained model as a Stable-Baselines3 zip, plus ``<stem>.train.json`` with the
+    training curve (the agent is recovered from the model's action space)."""
+    import json
+
     p = Path(path)
+    if p.suffix != ".zip":
+        p = p.with_name(p.name + ".zip")
     p.parent.mkdir(parents=True, exist_ok=True)
     result.model.save(str(p))
-    return p if p.suffix == ".zip" else p.with_suffix(p.suffix + ".zip") if p.suffix else p.with_suffix(".zip")
+    p.with_suffix(".train.json").write_text(json.dumps({
+        "agent": result.agent, "timesteps": result.timesteps, "wall_s": result.wall_s,
+        "episode_rewards": result.episode_rewards,
+    }))
+    return p
+
+
+def load_training_log(path: str | Path) -> dict[str, Any] | None:
+    """The ``.train.json`` written next to a saved policy, if any."""
+    import json
+
+    side = Path(path).with_suffix(".train.json")
+    return json.loads(side.read_text()) if side.exists() else None
 
 
 def load_policy(path: str | Path) -> SB3Policy:

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     res = train(args.agent, episodes=args.episodes, steps=args.steps, seed=args.seed,
                 arrival_rate=args.arrival_rate, progress=not args.no_progress)
-    path = save_policy(res, args.out)
+    path = save_policy(res, args.out)  # also writes <stem>.train.json (the training curve)
     last = res.episode_rewards[-10:]
     mean_last = sum(last) / len(last) if last else float("nan")
     print(f"trained {args.agent}: {res.timesteps} slots in {res.wall_s:.1f} s, "

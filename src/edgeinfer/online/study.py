@@ -43,9 +43,18 @@ def compute(
     agents: tuple[str, ...] = AGENTS,
     params: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
+    pretrained: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Train the learning agents and evaluate every agent; returns JSON-ready results."""
-    from edgeinfer.online.agents import LEARNING_AGENTS, evaluate, make_policy, train
+    """Train the learning agents (or load ``pretrained`` policies, ``{"lymdo": "x.zip"}``) and
+    evaluate every agent; returns JSON-ready results."""
+    from edgeinfer.online.agents import (
+        LEARNING_AGENTS,
+        evaluate,
+        load_policy,
+        load_training_log,
+        make_policy,
+        train,
+    )
 
     p = {**(QUICK if quick else FULL), **(params or {})}
     say = log or (lambda s: None)
@@ -54,6 +63,13 @@ def compute(
     models = {}
     for ag in agents:
         if ag not in LEARNING_AGENTS:
+            continue
+        if pretrained and ag in pretrained:
+            models[ag] = load_policy(pretrained[ag]).model
+            tl = load_training_log(pretrained[ag]) or {"episode_rewards": [], "timesteps": 0, "wall_s": float("nan")}
+            out["training"][ag] = {k: tl[k] for k in ("episode_rewards", "timesteps", "wall_s")}
+            out["training"][ag]["pretrained"] = str(pretrained[ag])
+            say(f"loaded {ag} from {pretrained[ag]}")
             continue
         t0 = time.perf_counter()
         res = train(ag, episodes=int(p["episodes"]), steps=int(p["steps"]), seed=seed)
@@ -215,11 +231,11 @@ def report_md(results: dict[str, Any], summary: dict[str, Any]) -> str:
 
 
 def run(outdir: str | Path, *, quick: bool = True, seed: int = 0, params: dict[str, Any] | None = None,
-        log: Callable[[str], None] | None = None) -> dict[str, Any]:
+        log: Callable[[str], None] | None = None, pretrained: dict[str, str] | None = None) -> dict[str, Any]:
     """Standalone runner (used until/unless the experiment engine drives the study)."""
     od = Path(outdir)
     od.mkdir(parents=True, exist_ok=True)
-    res = compute(quick=quick, seed=seed, params=params, log=log)
+    res = compute(quick=quick, seed=seed, params=params, log=log, pretrained=pretrained)
     summ = summarize(res)
     (od / "results.json").write_text(json.dumps(res))
     (od / "summary.json").write_text(json.dumps(summ, indent=1))
