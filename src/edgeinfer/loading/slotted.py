@@ -137,8 +137,8 @@ def solve_spec_slotted(inst: PartialLoadingInstance, *, options: SolveOptions) -
     slot = options.param("slot_s", 0.01)
     if not isinstance(slot, int | float) or not slot > 0 or not math.isfinite(slot):
         raise InvalidInstanceError("params.slot_s", "must be a positive number of seconds")
-    if inst.deadline_s / slot > 20000:
-        raise InvalidInstanceError("params.slot_s", f"{inst.deadline_s / slot:.0f} slots is too many (max 20000)")
+    if inst.deadline_s / slot > 5000:
+        raise InvalidInstanceError("params.slot_s", f"{inst.deadline_s / slot:.0f} slots is too many (max 5000)")
     costs = model_costs(inst)
     plan, stats = slotted_plan(inst, float(slot), costs)
     return plan_to_solution(inst, plan, algorithm="spec-slotted", status=SolveStatus.FEASIBLE, costs=costs,
