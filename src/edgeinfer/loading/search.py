@@ -4,11 +4,15 @@ For a fixed order of the models, :func:`ordered_prefix_dp` finds the best plan t
 it exactly (which models to serve and how many users each: a DP over (last model, users)).
 The order starts from ``gen``'s (continuous time; the models it did not use are appended by
 nearest loading cost) and improves by first-improvement insertion moves (take the model at
-position a, put it at position b), comparing (users served, then least time). Moves that
-change the order from position p on reuse the DP rows of the first p positions.
+position a, put it at position b), comparing (users served, then least time), scanning the
+positions round-robin. Up to ``full_neighbourhood`` (16) models every target position is tried;
+beyond, only the front and the positions right after the ``neighbours`` (6) models it loads
+fastest after (TSP-style neighbour lists). Moves that change the order from position p on reuse
+the DP rows of the first p positions.
 
-Stops at a local optimum, after ``max_evals`` order evaluations (default 4000), or at the time
-limit. Deterministic for a given instance.
+Stops at a local optimum, or when the work budget ``max_work`` (sum over evaluations of
+(positions recomputed) x (models) x (user bound), default 3e8, which keeps 100 models x 1,000
+users near one second) or ``max_evals`` is spent, or at the time limit. Deterministic.
 """
 
 from __future__ import annotations
@@ -113,7 +117,7 @@ def _key(t: _Tables) -> tuple[int, float]:
 
 def search_plan(
     inst: PartialLoadingInstance, *, costs: ModelCosts | None = None, time_limit_s: float | None = None,
-    max_evals: int = 4000,
+    max_evals: int = 100_000, max_work: float = 3e8, neighbours: int = 6, full_neighbourhood: int = 16,
 ) -> tuple[list[tuple[int, int]], dict]:
     t0 = time.perf_counter()
     costs = costs or model_costs(inst)
@@ -140,33 +144,54 @@ def search_plan(
     dp = OrderDP(full, d, costs, deadline, size)
     cur = dp.run(order)
     n = len(order)
-    improved = True
+    work = 0.0
     stop = False
-    while improved and not stop:
+    full_nbhd = n <= full_neighbourhood
+    a = 0
+    since = 0  # positions scanned since the last improvement
+    while not stop and since < n and n > 1:
+        x = cur.order[a]
+        if full_nbhd:
+            targets = [b for b in range(n) if b != a]
+        else:  # right after the models it loads fastest after, and the front
+            others = [j for j in cur.order if j != x]
+            near = sorted(others, key=lambda j: (d[j, x], j))[:neighbours]
+            rest_order = cur.order[:a] + cur.order[a + 1:]
+            targets = sorted({0, *(rest_order.index(j) + 1 for j in near)})
         improved = False
-        for a in range(n):
-            for b in range(n):
-                if a == b or b == a - 1:  # b == a-1 is the same as swapping handled by (a-1, a)
-                    continue
-                if dp.evals >= max_evals or (time_limit_s is not None and time.perf_counter() - t0 > time_limit_s):
-                    stop = True
-                    break
-                new = cur.order[:a] + cur.order[a + 1:]
-                new.insert(b, cur.order[a])
-                cand_t = dp.run(new, cur, min(a, b))
-                if _key(cand_t) > _key(cur) and (cand_t.served > cur.served or cand_t.time_s < cur.time_s - 1e-12):
-                    cur = cand_t
-                    improved = True
-                    break
-            if stop or improved:
+        for b in targets:
+            if b == a:
+                continue
+            if work >= max_work or dp.evals >= max_evals or (
+                    time_limit_s is not None and time.perf_counter() - t0 > time_limit_s):
+                stop = True
                 break
-    return OrderDP.plan(cur), {"evals": dp.evals, "local_optimum": not stop, "planned_time_s": cur.time_s}
+            new = cur.order[:a] + cur.order[a + 1:]
+            new.insert(b, x)
+            p0 = min(a, b)
+            work += float(n - p0) * n * size
+            cand_t = dp.run(new, cur, p0)
+            if cand_t.served > cur.served or (cand_t.served == cur.served and cand_t.time_s < cur.time_s - 1e-12):
+                cur = cand_t
+                improved = True
+                break
+        if improved:
+            since = 0
+        else:
+            since += 1
+            a = (a + 1) % n
+    stats = {"evals": dp.evals, "local_optimum": not stop, "planned_time_s": cur.time_s}
+    return OrderDP.plan(cur), stats
 
 
 @register_solver(PROBLEM, "search", "order local search from gen's order with an exact inner DP (ours); "
                  "param max_evals")
 def solve_search(inst: PartialLoadingInstance, *, options: SolveOptions) -> PartialLoadingSolution:
     costs = model_costs(inst)
-    plan, stats = search_plan(inst, costs=costs, time_limit_s=options.time_limit_s,
-                              max_evals=int(options.param("max_evals", 4000)))
+    plan, stats = search_plan(
+        inst, costs=costs, time_limit_s=options.time_limit_s,
+        max_evals=int(options.param("max_evals", 100_000)), max_work=float(options.param("max_work", 3e8)),
+        neighbours=int(options.param("neighbours", 6)),
+        full_neighbourhood=int(options.param("full_neighbourhood", 16)),
+    )
     return plan_to_solution(inst, plan, algorithm="search", status=SolveStatus.FEASIBLE, costs=costs, stats=stats)
