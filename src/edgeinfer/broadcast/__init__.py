@@ -12,5 +12,6 @@ from edgeinfer.core.registry import register_problem
 register_problem(SPEC)
 
 from edgeinfer.broadcast import algorithms as algorithms  # noqa: E402  (registers solvers)
+from edgeinfer.broadcast import latency as latency  # noqa: E402
 
 __all__ = ["MBAInstance", "MBASolution", "make_instance", "algorithms"]

@@ -62,6 +62,7 @@ __all__ = [
 ]
 
 _TOL = 1e-9
+_BRANCH = "high"  # branch on the fractional y closest to 1
 
 
 @dataclass
@@ -391,11 +392,49 @@ class _Component:
         A_l = sp.csr_matrix((np.r_[np.ones(nx), -np.ones(nx)], (np.r_[jx, jx], np.r_[nb + jx, pairs[:, 0]])),
                             shape=(nx, nb + nx))
         self.A_eq, self.b_eq = A_eq, np.ones(self.Kc * self.N)
-        self.A_ub = sp.vstack([A_q, A_l]).tocsr()
-        self.b_ub = np.r_[-self.cc, np.zeros(nx)]
-        self.obj = np.r_[np.ones(nb), np.zeros(nx)]
-        # per-position block groups for fast max
         self.by_pos = [np.flatnonzero(self.pos == n) for n in range(self.N)]
+        A_c, b_c = self._deviation_cuts()
+        self.num_cuts = len(b_c)
+        self.A_ub = sp.vstack([A_q, A_l, A_c]).tocsr()
+        self.b_ub = np.r_[-self.cc, np.zeros(nx), b_c]
+        self.obj = np.r_[np.ones(nb), np.zeros(nx)]
+
+    def _deviation_cuts(self) -> tuple[sp.csr_matrix, np.ndarray]:
+        """Deviation-cardinality cuts, valid for every integral assembly.
+
+        For device ``k`` let ``d_b = best_n - I_b`` be the loss of using block ``b`` at its
+        position instead of the best one and ``s_k = sum_n best_n - c_k`` its slack. For a
+        threshold ``tau``, the positions where ``k`` uses a block with loss ``>= tau`` each cost
+        at least ``m_n(tau)`` (the least such loss at ``n``), so their number is at most
+        ``D(tau)``, the largest ``t`` with the ``t`` smallest ``m_n(tau)`` summing to ``<= s_k``:
+        ``sum_{b: d_b >= tau} x[k, b] <= D(tau)``. The LP relaxation of (P2.1) can spread a
+        device's loss thinly over many positions; these rows forbid it.
+        """
+        nb = self.nb
+        best_n = np.array([self.S[g].max(axis=0) if g.size else np.full(self.Kc, -np.inf) for g in self.by_pos])
+        slack = best_n.sum(axis=0) - self.cc
+        rows, cols, rhs = [], [], []
+        pk = self.pairs[:, 1]
+        for kk in range(self.Kc):
+            d = best_n[self.pos, kk] - self.S[:, kk]
+            fin = np.isfinite(d)
+            for tau in np.unique(d[fin & (d > 1e-12)]):
+                m = []
+                for g in self.by_pos:
+                    dd = d[g]
+                    dd = dd[np.isfinite(dd) & (dd >= tau - 1e-12)]
+                    if dd.size:
+                        m.append(dd.min())
+                m = np.sort(np.array(m))
+                D = int(np.searchsorted(np.cumsum(m), slack[kk] + 1e-9, side="right"))
+                if D >= len(m):
+                    continue
+                sel = np.flatnonzero((pk == kk) & (d[self.pairs[:, 0]] >= tau - 1e-12))
+                rows += [len(rhs)] * len(sel)
+                cols += list(nb + sel)
+                rhs.append(float(D))
+        A = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(rhs), nb + self.nx))
+        return A, np.array(rhs)
 
     def y_full(self, yb: np.ndarray) -> np.ndarray:
         y = np.zeros(self.I.shape[:2], bool)
@@ -412,32 +451,72 @@ class _Component:
             best += self.S[g].max(axis=0)
         return bool(np.all(best >= self.cc - _qtol(self.cc)))
 
-    def propagate(self, lb: np.ndarray, ub: np.ndarray) -> tuple[bool, np.ndarray, np.ndarray]:
-        """Architecture-constraint pruning: with the allowed blocks (``ub = 1``), compute each
-        device's usable blocks; fail if a device cannot be served; force singletons.
-        Returns ``(ok, lb, xmask)`` with ``xmask[b, kk]`` the pairs still usable."""
-        lb = lb.copy()
-        allowed = ub > 0.5
-        S = np.where(allowed[:, None], self.S, -np.inf)
-        best_n = np.full((self.N, self.Kc), -np.inf)
-        for n in range(self.N):
-            g = self.by_pos[n]
-            if g.size:
-                best_n[n] = S[g].max(axis=0)
-        if not np.all(np.isfinite(best_n)):
-            return False, lb, np.zeros_like(S, bool)
-        total = best_n.sum(axis=0)
-        if np.any(total < self.cc - _qtol(self.cc)):
-            return False, lb, np.zeros_like(S, bool)
-        need = self.cc - _qtol(self.cc) - (total[None, :] - best_n[self.pos])  # (nb, Kc)
-        xmask = S >= need
-        # forced blocks: a (device, position) with a single usable block
-        for n in range(self.N):
-            g = self.by_pos[n]
-            cnt = xmask[g].sum(axis=0)
-            for kk in np.flatnonzero(cnt == 1):
-                lb[g[np.flatnonzero(xmask[g, kk])[0]]] = 1.0
-        return True, lb, xmask
+    def propagate(self, lb: np.ndarray, ub: np.ndarray) -> tuple[bool, np.ndarray, np.ndarray, np.ndarray]:
+        """Architecture-constraint pruning and node-level dominance.
+
+        With the allowed blocks (``ub = 1``) compute each device's usable blocks (a block is
+        usable by a device if some assembly of allowed blocks through it meets the QoS); fail
+        if a device cannot be served; force a block that is the only usable one of some
+        (device, position); drop (``ub = 0``) a free block that no device can use or that is
+        dominated, on the devices that can use it, by another allowed block. Repeats until
+        nothing changes. Returns ``(ok, lb, ub, xmask)``, ``xmask[b, kk]`` the usable pairs.
+        """
+        lb, ub = lb.copy(), ub.copy()
+        for _ in range(10):
+            allowed = ub > 0.5
+            S = np.where(allowed[:, None], self.S, -np.inf)
+            best_n = np.full((self.N, self.Kc), -np.inf)
+            for n in range(self.N):
+                g = self.by_pos[n]
+                if g.size:
+                    best_n[n] = S[g].max(axis=0)
+            if not np.all(np.isfinite(best_n)):
+                return False, lb, ub, np.zeros_like(S, bool)
+            total = best_n.sum(axis=0)
+            if np.any(total < self.cc - _qtol(self.cc)):
+                return False, lb, ub, np.zeros_like(S, bool)
+            need = self.cc - _qtol(self.cc) - (total[None, :] - best_n[self.pos])  # (nb, Kc)
+            xmask = S >= need
+            changed = False
+            for n in range(self.N):
+                g = self.by_pos[n]
+                g = g[allowed[g]]
+                xm = xmask[g]
+                cnt = xm.sum(axis=0)
+                for kk in np.flatnonzero(cnt == 1):
+                    bb = g[np.flatnonzero(xm[:, kk])[0]]
+                    if lb[bb] < 0.5:
+                        lb[bb] = 1.0
+                        changed = True
+                free = lb[g] < 0.5
+                unused = free & ~xm.any(axis=1)
+                if unused.any():
+                    ub[g[unused]] = 0.0
+                    changed = True
+                    continue
+                if len(g) < 2:
+                    continue
+                Sg = S[g]  # (G, Kc)
+                # dom[i, j]: i >= j on every device that can use j
+                ge = (Sg[:, None, :] >= Sg[None, :, :]) | ~xm[None, :, :]
+                dom = ge.all(axis=2)
+                np.fill_diagonal(dom, False)
+                for jj in range(len(g)):
+                    if not free[jj] or ub[g[jj]] < 0.5:
+                        continue
+                    for ii in np.flatnonzero(dom[:, jj]):
+                        if ub[g[ii]] < 0.5:
+                            continue
+                        if dom[jj, ii] and free[ii] and ii > jj:  # mutual tie: keep the lower index
+                            continue
+                        ub[g[jj]] = 0.0
+                        changed = True
+                        break
+            if not changed:
+                return True, lb, ub, xmask
+            if np.any(lb > ub):
+                return False, lb, ub, xmask
+        return True, lb, ub, xmask
 
     def lp(self, lb: np.ndarray, ub: np.ndarray, xmask: np.ndarray):
         xub = xmask[self.pairs[:, 0], self.pairs[:, 1]].astype(float)
@@ -516,7 +595,7 @@ def _bnb_component(comp: _Component, y_greedy: np.ndarray | None, deadline: floa
         if yb is not None:
             inc_val, inc = float(yb.sum()), yb
     lb0, ub0 = np.zeros(nb), np.ones(nb)
-    ok, lb0, xm = comp.propagate(lb0, ub0)
+    ok, lb0, ub0, xm = comp.propagate(lb0, ub0)
     if not ok:  # cannot happen after reduce_problem's feasibility check
         raise ArithmeticError("component infeasible after reduction")
     heap: list = []
@@ -524,7 +603,7 @@ def _bnb_component(comp: _Component, y_greedy: np.ndarray | None, deadline: floa
 
     def evaluate(lb: np.ndarray, ub: np.ndarray, depth: int) -> None:
         nonlocal inc_val, inc, counter
-        ok, lb, xm = comp.propagate(lb, ub)
+        ok, lb, ub, xm = comp.propagate(lb, ub)
         if not ok:
             return
         if float(lb.sum()) >= inc_val - 0.5 and inc is not None:
@@ -552,7 +631,12 @@ def _bnb_component(comp: _Component, y_greedy: np.ndarray | None, deadline: floa
             return
         # branch on the fractional block closest to 1 (dive towards integral selections)
         cand = np.flatnonzero(frac > 1e-6)
-        b = int(cand[np.argmax(yf[cand])])
+        if _BRANCH == "frac":
+            b = int(cand[np.argmax(-np.abs(yf[cand] - 0.5))])
+        elif _BRANCH == "low":
+            b = int(cand[np.argmin(yf[cand])])
+        else:
+            b = int(cand[np.argmax(yf[cand])])
         counter += 1
         heapq.heappush(heap, (bound, -depth, counter, lb, ub, b))
 

@@ -1,0 +1,116 @@
+# ruff: noqa: E741
+"""P2.1 solvers: bnb = milp = brute force on small random instances; greedy feasible and never
+below the optimum; the example's optimum (28 blocks, unicast 48)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+import edgeinfer.broadcast  # noqa: F401
+from edgeinfer.broadcast.library import synthetic_instance
+from edgeinfer.broadcast.problem import load_instance, make_instance, verify
+from edgeinfer.broadcast.selection import (
+    bnb_select,
+    greedy_select,
+    is_feasible,
+    milp_select,
+    reduce_problem,
+)
+from edgeinfer.core.registry import solve
+from edgeinfer.core.solution import SolveOptions
+from edgeinfer.core.status import SolveStatus
+
+
+def brute_force(I, c):
+    M, N, _ = I.shape
+    blocks = [(i, n) for i in range(M) for n in range(N)]
+    for size in range(N, len(blocks) + 1):
+        for comb in itertools.combinations(blocks, size):
+            y = np.zeros((M, N), bool)
+            for i, n in comb:
+                y[i, n] = True
+            if y.any(axis=0).all() and is_feasible(I, c, y):
+                return size
+    return None
+
+
+def random_instance(seed, M=3, N=3, K=3):
+    rng = np.random.default_rng(seed)
+    I = np.round(rng.uniform(0, 1, size=(M, N, K)), 3)
+    own = rng.integers(0, M, size=K)
+    for k in range(K):
+        I[own[k], :, k] = np.round(rng.uniform(0.8, 1.0, size=N), 3)
+    qos = np.round(rng.uniform(0.6, 0.95) * I[own, :, np.arange(K)].sum(axis=1), 3)
+    return make_instance(scores=I, gains=rng.exponential(1e-3, K), qos=qos, own_model=own)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_exact_equals_brute_force(seed):
+    inst = random_instance(seed)
+    bf = brute_force(inst.scores, inst.qos)
+    m = milp_select(inst.scores, inst.qos)
+    b = bnb_select(inst.scores, inst.qos, inst.own_model)
+    g = greedy_select(inst.scores, inst.qos, inst.own_model)
+    assert m.blocks == bf and b.blocks == bf
+    assert b.status == "optimal" and b.lower_bound == bf
+    assert g.blocks >= bf and is_feasible(inst.scores, inst.qos, g.y)
+    assert is_feasible(inst.scores, inst.qos, b.y) and is_feasible(inst.scores, inst.qos, m.y)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_bnb_equals_milp_on_library_instances(seed):
+    inst = synthetic_instance(seed, num_devices=4, num_positions=4 + seed % 2, qos_fraction=0.88)
+    m = milp_select(inst.scores, inst.qos)
+    mr = milp_select(inst.scores, inst.qos, reduce=True)
+    b = bnb_select(inst.scores, inst.qos, inst.own_model)
+    g = greedy_select(inst.scores, inst.qos, inst.own_model)
+    assert m.status == b.status == "optimal"
+    assert m.blocks == b.blocks == mr.blocks
+    assert g.blocks >= b.blocks
+
+
+def test_reductions_are_exact_with_families():
+    # four families that cannot share: decomposition into components
+    inst = synthetic_instance(3, num_devices=6, num_positions=4, num_families=3, qos_fraction=0.97,
+                              r_cross=(0.3, 0.0))
+    red = reduce_problem(inst.scores, inst.qos)
+    assert len(red.components) >= 2
+    m = milp_select(inst.scores, inst.qos)
+    b = bnb_select(inst.scores, inst.qos, inst.own_model)
+    assert b.blocks == m.blocks and b.stats["components"] == len(red.components)
+
+
+def test_dominated_duplicate_blocks_are_removed():
+    inst = random_instance(5, M=3, N=3, K=3)
+    I = np.concatenate([inst.scores, inst.scores[:1]], axis=0)  # model 3 duplicates model 0
+    red = reduce_problem(I, inst.qos)
+    assert not red.keep[3].any()
+    assert bnb_select(I, inst.qos, inst.own_model).blocks == milp_select(I, inst.qos).blocks
+
+
+def test_time_limit_returns_incumbent_and_gap():
+    inst = synthetic_instance(2, num_devices=6, num_positions=8)
+    r = bnb_select(inst.scores, inst.qos, inst.own_model, node_limit=1)
+    assert r.status == "time_limit" and r.y is not None
+    assert is_feasible(inst.scores, inst.qos, r.y)
+    assert 0 < r.lower_bound <= r.blocks and 0 <= r.gap < 1
+
+
+def test_example_optimum(example_path):
+    inst = load_instance(json.loads(example_path.read_text()))
+    for algo in ("milp", "bnb"):
+        sol = solve("mba", algo, inst, SolveOptions())
+        assert sol.status is SolveStatus.OPTIMAL
+        assert len(sol.broadcast) == 28 and sol.stats["selected_blocks"] == 28
+        assert verify(inst, sol).ok
+    g = solve("mba", "greedy", inst, SolveOptions())
+    assert len(g.broadcast) >= 28 and verify(inst, g).ok
+    u = solve("mba", "unicast", inst, SolveOptions())
+    assert len(u.broadcast) == 48 and verify(inst, u).ok
+    assert u.total_latency_s > sol.total_latency_s
+    c = solve("mba", "bnb", inst, SolveOptions(params={"power": "constant"}))
+    assert verify(inst, c).ok and c.total_latency_s >= sol.total_latency_s
