@@ -124,14 +124,18 @@ def load_matrix(inst: PartialLoadingInstance, *, independent: bool = False) -> t
     if key in inst._cache:
         return inst._cache[key]
     spb = inst.load_s_per_byte
-    inc = inst.incidence.astype(float)
-    full_bytes = inc @ inst.block_bytes
+    inc = inst.incidence
+    full_bytes = np.array([float(inst.block_bytes[b].sum()) for b in inst.model_blocks])
     full = full_bytes * spb
     if independent:
         d = np.repeat(full[None, :], inst.n_models, axis=0)
     else:
-        shared = (inc * inst.block_bytes[None, :]) @ inc.T  # shared[j, i] = bytes in both
-        d = np.maximum(full_bytes[None, :] - shared, 0.0) * spb
+        # missing[j, i] = bytes of model i's blocks that model j lacks (no BLAS: avoids its
+        # thread-pool start-up, which costs more than the whole product at these sizes)
+        missing = np.empty((inst.n_models, inst.n_models))
+        for i, b in enumerate(inst.model_blocks):
+            missing[:, i] = ((~inc[:, b]) * inst.block_bytes[b][None, :]).sum(axis=1)
+        d = missing * spb
     np.fill_diagonal(d, 0.0)
     inst._cache[key] = (full, d)
     return full, d
@@ -199,8 +203,8 @@ def _detect_backbone(inst: PartialLoadingInstance) -> Backbone:
     for i in range(n):
         roots.setdefault(find(i), []).append(i)
     bytes_ = inst.block_bytes
-    prefix = (inc & shared[None, :]).astype(float) @ bytes_ * spb
-    own = (inc & ~shared[None, :]).astype(float) @ bytes_ * spb
+    prefix = ((inc & shared[None, :]) * bytes_[None, :]).sum(axis=1) * spb
+    own = ((inc & ~shared[None, :]) * bytes_[None, :]).sum(axis=1) * spb
     cluster = np.zeros(n, dtype=np.int64)
     level = np.zeros(n, dtype=np.int64)
     clusters = []

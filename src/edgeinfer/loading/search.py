@@ -1,6 +1,6 @@
 """``search``: our general-case heuristic, an order local search over an exact inner DP.
 
-For a fixed order of the models, :func:`ordered_prefix_dp` finds the best plan that follows
+For a fixed order of the models, :class:`OrderDP` finds the best plan that follows
 it exactly (which models to serve and how many users each: a DP over (last model, users)).
 The order starts from ``gen``'s (continuous time; the models it did not use are appended by
 nearest loading cost) and improves by first-improvement insertion moves (take the model at
@@ -10,9 +10,12 @@ beyond, only the front and the positions right after the ``neighbours`` (6) mode
 fastest after (TSP-style neighbour lists). Moves that change the order from position p on reuse
 the DP rows of the first p positions.
 
-Stops at a local optimum, or when the work budget ``max_work`` (sum over evaluations of
-(positions recomputed) x (models) x (user bound), default 3e8, which keeps 100 models x 1,000
-users near one second) or ``max_evals`` is spent, or at the time limit. Deterministic.
+Then an iterated local search: ``restarts`` (10) times, ``kick`` (2) random models of the best
+order move to random positions (``--seed``, default 0) and the descent runs again; the best
+plan is kept. Every descent stops at a local optimum; when the plan serves the user bound;
+when the work budget ``max_work`` (sum over evaluations of (positions recomputed) x (models) x (user bound),
+default 2e8: 100 models x 1,000 users in under a second here) or ``max_evals`` is spent; or at
+the time limit. Deterministic.
 """
 
 from __future__ import annotations
@@ -117,7 +120,8 @@ def _key(t: _Tables) -> tuple[int, float]:
 
 def search_plan(
     inst: PartialLoadingInstance, *, costs: ModelCosts | None = None, time_limit_s: float | None = None,
-    max_evals: int = 100_000, max_work: float = 3e8, neighbours: int = 6, full_neighbourhood: int = 16,
+    max_evals: int = 100_000, max_work: float = 2e8, neighbours: int = 6, full_neighbourhood: int = 16,
+    restarts: int = 10, kick: int = 2, seed: int | None = None,
 ) -> tuple[list[tuple[int, int]], dict]:
     t0 = time.perf_counter()
     costs = costs or model_costs(inst)
@@ -142,45 +146,68 @@ def search_plan(
         order.append(nxt)
         rest.remove(nxt)
     dp = OrderDP(full, d, costs, deadline, size)
-    cur = dp.run(order)
     n = len(order)
-    work = 0.0
-    stop = False
+    state = {"work": 0.0, "stop": False}
     full_nbhd = n <= full_neighbourhood
-    a = 0
-    since = 0  # positions scanned since the last improvement
-    while not stop and since < n and n > 1:
-        x = cur.order[a]
-        if full_nbhd:
-            targets = [b for b in range(n) if b != a]
-        else:  # right after the models it loads fastest after, and the front
-            others = [j for j in cur.order if j != x]
-            near = sorted(others, key=lambda j: (d[j, x], j))[:neighbours]
-            rest_order = cur.order[:a] + cur.order[a + 1:]
-            targets = sorted({0, *(rest_order.index(j) + 1 for j in near)})
-        improved = False
-        for b in targets:
-            if b == a:
-                continue
-            if work >= max_work or dp.evals >= max_evals or (
-                    time_limit_s is not None and time.perf_counter() - t0 > time_limit_s):
-                stop = True
-                break
-            new = cur.order[:a] + cur.order[a + 1:]
-            new.insert(b, x)
-            p0 = min(a, b)
-            work += float(n - p0) * n * size
-            cand_t = dp.run(new, cur, p0)
-            if cand_t.served > cur.served or (cand_t.served == cur.served and cand_t.time_s < cur.time_s - 1e-12):
-                cur = cand_t
-                improved = True
-                break
-        if improved:
-            since = 0
-        else:
-            since += 1
-            a = (a + 1) % n
-    stats = {"evals": dp.evals, "local_optimum": not stop, "planned_time_s": cur.time_s}
+
+    def better(x: _Tables, y: _Tables) -> bool:
+        return x.served > y.served or (x.served == y.served and x.time_s < y.time_s - 1e-12)
+
+    def local(cur: _Tables) -> _Tables:
+        a = 0
+        since = 0  # positions scanned since the last improvement
+        while not state["stop"] and since < n and n > 1 and cur.served < size - 1:  # size-1: user bound
+            x = cur.order[a]
+            if full_nbhd:
+                targets = [b for b in range(n) if b != a]
+            else:  # right after the models it loads fastest after, and the front
+                others = [j for j in cur.order if j != x]
+                near = sorted(others, key=lambda j: (d[j, x], j))[:neighbours]
+                rest_order = cur.order[:a] + cur.order[a + 1:]
+                targets = sorted({0, *(rest_order.index(j) + 1 for j in near)})
+            improved = False
+            for b in targets:
+                if b == a:
+                    continue
+                if state["work"] >= max_work or dp.evals >= max_evals or (
+                        time_limit_s is not None and time.perf_counter() - t0 > time_limit_s):
+                    state["stop"] = True
+                    break
+                new = cur.order[:a] + cur.order[a + 1:]
+                new.insert(b, x)
+                p0 = min(a, b)
+                state["work"] += float(n - p0) * n * size
+                cand_t = dp.run(new, cur, p0)
+                if better(cand_t, cur):
+                    cur = cand_t
+                    improved = True
+                    break
+            if improved:
+                since = 0
+            else:
+                since += 1
+                a = (a + 1) % n
+        return cur
+
+    best = local(dp.run(order))
+    first = best.served
+    rng = np.random.default_rng(seed)
+    kicks = 0
+    for _ in range(restarts):  # iterated local search: perturb the best order, descend again
+        if state["stop"] or best.served >= size - 1 or n < 3:
+            break
+        new = list(best.order)
+        for _ in range(kick):
+            x = new.pop(int(rng.integers(n)))
+            new.insert(int(rng.integers(n)), x)
+        state["work"] += float(n) * n * size
+        cand_t = local(dp.run(new))
+        kicks += 1
+        if better(cand_t, best):
+            best = cand_t
+    cur = best
+    stats = {"evals": dp.evals, "budget_exhausted": state["stop"], "planned_time_s": cur.time_s,
+             "kicks": kicks, "served_first_descent": first}
     return OrderDP.plan(cur), stats
 
 
@@ -190,8 +217,10 @@ def solve_search(inst: PartialLoadingInstance, *, options: SolveOptions) -> Part
     costs = model_costs(inst)
     plan, stats = search_plan(
         inst, costs=costs, time_limit_s=options.time_limit_s,
-        max_evals=int(options.param("max_evals", 100_000)), max_work=float(options.param("max_work", 3e8)),
+        max_evals=int(options.param("max_evals", 100_000)), max_work=float(options.param("max_work", 2e8)),
         neighbours=int(options.param("neighbours", 6)),
         full_neighbourhood=int(options.param("full_neighbourhood", 16)),
+        restarts=int(options.param("restarts", 10)), kick=int(options.param("kick", 2)),
+        seed=0 if options.seed is None else options.seed,
     )
     return plan_to_solution(inst, plan, algorithm="search", status=SolveStatus.FEASIBLE, costs=costs, stats=stats)
