@@ -57,3 +57,13 @@ def test_server_constants():
     # the mean SNR at the cell edge: P d^-4 / N0 = 5e-9 * 250^-4 / 3.98e-21 ~ 321
     snr = 5e-9 * 250.0**-4 / 10 ** ((-174 - 30) / 10)
     assert snr == pytest.approx(321.5, rel=1e-3)
+
+
+def test_study_evaluate_and_claims_shape():
+    from edgeinfer.loading.study import FIGURES, evaluate
+
+    res = evaluate(ScenarioConfig(n_users=20, n_models=5, deadline_s=0.2), ("exact", "spec", "gen"), [0, 1])
+    assert res["spec"]["served_ratio"] == pytest.approx(res["exact"]["served_ratio"])
+    assert res["gen"]["served_ratio"] <= res["exact"]["served_ratio"] + 1e-12
+    assert all(v["runtime_s"] >= 0 for v in res.values())
+    assert set(FIGURES) >= {"fig6a", "fig7d", "fig8c"}
