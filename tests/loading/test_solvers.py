@@ -199,3 +199,12 @@ def test_equal_bandwidth_r_limits_batch_and_shares():
         assert len(b.users) <= 3
         assert all(abs(s - 1 / 3) < 1e-12 for s in b.shares)
     assert sol.objective <= solve(P, "spec", inst).objective
+
+
+def test_exact_time_limit_returns_incumbent():
+    doc = random_instance_doc(11, kind="general", n_models=7, n_users=30, n_blocks=6, deadline_s=(2.0, 3.0))
+    inst = load_instance(doc)
+    opt = solve(P, "exact", inst).objective
+    sol = solve(P, "exact", inst, SolveOptions(time_limit_s=1e-9, params={"max_models": 3}))
+    assert sol.status is SolveStatus.TIME_LIMIT
+    assert verify(inst, sol).ok and 0 < sol.objective <= opt

@@ -193,9 +193,9 @@ def _detect_backbone(inst: PartialLoadingInstance) -> Backbone:
         return a
 
     for j in np.flatnonzero(shared):
-        ms = np.flatnonzero(inc[:, j])
-        r0 = find(int(ms[0]))
-        for m in ms[1:]:
+        holders = np.flatnonzero(inc[:, j])
+        r0 = find(int(holders[0]))
+        for m in holders[1:]:
             r = find(int(m))
             if r != r0:
                 parent[r] = r0

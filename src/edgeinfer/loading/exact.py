@@ -65,9 +65,9 @@ def exact_plan(
             )
         from edgeinfer.loading.search import search_plan
 
-        plan, _ = search_plan(inst, costs=costs, time_limit_s=time_limit_s)
+        fallback, _ = search_plan(inst, costs=costs, time_limit_s=time_limit_s)
         stats["method"] = "search (subset table too large)"
-        return plan, False, stats
+        return fallback, False, stats
 
     sd = d[np.ix_(useful, useful)]
     sfull = full[useful]
@@ -92,7 +92,7 @@ def exact_plan(
         h[h > deadline] = np.inf
         f1[pos[1 << a], a] = h
     layers.append(f1)
-    best = (0, np.inf, None)  # (u, time, (p, row, a))
+    best: tuple[int, float, tuple[int, int, int] | None] = (0, np.inf, None)  # (u, time, (p, row, a))
 
     def update_best(p: int, f: np.ndarray) -> None:
         nonlocal best

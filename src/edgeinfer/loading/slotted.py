@@ -117,13 +117,13 @@ def slotted_plan(inst: PartialLoadingInstance, slot_s: float, costs=None) -> tup
         ch = choices[m - 1]
         pos, tau2 = ch["nm"], tt
         while pos > 0 and tau2 > 0:
-            typ = int(ch["type"][pos, tau2])
-            if typ == 3:
+            kind = int(ch["type"][pos, tau2])
+            if kind == 3:
                 pos -= 1
                 continue
             k = int(ch["k"][pos, tau2])
             plan_rev.append((ch["models"][pos - 1], k))
-            if typ == 2:
+            if kind == 2:
                 break
             th_ = int(ch["tau"][pos, tau2])
             pos, tau2 = int(ch["prev"][pos, tau2]), tau2 - th_

@@ -69,7 +69,7 @@ def run_point(cfg: ScenarioConfig, algos: Sequence[str], seed: int) -> dict[str,
         t0 = time.perf_counter()
         sol = solve("partial_loading", algo, inst, SolveOptions(params=params))
         dt = time.perf_counter() - t0
-        rep = verify(inst, sol)
+        rep = verify(inst, sol)  # type: ignore[arg-type]
         if not rep.ok:  # pragma: no cover - a solver bug
             raise RuntimeError(f"{name} failed verification: {rep.reasons}")
         out[name] = {"served_ratio": sol.objective / max(inst.n_users, 1), "runtime_s": dt}
