@@ -67,3 +67,24 @@ def test_study_evaluate_and_claims_shape():
     assert res["gen"]["served_ratio"] <= res["exact"]["served_ratio"] + 1e-12
     assert all(v["runtime_s"] >= 0 for v in res.values())
     assert set(FIGURES) >= {"fig6a", "fig7d", "fig8c"}
+
+
+def test_run_figures_smoke(tmp_path):
+    import json
+
+    from edgeinfer.loading.study import run_figures
+
+    res = run_figures(str(tmp_path), 1, figures=["fig6c"], plot=False)
+    data = json.loads((tmp_path / "figures.json").read_text())
+    pts = data["fig6c"]["points"]
+    assert [p["x"] for p in pts] == [0.5, 0.6, 0.7, 0.8, 0.9]
+    for p in pts:
+        r = p["results"]
+        assert r["independent"]["served_ratio"] <= r["spec"]["served_ratio"] + 1e-12
+        assert r["gen"]["served_ratio"] <= r["spec"]["served_ratio"] + 1e-12
+    ratios = [p["results"]["spec"]["served_ratio"] for p in pts]
+    assert ratios == sorted(ratios)  # same users, longer deadline: never fewer served (spec is exact)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert set(summary["default_point"]["backbone"]) >= {"spec", "gen", "independent"}
+    assert "served_ratio" in summary["default_point"]["backbone"]["spec"]
+    assert res["claims"]["spec_runtime_s_fig9"]["paper"] == 5.6e-3

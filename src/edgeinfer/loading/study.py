@@ -5,7 +5,10 @@ Engine-independent part: :func:`evaluate` runs algorithms on Monte Carlo realisa
 
     python -m edgeinfer.loading.study --claims --n 30
 
-(the numbers in docs/loading.md, "Measured results").
+(the numbers in docs/loading.md, "Measured results"), and :func:`run_figures` the sweeps of
+Figs. 6-8 (served ratio vs B, K, deadline, theta; the bandwidth ablation) into a folder::
+
+    python -m edgeinfer.loading.study --figures results/partial-loading --n 20
 """
 
 from __future__ import annotations
@@ -116,11 +119,67 @@ def claims(n: int = 30, seed0: int = 10_000) -> dict[str, Any]:
     return res
 
 
+def sweep(figure: str, n: int, seed0: int = 0) -> dict[str, Any]:
+    """One figure of §VII: for each value of the swept parameter, :func:`evaluate` (same seeds)."""
+    case, param, values, algos = FIGURES[figure]
+    base = ScenarioConfig(case=case)
+    points = []
+    for v in values:
+        cfg = base.with_(**{param: v})
+        points.append({"x": v, "results": evaluate(cfg, algos, range(seed0, seed0 + n))})
+    return {"figure": figure, "case": case, "param": param, "algorithms": list(algos), "points": points}
+
+
+def run_figures(outdir: str, n: int, figures: Sequence[str] | None = None, plot: bool = True) -> dict[str, Any]:
+    """Figs. 6-8 sweeps, Fig. 9 and the default point: JSON files (and PNGs with matplotlib)."""
+    from pathlib import Path
+
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = {f: sweep(f, n) for f in (figures or list(FIGURES))}
+    summary = claims(n)
+    summary["default_point"] = {"B_hz": 200e6, "K": 80, "deadline_s": 0.7, "theta": 0.85,
+                                "backbone": summary["bs_default"], "general": summary["general_default"]}
+    (out / "figures.json").write_text(json.dumps(data, indent=1))
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    if plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        for f, d in data.items():
+            fig, ax = plt.subplots(figsize=(4.2, 3.2))
+            xs = [p["x"] for p in d["points"]]
+            scale = 1e-6 if d["param"] == "bandwidth_hz" else (1e3 if d["param"] == "deadline_s" else 1.0)
+            for a in d["algorithms"]:
+                ax.plot([x * scale for x in xs], [p["results"][a]["served_ratio"] for p in d["points"]],
+                        marker="o", label=a)
+            unit = {"bandwidth_hz": "B (MHz)", "deadline_s": "deadline (ms)", "n_users": "K",
+                    "sharing_ratio": "theta"}[d["param"]]
+            ax.set_xlabel(unit)
+            ax.set_ylabel("served ratio")
+            ax.set_title(f"{f} ({d['case']})")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+            fig.tight_layout()
+            fig.savefig(out / f"{f}.png", dpi=120)
+            plt.close(fig)
+    return summary
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m edgeinfer.loading.study")
-    ap.add_argument("--claims", action="store_true", help="measure the paper's claims")
+    ap.add_argument("--claims", action="store_true", help="measure the paper's claims (JSON to stdout)")
+    ap.add_argument("--figures", metavar="DIR", default=None, help="run Figs. 6-9 sweeps into DIR")
     ap.add_argument("--n", type=int, default=30, help="realisations per point")
+    ap.add_argument("--no-plot", action="store_true")
     args = ap.parse_args(argv)
+    if args.figures:
+        res = run_figures(args.figures, args.n, plot=not args.no_plot)
+        json.dump(res["claims"], sys.stdout, indent=1)
+        print()
+        return 0
     if not args.claims:
         ap.print_help()
         return 2
