@@ -122,8 +122,10 @@ def solution_from_selection(inst: MBAInstance, sel: SelectionResult, *, algorith
     requests = best_assembly(inst.scores, sel.y)
     status = {"optimal": SolveStatus.OPTIMAL if exact else SolveStatus.FEASIBLE,
               "feasible": SolveStatus.FEASIBLE, "time_limit": SolveStatus.TIME_LIMIT}[sel.status]
-    # P2.1 optimality is not P1 optimality (Lemma 1 fails in general, docs/broadcast.md): report
-    # "optimal" only for the selection; the status says what the selection is.
+    # P2.1 optimality is not P1 optimality (Lemma 1 fails in general, docs/broadcast.md): the
+    # status follows the paper (optimal selection + optimal power control); stats say so.
+    if sel.status == "optimal" and exact:
+        stats["optimal_for"] = "P2.1 selection + P3.1 power control (Lemma 1 decomposition)"
     return solution_from_requests(inst, requests, algorithm=algorithm, status=status, power=power, stats=stats)
 
 

@@ -62,6 +62,7 @@ __all__ = [
 ]
 
 _TOL = 1e-9
+_MAX_CUTS_PER_DEVICE = 16
 _BRANCH = "high"  # branch on the fractional y closest to 1
 
 
@@ -418,7 +419,10 @@ class _Component:
         for kk in range(self.Kc):
             d = best_n[self.pos, kk] - self.S[:, kk]
             fin = np.isfinite(d)
-            for tau in np.unique(d[fin & (d > 1e-12)]):
+            taus = np.unique(d[fin & (d > 1e-12)])
+            if len(taus) > _MAX_CUTS_PER_DEVICE:  # a spread of thresholds keeps the LP small
+                taus = taus[np.unique(np.linspace(0, len(taus) - 1, _MAX_CUTS_PER_DEVICE).round().astype(int))]
+            for tau in taus:
                 m = []
                 for g in self.by_pos:
                     dd = d[g]
