@@ -7,14 +7,16 @@ nearest loading cost) and improves by first-improvement insertion moves (take th
 position a, put it at position b), comparing (users served, then least time), scanning the
 positions round-robin. Up to ``full_neighbourhood`` (16) models every target position is tried;
 beyond, only the front and the positions right after the ``neighbours`` (6) models it loads
-fastest after (TSP-style neighbour lists). Moves that change the order from position p on reuse
-the DP rows of the first p positions.
+fastest after (TSP-style neighbour lists), and the DP runs on a window: the order is kept as
+(the plan's models, then the others), which never loses, and only its first
+(plan models + ``window`` (12)) positions are evaluated. Moves that change the order from
+position p on reuse the DP rows of the first p positions.
 
 Then an iterated local search: ``restarts`` (10) times, ``kick`` (2) random models of the best
 order move to random positions (``--seed``, default 0) and the descent runs again; the best
 plan is kept. Every descent stops at a local optimum; when the plan serves the user bound;
 when the work budget ``max_work`` (sum over evaluations of (positions recomputed) x ((models) x (user bound) +
-1e4), default 2e8: 100 models x 1,000 users in under a second here) or ``max_evals`` is spent; or at
+1e4), default 1.5e8: 100 models x 1,000 users in under a second here) or ``max_evals`` is spent; or at
 the time limit. Deterministic.
 """
 
@@ -124,8 +126,8 @@ def _key(t: _Tables) -> tuple[int, float]:
 
 def search_plan(
     inst: PartialLoadingInstance, *, costs: ModelCosts | None = None, time_limit_s: float | None = None,
-    max_evals: int = 100_000, max_work: float = 2e8, neighbours: int = 6, full_neighbourhood: int = 16,
-    restarts: int = 10, kick: int = 2, seed: int | None = None,
+    max_evals: int = 100_000, max_work: float = 1.5e8, neighbours: int = 6, full_neighbourhood: int = 16,
+    restarts: int = 10, kick: int = 2, seed: int | None = None, window: int = 12,
 ) -> tuple[list[tuple[int, int]], dict]:
     t0 = time.perf_counter()
     costs = costs or model_costs(inst)
@@ -193,22 +195,93 @@ def search_plan(
                 a = (a + 1) % n
         return cur
 
-    best = local(dp.run(order))
-    first = best.served
+    def canon(order_full: list[int], t: _Tables) -> list[int]:
+        """The plan's models first (in plan order), then the others: never worse (same plan)."""
+        pm = [i for i, _ in OrderDP.plan(t)]
+        used = set(pm)
+        return pm + [i for i in order_full if i not in used]
+
+    def window_of(t: _Tables) -> int:
+        return min(n, len(OrderDP.plan(t)) + window)
+
+    def settle(order_full: list[int], t: _Tables) -> tuple[list[int], _Tables]:
+        new_full = canon(order_full, t)
+        win = new_full[:window_of(t)]
+        p = 0
+        while p < min(len(win), len(t.order)) and win[p] == t.order[p]:
+            p += 1
+        state["work"] += float(len(win) - p) * (len(win) * size + EVAL_OVERHEAD)
+        return new_full, dp.run(win, t, p)
+
+    def local_window(order_full: list[int], cur: _Tables) -> tuple[list[int], _Tables]:
+        """Large instances: the DP runs on a window (the plan's models + ``window`` more)."""
+        a = 0
+        since = 0
+        while not state["stop"] and since < n and cur.served < size - 1:
+            m = len(cur.order)
+            x = order_full[a]
+            rest = order_full[:a] + order_full[a + 1:]
+            near = sorted((j for j in cur.order if j != x), key=lambda j: (d[j, x], j))[:neighbours]
+            targets = sorted({0, *(rest.index(j) + 1 for j in near)})
+            improved = False
+            for b in targets:
+                if b == a or b >= m:
+                    continue
+                if state["work"] >= max_work or dp.evals >= max_evals or (
+                        time_limit_s is not None and time.perf_counter() - t0 > time_limit_s):
+                    state["stop"] = True
+                    break
+                new = rest[:b] + [x] + rest[b:]
+                p0 = min(a, b)
+                state["work"] += float(m - p0) * (m * size + EVAL_OVERHEAD)
+                cand_t = dp.run(new[:m], cur, p0)
+                if better(cand_t, cur):
+                    order_full, cur = settle(new, cand_t)
+                    improved = True
+                    break
+            if improved:
+                since = 0
+                a = 0
+            else:
+                since += 1
+                a = (a + 1) % n
+        return order_full, cur
+
     rng = np.random.default_rng(seed)
     kicks = 0
-    for _ in range(restarts):  # iterated local search: perturb the best order, descend again
-        if state["stop"] or best.served >= size - 1 or n < 3:
-            break
-        new = list(best.order)
-        for _ in range(kick):
-            x = new.pop(int(rng.integers(n)))
-            new.insert(int(rng.integers(n)), x)
+    if full_nbhd:
+        best = local(dp.run(order))
+        first = best.served
+        for _ in range(restarts):  # iterated local search: perturb the best order, descend again
+            if state["stop"] or best.served >= size - 1 or n < 3:
+                break
+            new = list(best.order)
+            for _ in range(kick):
+                x = new.pop(int(rng.integers(n)))
+                new.insert(int(rng.integers(n)), x)
+            state["work"] += float(n) * (n * size + EVAL_OVERHEAD)
+            cand_t = local(dp.run(new))
+            kicks += 1
+            if better(cand_t, best):
+                best = cand_t
+    else:
         state["work"] += float(n) * (n * size + EVAL_OVERHEAD)
-        cand_t = local(dp.run(new))
-        kicks += 1
-        if better(cand_t, best):
-            best = cand_t
+        best_full, best = settle(order, dp.run(order))
+        best_full, best = local_window(best_full, best)
+        first = best.served
+        for _ in range(restarts):
+            if state["stop"] or best.served >= size - 1:
+                break
+            new = list(best_full)
+            for _ in range(kick):
+                x = new.pop(int(rng.integers(len(best.order))))
+                new.insert(int(rng.integers(len(best.order))), x)
+            m = len(best.order)
+            state["work"] += float(m) * (m * size + EVAL_OVERHEAD)
+            cf, ct = local_window(new, dp.run(new[:m]))
+            kicks += 1
+            if better(ct, best):
+                best_full, best = cf, ct
     cur = best
     stats = {"evals": dp.evals, "budget_exhausted": state["stop"], "planned_time_s": cur.time_s,
              "kicks": kicks, "served_first_descent": first}
@@ -221,10 +294,10 @@ def solve_search(inst: PartialLoadingInstance, *, options: SolveOptions) -> Part
     costs = model_costs(inst)
     plan, stats = search_plan(
         inst, costs=costs, time_limit_s=options.time_limit_s,
-        max_evals=int(options.param("max_evals", 100_000)), max_work=float(options.param("max_work", 2e8)),
+        max_evals=int(options.param("max_evals", 100_000)), max_work=float(options.param("max_work", 1.5e8)),
         neighbours=int(options.param("neighbours", 6)),
         full_neighbourhood=int(options.param("full_neighbourhood", 16)),
         restarts=int(options.param("restarts", 10)), kick=int(options.param("kick", 2)),
-        seed=0 if options.seed is None else options.seed,
+        seed=0 if options.seed is None else options.seed, window=int(options.param("window", 12)),
     )
     return plan_to_solution(inst, plan, algorithm="search", status=SolveStatus.FEASIBLE, costs=costs, stats=stats)
