@@ -224,3 +224,33 @@ def test_random_instance_docs_are_valid():
         for s in range(5):
             inst = load_instance(random_instance_doc(s, kind=kind))
             assert inst.n_models == 4
+
+
+def test_random_solution_documents_never_crash(doc):
+    """Arbitrary batch lists: load_solution raises InvalidSolutionError or verify reports."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    inst = load_instance(doc)
+    uids = list(inst.user_ids) + ["ghost"]
+    mids = list(inst.model_ids) + ["nomodel"]
+    batch = st.builds(
+        lambda m, us, sh: {"model": m, "users": us, "bandwidth_share": sh},
+        st.sampled_from(mids), st.lists(st.sampled_from(uids), max_size=4),
+        st.lists(st.floats(0, 1), max_size=4),
+    )
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(batch, max_size=5), st.integers(0, 40))
+    def check(batches, served):
+        sdoc = {"problem": P, "algorithm": "x", "status": "feasible", "served": served, "batches": batches}
+        try:
+            sol = load_solution(sdoc, inst)
+        except InvalidSolutionError:
+            return
+        rep = verify(inst, sol)
+        assert rep.objective <= sum(len(b["users"]) for b in batches)
+        if rep.ok:
+            assert rep.objective == served
+
+    check()
