@@ -88,3 +88,7 @@ def test_run_figures_smoke(tmp_path):
     assert set(summary["default_point"]["backbone"]) >= {"spec", "gen", "independent"}
     assert "served_ratio" in summary["default_point"]["backbone"]["spec"]
     assert res["claims"]["spec_runtime_s_fig9"]["paper"] == 5.6e-3
+    from edgeinfer.loading.study import report_md
+
+    md = report_md(res)
+    assert "| backbone | spec |" in md and "spec_over_independent_bs | +24.0%" in md

@@ -168,6 +168,34 @@ def run_figures(outdir: str, n: int, figures: Sequence[str] | None = None, plot:
     return summary
 
 
+QUICK_N = 2
+FULL_N = 200
+
+
+def report_md(summary: dict[str, Any]) -> str:
+    """Markdown: the default point and the paper's claims beside ours."""
+    lines = ["# PartialLoading study", "", "Default point: B 200 MHz, K 80, deadline 700 ms, theta 85%.", "",
+             "| case | algorithm | served ratio | runtime (ms) |", "|---|---|---|---|"]
+    for case in ("backbone", "general"):
+        for a, v in summary["default_point"][case].items():
+            lines.append(f"| {case} | {a} | {v['served_ratio']:.3f} | {1e3 * v['runtime_s']:.2f} |")
+    lines += ["", "| claim | paper | ours |", "|---|---|---|"]
+    for k, v in summary["claims"].items():
+        fmt = "{:.2f} ms" if k.endswith("runtime_s_fig9") else "{:+.1%}"
+        scale = 1e3 if k.endswith("runtime_s_fig9") else 1.0
+        lines.append(f"| {k} | {fmt.format(scale * v['paper'])} | {fmt.format(scale * v['ours'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def run(outdir: str, *, quick: bool = True, n: int | None = None, plot: bool = True) -> dict[str, Any]:
+    """The whole study: ``quick`` uses 2 realisations per point (seconds), else 200."""
+    from pathlib import Path
+
+    summary = run_figures(outdir, n or (QUICK_N if quick else FULL_N), plot=plot)
+    (Path(outdir) / "report.md").write_text(report_md(summary))
+    return summary
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m edgeinfer.loading.study")
     ap.add_argument("--claims", action="store_true", help="measure the paper's claims (JSON to stdout)")
@@ -176,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-plot", action="store_true")
     args = ap.parse_args(argv)
     if args.figures:
-        res = run_figures(args.figures, args.n, plot=not args.no_plot)
+        res = run(args.figures, n=args.n, plot=not args.no_plot)
         json.dump(res["claims"], sys.stdout, indent=1)
         print()
         return 0
