@@ -13,7 +13,7 @@ def tiny(seed: int, *, users_per_ap: int = 2, num_aps: int = 2, m: int = 2, laye
     """A small instance whose optimum offloads (fast edge, slow device)."""
     return make_instance(seed, model=synthetic_profile(layers, flops=2e9, seed=seed), num_aps=num_aps,
                          users_per_ap=users_per_ap, num_subchannels=m, max_per_subchannel=limit,
-                         ap_spacing_m=300.0, cell_radius_m=150.0, device_flops=2e9)
+                         ap_spacing_m=300.0, cell_radius_m=250.0, device_flops=1e10)
 
 
 def random_relaxed(inst: SplitInstance, rng: np.random.Generator):

@@ -10,7 +10,10 @@ subchannel, Table I lines 17-20), then two steps the paper leaves out and we doc
 
 * ``polish``: the same descent on (p, P, r) with the rounded subchannels fixed;
 * ``refine``: each device re-chooses its split given its rates (exact, since a device's split
-  changes no other device's SINR; going fully local removes its interference and only helps).
+  changes no other device's SINR; going fully local removes its interference and only helps);
+* ``local_search``: single-device subchannel moves among each device's ``ls_candidates`` best
+  own-gain subchannels, accepted when the exact cost of the two subchannels involved drops,
+  followed by another polish (repairs bad vertices the 0.5-rounding of the relaxation lands on).
 
 Step size: Table I uses a fixed step; we use the "self-adaptive step size" its §V remarks on:
 backtracking on the descent-lemma condition, so every accepted step decreases the objective.
@@ -232,13 +235,68 @@ def refine_splits(inst: SplitInstance, st: RelaxedState, split: np.ndarray, x: P
     return out
 
 
+def _group_cost(inst: SplitInstance, idx: np.ndarray, m: int, power: np.ndarray, cost: np.ndarray,
+                uplink: bool) -> float:
+    """sum over the devices ``idx`` sharing subchannel m of cost_i / rate_i (eqs. 5-10)."""
+    if len(idx) == 0:
+        return 0.0
+    from edgeinfer.system.rates import noma_downlink_sinr, noma_uplink_sinr
+
+    if uplink:
+        sinr = noma_uplink_sinr(power[idx], inst.cell[idx], np.zeros(len(idx), dtype=int),
+                                inst.uplink_gain[idx, :, m], inst.noise_up_w)
+        band = inst.bandwidth_up_hz / inst.num_subchannels
+    else:
+        sinr = noma_downlink_sinr(power[idx], inst.cell[idx], np.zeros(len(idx), dtype=int),
+                                  inst.downlink_gain[idx, :, m], inst.noise_down_w)
+        band = inst.bandwidth_down_hz / inst.num_subchannels
+    return float((cost[idx] / (band * np.log2(1.0 + sinr))).sum())
+
+
+def local_search(inst: SplitInstance, sub: np.ndarray, power: np.ndarray, cost: np.ndarray, *, uplink: bool,
+                 candidates: int = 4, passes: int = 2) -> tuple[np.ndarray, int]:
+    """Move single devices to one of their ``candidates`` best own-gain subchannels when that
+    lowers the communication cost of the two subchannels involved (first improvement,
+    per-(cell, subchannel) limit kept). Only the two groups change, so each move is exact."""
+    sub = sub.copy()
+    own = inst.own_up() if uplink else inst.own_down()
+    top = np.argsort(-own, axis=1, kind="stable")[:, :candidates]
+    load = np.zeros((inst.num_aps, inst.num_subchannels), dtype=np.int64)
+    on = sub >= 0
+    np.add.at(load, (inst.cell[on], sub[on]), 1)
+    moves = 0
+    for _ in range(passes):
+        improved = False
+        for i in np.flatnonzero(sub >= 0):
+            a = int(sub[i])
+            c = inst.cell[i]
+            for b in top[i]:
+                b = int(b)
+                if b == a or load[c, b] >= inst.max_per_subchannel:
+                    continue
+                ga, gb = np.flatnonzero(sub == a), np.flatnonzero(sub == b)
+                before = _group_cost(inst, ga, a, power, cost, uplink) + _group_cost(inst, gb, b, power, cost, uplink)
+                ga2, gb2 = ga[ga != i], np.append(gb, i)
+                after = _group_cost(inst, ga2, a, power, cost, uplink) + _group_cost(inst, gb2, b, power, cost, uplink)
+                if after < before * (1 - 1e-12):
+                    sub[i] = b
+                    load[c, a] -= 1
+                    load[c, b] += 1
+                    moves += 1
+                    improved = True
+                    break
+        if not improved:
+            break
+    return sub, moves
+
+
 def _all_local_value(inst: SplitInstance) -> float:
     tb = split_tables(inst, inst.num_layers)
     t, e = device_cost(inst, tb)
     return float((inst.w_latency * t + inst.w_energy * e).sum())
 
 
-def run_ligd(inst: SplitInstance, options: SolveOptions, *, warm: bool) -> tuple[Decision, SolveStatus, dict]:
+def _run_ligd_impl(inst: SplitInstance, options: SolveOptions, *, warm: bool) -> tuple[Decision, SolveStatus, dict]:
     """Li-GD (``warm=True``) or GD (``warm=False``); returns the decision, status and stats."""
     t0 = time.perf_counter()
     deadline = None if options.time_limit_s is None else t0 + options.time_limit_s
@@ -246,6 +304,8 @@ def run_ligd(inst: SplitInstance, options: SolveOptions, *, warm: bool) -> tuple
     max_iter = int(options.param("max_iter", 1000))
     do_polish = bool(options.param("polish", True))
     do_refine = bool(options.param("refine", True))
+    do_ls = bool(options.param("local_search", True))
+    ls_k = int(options.param("ls_candidates", 4))
     st = RelaxedState.build(inst)
     nl = inst.num_layers
     fmax = int(nl.max())
@@ -300,10 +360,40 @@ def run_ligd(inst: SplitInstance, options: SolveOptions, *, warm: bool) -> tuple
             if np.array_equal(new, split):
                 break
             split = new
+        ls_moves = 0
+        if do_ls:
+            for _ in range(2):
+                tb = split_tables(inst, split)
+                txr = split < nl
+                wt, we = inst.w_latency, inst.w_energy
+                up2, mu = local_search(inst, np.where(txr, up, -1), xr.p, (wt + we * xr.p) * tb.up_bits,
+                                       uplink=True, candidates=ls_k)
+                dn2, md = local_search(inst, np.where(txr, dn, -1), xr.pw, (wt + we * xr.pw) * inst.result_bits,
+                                       uplink=False, candidates=ls_k)
+                ls_moves += mu + md
+                if mu + md == 0:
+                    break
+                up, dn = np.where(txr, up2, up), np.where(txr, dn2, dn)
+                xr = Point(_onehot(np.where(txr, up, -1), m), _onehot(np.where(txr, dn, -1), m), xr.p, xr.pw, xr.r)
+                if do_polish:
+                    res = descend(st, tb, xr, txr, fix_beta=True, eps=eps, max_iter=max_iter, deadline=deadline)
+                    xr = res.point
+                    polish_it += res.iterations
+                    total_ev += res.evaluations
+                if do_refine:
+                    split = refine_splits(inst, st, split, xr)
         total_it += polish_it
         txr = split < nl
         dec = Decision(split, np.where(txr, up, -1), np.where(txr, dn, -1), xr.p, xr.pw, xr.r)
     stats = {"iterations": total_it, "evaluations": total_ev, "best_common_split": best_j,
-             "relaxed_objective": relaxed_best, "solve_time_s": time.perf_counter() - t0,
+             "relaxed_objective": relaxed_best, "local_search_moves": ls_moves if best_x is not None else 0, "solve_time_s": time.perf_counter() - t0,
              "per_split_iterations": [d["iterations"] for d in per_split]}
     return dec, status, stats
+
+
+def run_ligd(inst: SplitInstance, options: SolveOptions, *, warm: bool) -> tuple[Decision, SolveStatus, dict]:
+    """Single-threaded BLAS: the small matrix products here lose badly to thread contention."""
+    from edgeinfer.split.model import single_thread
+
+    with single_thread():
+        return _run_ligd_impl(inst, options, warm=warm)

@@ -438,3 +438,15 @@ def evaluate(inst: SplitInstance, dec: Decision, *, access: str = "noma") -> Eva
     en = e_dev + e_edge + np.where(off, dec.p_up_w * t_up + dec.p_down_w * t_dn, 0.0)
     obj = float((inst.w_latency * lat + inst.w_energy * en).sum())
     return Evaluation(sinr_up, sinr_dn, rate_up, rate_dn, lat, en, obj)
+
+
+def single_thread():  # pragma: no cover - trivial
+    """Limit BLAS to one thread (threadpoolctl when installed): the small products here lose
+    badly to thread start-up and contention on a busy machine."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(1)

@@ -7,9 +7,11 @@ Structure used (all exact consequences of the model):
 * for a fixed set T of offloading devices, the downlink depends only on the downlink
   subchannels and AP powers, the uplink only on the uplink subchannels, the device powers and
   the splits (the result size m_i does not depend on the split);
-* so the search enumerates T, every downlink assignment of T and every uplink assignment
-  times every split vector of T, each time minimising the powers with bounded L-BFGS-B from
-  several starts (both ends of the box, its middle, and random points).
+* once the subchannels are fixed, devices on different subchannels do not interact, so the
+  search enumerates T and every assignment, and solves each (subchannel, device group) once
+  (memoised): downlink powers, and every split vector of the group with its uplink powers,
+  each time by bounded L-BFGS-B from several starts (both ends of the box, its middle, and
+  random points).
 
 The discrete part is exhaustive; the powers are a multi-start local search of a non-convex
 function, so the result is a strong reference, not a certificate (status ``feasible``).
@@ -31,13 +33,9 @@ from edgeinfer.split.model import (
     Decision,
     RelaxedState,
     SplitInstance,
-    SplitTables,
     _downlink,
     _uplink,
-    device_cost,
-    edge_cost,
     optimal_compute_units,
-    split_tables,
 )
 
 __all__ = ["run_reference", "count_cases"]
@@ -73,18 +71,23 @@ def _multistart(fun, lo: float, hi: float, n: int, rng: np.random.Generator, sta
     from scipy.optimize import minimize
 
     best, best_x = math.inf, np.full(n, hi)
-    inits = [np.full(n, hi), np.full(n, lo), np.full(n, 0.5 * (lo + hi))]
-    inits += [rng.uniform(lo, hi, n) for _ in range(max(0, starts - 3))]
-    for x0 in inits[: max(starts, 1)]:
-        res = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=[(lo, hi)] * n,
-                       options={"maxiter": 500, "ftol": 1e-13, "gtol": 1e-12})
+    span = hi - lo
+
+    def scaled(z: np.ndarray) -> tuple[float, np.ndarray]:  # the box scaled to [0, 1]^n
+        val, g = fun(lo + span * z)
+        return val, g * span
+
+    inits = [np.ones(n), np.zeros(n), np.full(n, 0.5)] + [rng.random(n) for _ in range(max(0, starts - 3))]
+    for z0 in inits[: max(starts, 1)]:
+        res = minimize(scaled, z0, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * n,
+                       options={"maxiter": 200, "ftol": 1e-11, "gtol": 1e-9})
         if res.fun < best:
-            best, best_x = float(res.fun), np.asarray(res.x, dtype=float)
+            best, best_x = float(res.fun), lo + span * np.clip(np.asarray(res.x, dtype=float), 0.0, 1.0)
     return best, best_x
 
 
-def run_reference(inst: SplitInstance, options: SolveOptions) -> tuple[Decision, SolveStatus, dict]:
-    limit = int(options.param("max_cases", 20000))
+def _run_reference_impl(inst: SplitInstance, options: SolveOptions) -> tuple[Decision, SolveStatus, dict]:
+    limit = int(options.param("max_cases", 200_000))
     cases = count_cases(inst)
     if cases > limit:
         raise UnsupportedInstanceError(
@@ -98,83 +101,129 @@ def run_reference(inst: SplitInstance, options: SolveOptions) -> tuple[Decision,
     u, m, nl = inst.num_devices, inst.num_subchannels, inst.num_layers
     r = optimal_compute_units(inst)
     wt, we = inst.w_latency, inst.w_energy
+    # per-device cost of the compute parts for every split (s = F: the whole model locally)
+    comp = []
+    for i in range(u):
+        loc = np.concatenate([[0.0], np.cumsum(inst.layer_flops[i])])
+        c = inst.dev_flops_per_s[i]
+        speed = inst.speedup(r[i]) * inst.edge_unit_flops_per_s
+        comp.append(wt[i] * loc / c + we[i] * inst.dev_kappa[i] * c**2 * loc
+                    + (loc[-1] - loc) * (wt[i] / speed + we[i] * inst.edge_kappa * speed**2))
+    memo_up: dict[tuple, tuple[float, tuple[int, ...], np.ndarray]] = {}
+    memo_dn: dict[tuple, tuple[float, np.ndarray]] = {}
+    solved = [0]
+
+    def group_down(members: tuple[int, ...], k: int) -> tuple[float, np.ndarray]:
+        """min over AP powers of the downlink cost of ``members`` sharing subchannel k."""
+        key = (members, k)
+        if key not in memo_dn:
+            beta = np.zeros((u, m))
+            beta[list(members), k] = 1.0
+            idx = list(members)
+
+            def fdn(x: np.ndarray) -> tuple[float, np.ndarray]:
+                pw = np.full(u, inst.ap_p_min_w)
+                pw[idx] = x
+                cost = (wt + we * pw) * inst.result_bits
+                val, _, gp, gc, _ = _downlink(st, beta, pw, cost, True)
+                return val, (gp + gc * we * inst.result_bits)[idx]
+
+            memo_dn[key] = _multistart(fdn, inst.ap_p_min_w, inst.ap_p_max_w, len(idx), rng, starts)
+            solved[0] += 1
+        return memo_dn[key]
+
+    def group_up(members: tuple[int, ...], k: int) -> tuple[float, tuple[int, ...], np.ndarray]:
+        """min over splits (< F) and device powers of compute + uplink cost of ``members`` on k."""
+        key = (members, k)
+        if key not in memo_up:
+            idx = list(members)
+            beta = np.zeros((u, m))
+            beta[idx, k] = 1.0
+            best = (math.inf, (), np.zeros(0))
+            for splits in itertools.product(*[range(int(nl[i])) for i in idx]):
+                base = float(sum(comp[i][s] for i, s in zip(idx, splits, strict=True)))
+                if base >= best[0]:
+                    continue
+                bits = np.zeros(u)
+                bits[idx] = [inst.split_bits[i][s] for i, s in zip(idx, splits, strict=True)]
+
+                def fup(x: np.ndarray, bits: np.ndarray = bits) -> tuple[float, np.ndarray]:
+                    p = np.full(u, inst.p_min_w)
+                    p[idx] = x
+                    cost = (wt + we * p) * bits
+                    val, _, gp, gc, _ = _uplink(st, beta, p, cost, True)
+                    return val, (gp + gc * we * bits)[idx]
+
+                val, x = _multistart(fup, inst.p_min_w, inst.p_max_w, len(idx), rng, starts)
+                solved[0] += 1
+                if base + val < best[0]:
+                    best = (base + val, tuple(splits), x)
+            memo_up[key] = best
+        return memo_up[key]
+
+    def groups(members: list[int], combo: tuple[int, ...]) -> dict[int, tuple[int, ...]]:
+        out: dict[int, list[int]] = {}
+        for i, k in zip(members, combo, strict=True):
+            out.setdefault(k, []).append(i)
+        return {k: tuple(v) for k, v in out.items()}
+
     best_val = math.inf
     best: Decision | None = None
     status = SolveStatus.FEASIBLE
     visited = 0
-    for k in range(u + 1):
-        for tset in itertools.combinations(range(u), k):
+    for n_off in range(u + 1):
+        for tset in itertools.combinations(range(u), n_off):
             members = list(tset)
-            # downlink: independent of the splits
-            dn_best, dn_sub, dn_pw = (0.0, np.full(u, -1), np.zeros(u))
+            local = float(sum(comp[i][nl[i]] for i in range(u) if i not in tset))
+            # downlink and uplink separate given T (the result size does not depend on the split),
+            # and both separate by subchannel once the assignment is fixed
+            dn_best, dn_sub, dn_pw = 0.0, np.full(u, -1), np.zeros(u)
             if members:
                 dn_best = math.inf
                 for combo in _assignments(inst, members):
-                    beta = np.zeros((u, m))
-                    beta[members, list(combo)] = 1.0
-
-                    def fdn(x: np.ndarray, beta: np.ndarray = beta, members: list[int] = members) -> tuple[float, np.ndarray]:
-                        pw = np.full(u, inst.ap_p_min_w)
-                        pw[members] = x
-                        cost = (wt + we * pw) * inst.result_bits
-                        val, _, gp, gc, _ = _downlink(st, beta, pw, cost, True)
-                        return val, (gp + gc * we * inst.result_bits)[members]
-
-                    val, x = _multistart(fdn, inst.ap_p_min_w, inst.ap_p_max_w, len(members), rng, starts)
+                    tot, pw = 0.0, np.zeros(u)
+                    for k, g in groups(members, combo).items():
+                        v, x = group_down(g, k)
+                        tot += v
+                        pw[list(g)] = x
                     visited += 1
-                    if val < dn_best:
-                        dn_best = val
+                    if tot < dn_best:
+                        dn_best, dn_pw = tot, pw
                         dn_sub = np.full(u, -1)
                         dn_sub[members] = combo
-                        dn_pw = np.zeros(u)
-                        dn_pw[members] = x
-            if not math.isfinite(dn_best):
+            if local + dn_best >= best_val:
                 continue
-            # uplink and splits
-            for splits in itertools.product(*[range(int(nl[i])) for i in members]):
-                split = nl.copy()
-                split[members] = splits
-                tb = split_tables(inst, split)
-                t_dev, e_dev = device_cost(inst, tb)
-                t_e, e_e = edge_cost(inst, tb, np.where(tb.offload, r, 1.0))
-                base = float((wt * t_dev + we * e_dev + np.where(tb.offload, wt * t_e + we * e_e, 0.0)).sum())
-                if base + dn_best >= best_val:
-                    continue
-                for combo in ([()] if not members else _assignments(inst, members)):
-                    beta = np.zeros((u, m))
-                    if members:
-                        beta[members, list(combo)] = 1.0
-
-                    def fup(x: np.ndarray, beta: np.ndarray = beta, tb: SplitTables = tb,
-                            members: list[int] = members) -> tuple[float, np.ndarray]:
-                        p = np.full(u, inst.p_min_w)
-                        p[members] = x
-                        cost = (wt + we * p) * tb.up_bits
-                        val, _, gp, gc, _ = _uplink(st, beta, p, cost, True)
-                        return val, (gp + gc * we * tb.up_bits)[members]
-
-                    if members:
-                        val, x = _multistart(fup, inst.p_min_w, inst.p_max_w, len(members), rng, starts)
-                    else:
-                        val, x = 0.0, np.zeros(0)
-                    visited += 1
-                    total = base + dn_best + val
-                    if total < best_val:
-                        best_val = total
-                        up_sub = np.full(u, -1)
-                        up_sub[members] = combo
-                        p = np.zeros(u)
-                        p[members] = x
-                        best = Decision(split.copy(), up_sub, dn_sub.copy(), p, dn_pw.copy(),
-                                        np.where(tb.offload, r, 0.0))
-                    if deadline is not None and time.perf_counter() > deadline:
-                        status = SolveStatus.TIME_LIMIT
-                        break
-                if status is SolveStatus.TIME_LIMIT:
+            for combo in ([()] if not members else _assignments(inst, members)):
+                tot, p, split = 0.0, np.zeros(u), nl.copy()
+                for k, g in groups(members, combo).items():
+                    v, sp, x = group_up(g, k)
+                    tot += v
+                    p[list(g)] = x
+                    split[list(g)] = sp
+                visited += 1
+                total = local + dn_best + tot
+                if total < best_val:
+                    best_val = total
+                    up_sub = np.full(u, -1)
+                    up_sub[members] = combo
+                    off = split < nl
+                    best = Decision(split, up_sub, dn_sub.copy(), p, dn_pw.copy(), np.where(off, r, 0.0))
+                if deadline is not None and time.perf_counter() > deadline:
+                    status = SolveStatus.TIME_LIMIT
                     break
             if status is SolveStatus.TIME_LIMIT:
                 break
         if status is SolveStatus.TIME_LIMIT:
             break
-    assert best is not None  # the all-local case (k = 0) is always visited first
-    return best, status, {"cases": visited, "search_objective": best_val}
+    assert best is not None  # the all-local case (no offloading device) is always visited first
+    return best, status, {"cases": visited, "power_problems": solved[0], "search_objective": best_val}
+
+
+def run_reference(inst: SplitInstance, options: SolveOptions) -> tuple[Decision, SolveStatus, dict]:
+    """Single-threaded BLAS: the small matrix products here lose badly to thread contention."""
+    import scipy.optimize  # noqa: F401  (load its BLAS before limiting the thread pools)
+
+    from edgeinfer.split.model import single_thread
+
+    with single_thread():
+        return _run_reference_impl(inst, options)

@@ -59,13 +59,14 @@ def ap_positions(num_aps: int, spacing_m: float) -> np.ndarray:
 
 
 def synthetic_profile(num_layers: int = 4, *, flops: float = 1e9, seed: int = 0) -> ModelProfile:
-    """A small chain whose outputs shrink, for tests."""
+    """A small chain whose outputs shrink fast after a cheap first layer, for tests."""
     from edgeinfer.dnn.profiles import LayerProfile
 
     rng = np.random.default_rng(seed)
-    out = 600_000.0 * np.power(0.5, np.arange(1, num_layers + 1)) * rng.uniform(0.7, 1.3, num_layers)
-    layers = tuple(LayerProfile(f"l{k}", 0, float(flops * rng.uniform(0.5, 1.5)) / 2, float(out[k]))
-                   for k in range(num_layers))
+    out = 600_000.0 * np.power(0.2, np.arange(1, num_layers + 1)) * rng.uniform(0.7, 1.3, num_layers)
+    work = flops * rng.uniform(0.5, 1.5, num_layers)
+    work[0] *= 0.1
+    layers = tuple(LayerProfile(f"l{k}", 0, float(work[k]) / 2, float(out[k])) for k in range(num_layers))
     return ModelProfile(f"synthetic{num_layers}", layers, input_bytes=600_000.0)
 
 
