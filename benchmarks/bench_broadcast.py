@@ -47,7 +47,7 @@ def run(quick: bool = False) -> list[dict]:
     # bnb vs milp on the same instances (both exact)
     inst_ex = load_instance(json.loads((ROOT / "examples" / "mba_small.json").read_text()))
     cases = [("example mba_small 6x8", inst_ex)]
-    seeds = range(2) if quick else range(5)
+    seeds = range(2) if quick else range(4)
     cases += [(f"library 6x8 seed {s}", synthetic_instance(s, num_devices=6, num_positions=8)) for s in seeds]
     cases += [(f"library 6x6 seed {s}", synthetic_instance(s, num_devices=6, num_positions=6)) for s in seeds]
     limit = 20.0 if quick else 60.0

@@ -1,0 +1,200 @@
+"""The ``mba`` study: the paper's Figs. 6-9 on the synthetic library and the digits pipeline.
+
+Standalone (the experiment engine of issue 3 was not available when this was written):
+``python -m edgeinfer.broadcast.study [--quick] [--out results/mba]`` writes
+``summary.json`` (``latency_s`` for mba, mba-constant-power, unicast and ``blocks`` for
+greedy, bnb at the default point), ``figures.json`` (every curve) and, when matplotlib is
+installed, ``fig6.png`` ... ``fig9.png``. Not imported by :mod:`edgeinfer.broadcast`.
+
+Default point (paper, Section VII-A): B = 100 MHz, N0 = 0.5e-9 W, Rayleigh with path loss
+1e-3, 21 devices, N = 24, Q = 5 Mbit, E = 250 J. Exact selection at 21 x 24 does not finish,
+so ``bnb`` runs with a time limit (``BNB_LIMIT_S``) and returns its incumbent; the proven
+lower bound is reported beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["run_study", "main"]
+
+DEVICES = (2, 4, 6, 8, 12, 17, 21)
+ENERGIES = (150.0, 200.0, 250.0, 320.0, 400.0)
+
+
+def _plans(inst, y):
+    """Latency of MBA (optimal/constant power) for selection ``y`` and of unicast."""
+    from edgeinfer.broadcast.algorithms import solution_from_requests, unicast_plan
+    from edgeinfer.broadcast.selection import best_assembly
+    from edgeinfer.core.status import SolveStatus
+
+    req = best_assembly(inst.scores, y)
+    out = {}
+    for mode in ("optimal", "constant"):
+        s = solution_from_requests(inst, req, algorithm="bnb", status=SolveStatus.FEASIBLE, power=mode, stats={})
+        out["mba" if mode == "optimal" else "mba-constant-power"] = s.total_latency_s
+    out["unicast"] = unicast_plan(inst, "optimal").total_latency_s
+    return out
+
+
+def run_study(*, quick: bool = False, seed: int = 0, pipeline: bool = True,
+              devices: tuple[int, ...] = DEVICES, num_positions: int = 24) -> dict:
+    from dataclasses import replace
+
+    from edgeinfer.broadcast.library import synthetic_instance
+    from edgeinfer.broadcast.selection import bnb_select, greedy_select
+
+    t_start = time.perf_counter()
+    seeds = [seed] if quick else [seed + s for s in range(3)]
+    bnb_limit = 2.0 if quick else 30.0
+    N = num_positions
+    K_def = max(devices)
+    fig6: dict = {"devices": list(devices), "greedy": [], "bnb": [], "bnb_lower_bound": [], "bnb_status": []}
+    fig8: dict = {"devices": list(devices), "mba": [], "mba-constant-power": [], "unicast": []}
+    default_sel = {}
+    for K in devices:
+        g_b, b_b, b_lb, st = [], [], [], []
+        lat = {"mba": [], "mba-constant-power": [], "unicast": []}
+        for s in seeds:
+            inst = synthetic_instance(s, num_devices=K, num_positions=N)
+            g = greedy_select(inst.scores, inst.qos, inst.own_model)
+            b = bnb_select(inst.scores, inst.qos, inst.own_model, time_limit_s=bnb_limit)
+            g_b.append(g.blocks)
+            b_b.append(b.blocks)
+            b_lb.append(b.lower_bound)
+            st.append(b.status)
+            for k, v in _plans(inst, b.y).items():
+                lat[k].append(v / K)
+            if K == K_def:
+                default_sel[s] = (inst, g, b)
+        fig6["greedy"].append(float(np.mean(g_b)))
+        fig6["bnb"].append(float(np.mean(b_b)))
+        fig6["bnb_lower_bound"].append(float(np.mean(b_lb)))
+        fig6["bnb_status"].append(st)
+        for k in lat:
+            fig8[k].append(float(np.mean(lat[k])))
+    fig7: dict = {"energy_j": list(ENERGIES), "mba": [], "mba-constant-power": [], "unicast": []}
+    for E in ENERGIES:
+        acc = {"mba": [], "mba-constant-power": [], "unicast": []}
+        for s in seeds:
+            inst, _, b = default_sel[s]
+            for k, v in _plans(replace(inst, energy_j=E), b.y).items():
+                acc[k].append(v)
+        for k in acc:
+            fig7[k].append(float(np.mean(acc[k])))
+    inst0, g0, b0 = default_sel[seeds[0]]
+    default = _plans(inst0, b0.y)
+    summary = {
+        "study": "mba",
+        "quick": quick,
+        "default_point": {"bandwidth_hz": 100e6, "noise_w": 0.5e-9, "path_loss": 1e-3, "devices": K_def,
+                          "positions": N, "block_bits": 5e6, "energy_j": 250.0, "seeds": seeds},
+        "latency_s": {k: float(np.mean([_plans(default_sel[s][0], default_sel[s][2].y)[k] for s in seeds]))
+                      for k in default},
+        "blocks": {"greedy": float(np.mean([default_sel[s][1].blocks for s in seeds])),
+                   "bnb": float(np.mean([default_sel[s][2].blocks for s in seeds])),
+                   "bnb_lower_bound": float(np.mean([default_sel[s][2].lower_bound for s in seeds])),
+                   "unicast": K_def * N},
+        "bnb_time_limit_s": bnb_limit,
+        "note": "bnb at 21 x 24 is time-limited: its incumbent selection is used for MBA's latency",
+    }
+    i200, i320 = ENERGIES.index(200.0), ENERGIES.index(320.0)
+    mba, con, uni = (np.array(fig7[k]) for k in ("mba", "mba-constant-power", "unicast"))
+    k8 = devices.index(8) if 8 in devices else 0
+    k17 = devices.index(17) if 17 in devices else -1
+    summary["claims"] = [
+        {"claim": "MBA ~50% lower latency than unicast (Fig. 7)", "paper": 0.5,
+         "measured": float(np.mean(1 - mba / uni))},
+        {"claim": "constant power +20% latency at 200 J", "paper": 0.2, "measured": float(con[i200] / mba[i200] - 1)},
+        {"claim": "constant power +10% latency at 320 J", "paper": 0.1, "measured": float(con[i320] / mba[i320] - 1)},
+        {"claim": f"greedy = optimal up to 8 devices (Fig. 6; measured at {devices[k8]})", "paper": 0.0,
+         "measured": float(fig6["greedy"][k8] / fig6["bnb"][k8] - 1)},
+        {"claim": f"greedy within 5% of optimal at 17 devices (measured at {devices[k17]})", "paper": 0.05,
+         "measured": float(fig6["greedy"][k17] / fig6["bnb"][k17] - 1)},
+        {"claim": "MBA latency at 20 devices is 60% of unicast (Fig. 8)", "paper": 0.6,
+         "measured": float(fig8["mba"][-1] / fig8["unicast"][-1])},
+        {"claim": "MBA latency at 20 devices is 85% of constant-power MBA", "paper": 0.85,
+         "measured": float(fig8["mba"][-1] / fig8["mba-constant-power"][-1])},
+    ]
+    figs = {"fig6": fig6, "fig7": fig7, "fig8": fig8}
+    if pipeline:
+        try:
+            from edgeinfer.broadcast.pipeline import run_pipeline
+
+            kw = dict(epochs_base=10, epochs_task=5, num_permutations=8) if quick else {}
+            p = run_pipeline(seed=seed, **kw)
+            figs["fig9"] = {k: v for k, v in p.items() if k != "scores"}
+            summary["surrogate_pearson_r"] = p["surrogate"]["pearson_r"]
+        except ImportError as exc:  # torch or scikit-learn missing
+            figs["fig9"] = {"skipped": str(exc)}
+    summary["wall_time_s"] = time.perf_counter() - t_start
+    return {"summary": summary, "figures": figs}
+
+
+def _plot(figs: dict, out: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    f6 = figs["fig6"]
+    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    ax.plot(f6["devices"], f6["greedy"], "o-", label="greedy (Alg. 1)")
+    ax.plot(f6["devices"], f6["bnb"], "s-", label="B&B (Alg. 2, incumbent)")
+    ax.plot(f6["devices"], f6["bnb_lower_bound"], "k:", label="B&B lower bound")
+    ax.set_xlabel("number of devices")
+    ax.set_ylabel("blocks broadcast")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "fig6.png", dpi=120)
+    for name, key, xl, scale in (("fig7", "energy_j", "energy budget E (J)", 1.0),
+                                 ("fig8", "devices", "number of devices", 1.0)):
+        f = figs[name]
+        fig, ax = plt.subplots(figsize=(4.5, 3.2))
+        for k in ("mba", "mba-constant-power", "unicast"):
+            ax.plot(f[key], np.array(f[k]) * 1e3 * scale, "o-", label=k)
+        ax.set_xlabel(xl)
+        ax.set_ylabel("latency (ms)" if name == "fig7" else "latency per device (ms)")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / f"{name}.png", dpi=120)
+    f9 = figs.get("fig9", {})
+    if "latency_s" in f9:
+        fig, ax = plt.subplots(figsize=(4.5, 3.2))
+        L = np.array(f9["latency_s"]) * 1e3
+        ax.plot(L, np.mean(f9["mba_accuracy"], axis=1), "o-", label="MBA (mean over tasks)")
+        ax.plot(L, np.mean(f9["unicast_accuracy"], axis=1), "s-", label="unicast (mean over tasks)")
+        ax.set_xlabel("latency limit (ms)")
+        ax.set_ylabel("test accuracy")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / "fig9.png", dpi=120)
+    plt.close("all")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="MBA study: Figs. 6-9")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default="results/mba")
+    ap.add_argument("--no-pipeline", action="store_true")
+    args = ap.parse_args(argv)
+    res = run_study(quick=args.quick, seed=args.seed, pipeline=not args.no_pipeline)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(res["summary"], indent=1))
+    (out / "figures.json").write_text(json.dumps(res["figures"], indent=1))
+    _plot(res["figures"], out)
+    print(json.dumps(res["summary"], indent=1))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
