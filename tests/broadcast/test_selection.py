@@ -14,6 +14,7 @@ import edgeinfer.broadcast  # noqa: F401
 from edgeinfer.broadcast.library import synthetic_instance
 from edgeinfer.broadcast.problem import load_instance, make_instance, verify
 from edgeinfer.broadcast.selection import (
+    adaptive_greedy_select,
     bnb_select,
     greedy_select,
     is_feasible,
@@ -55,6 +56,8 @@ def test_exact_equals_brute_force(seed):
     m = milp_select(inst.scores, inst.qos)
     b = bnb_select(inst.scores, inst.qos, inst.own_model)
     g = greedy_select(inst.scores, inst.qos, inst.own_model)
+    a = adaptive_greedy_select(inst.scores, inst.qos)
+    assert a.blocks >= bf and is_feasible(inst.scores, inst.qos, a.y)
     assert m.blocks == bf and b.blocks == bf
     assert b.status == "optimal" and b.lower_bound == bf
     assert g.blocks >= bf and is_feasible(inst.scores, inst.qos, g.y)
@@ -68,6 +71,7 @@ def test_bnb_equals_milp_on_library_instances(seed):
     mr = milp_select(inst.scores, inst.qos, reduce=True)
     b = bnb_select(inst.scores, inst.qos, inst.own_model)
     g = greedy_select(inst.scores, inst.qos, inst.own_model)
+    assert adaptive_greedy_select(inst.scores, inst.qos).blocks >= b.blocks
     assert m.status == b.status == "optimal"
     assert m.blocks == b.blocks == mr.blocks
     assert g.blocks >= b.blocks

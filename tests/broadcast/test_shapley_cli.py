@@ -45,7 +45,8 @@ def test_permutation_estimator_converges_to_exact():
 
 def test_cli_round_trip(example_path, tmp_path, capsys):
     out = tmp_path / "sol.json"
-    for algo, extra in [("bnb", []), ("greedy", ["--power", "constant"]), ("unicast", [])]:
+    for algo, extra in [("bnb", []), ("greedy", ["--power", "constant"]), ("greedy", ["-p", "variant=adaptive"]),
+                        ("unicast", [])]:
         assert main(["solve", str(example_path), "-a", algo, "-o", str(out), *extra]) == 0
         doc = json.loads(out.read_text())
         assert doc["problem"] == "mba" and doc["algorithm"] == algo

@@ -26,6 +26,7 @@ from edgeinfer.broadcast.power import power_control
 from edgeinfer.broadcast.problem import PROBLEM, MBAInstance, MBASolution, Transmission
 from edgeinfer.broadcast.selection import (
     SelectionResult,
+    adaptive_greedy_select,
     best_assembly,
     bnb_select,
     greedy_select,
@@ -135,7 +136,13 @@ def solve_greedy(inst: MBAInstance, *, options: SolveOptions) -> MBASolution:
     order = str(options.param("order", "constrained"))
     if order not in ("constrained", "index"):
         raise InvalidInstanceError("params.order", f"unknown order {order!r}; use constrained or index")
-    sel = greedy_select(inst.scores, inst.qos, inst.own_model, order=order)
+    variant = str(options.param("variant", "paper"))
+    if variant not in ("paper", "adaptive"):
+        raise InvalidInstanceError("params.variant", f"unknown greedy variant {variant!r}; use paper or adaptive")
+    if variant == "adaptive":
+        sel = adaptive_greedy_select(inst.scores, inst.qos)
+    else:
+        sel = greedy_select(inst.scores, inst.qos, inst.own_model, order=order)
     return solution_from_selection(inst, sel, algorithm="greedy", power=power, exact=False)
 
 
