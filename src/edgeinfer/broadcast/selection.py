@@ -64,7 +64,8 @@ __all__ = [
 
 _TOL = 1e-9
 _MAX_CUTS_PER_DEVICE = 16
-_BRANCH = "high"  # branch on the fractional y closest to 1
+_BRANCH = "frac"  # most fractional y (fewest nodes in our trials; "strong", "high", "low")
+_STRONG = 4
 
 
 @dataclass
@@ -443,6 +444,7 @@ class _Component:
         self.I, self.c, self.devs = I, c, devs
         Ud = U[:, :, devs]
         blocks = np.argwhere(Ud.any(axis=2))
+        blocks = blocks[np.lexsort((blocks[:, 0], blocks[:, 1]))]  # by position, then model
         self.blocks = blocks
         self.nb = len(blocks)
         # local score table for the component: S[b, kk] (-inf if not usable)
@@ -469,6 +471,8 @@ class _Component:
         self.A_ub = sp.vstack([A_q, A_l, A_c]).tocsr()
         self.b_ub = np.r_[-self.cc, np.zeros(nx), b_c]
         self.obj = np.r_[np.ones(nb), np.zeros(nx)]
+        self._highs = None
+        self.starts = np.array([g[0] for g in self.by_pos])
 
     def _deviation_cuts(self) -> tuple[sp.csr_matrix, np.ndarray]:
         """Deviation-cardinality cuts, valid for every integral assembly.
@@ -517,12 +521,10 @@ class _Component:
         return y
 
     def feasible(self, yb: np.ndarray) -> bool:
-        best = np.zeros(self.Kc)
-        for n in range(self.N):
-            g = self.by_pos[n][yb[self.by_pos[n]] > 0.5]
-            if g.size == 0:
-                return False
-            best += self.S[g].max(axis=0)
+        sel = yb > 0.5
+        if not np.all(np.add.reduceat(sel, self.starts)):
+            return False
+        best = np.maximum.reduceat(np.where(sel[:, None], self.S, -np.inf), self.starts, axis=0).sum(axis=0)
         return bool(np.all(best >= self.cc - _qtol(self.cc)))
 
     def propagate(self, lb: np.ndarray, ub: np.ndarray) -> tuple[bool, np.ndarray, np.ndarray, np.ndarray]:
@@ -593,13 +595,54 @@ class _Component:
         return True, lb, ub, xmask
 
     def lp(self, lb: np.ndarray, ub: np.ndarray, xmask: np.ndarray):
+        """Node LP: ``(value, y)`` or ``None`` if infeasible. Uses a persistent HiGHS model
+        (``highspy``, warm-started dual simplex after bound changes) when available, else
+        ``scipy.optimize.linprog``."""
         xub = xmask[self.pairs[:, 0], self.pairs[:, 1]].astype(float)
-        bounds = np.c_[np.r_[lb, np.zeros(self.nx)], np.r_[ub, xub]]
+        lo = np.r_[lb, np.zeros(self.nx)]
+        hi = np.r_[ub, xub]
+        if self._highs is None and _highspy() is not None:
+            self._highs = self._build_highs()
+        if self._highs is not None:
+            h = self._highs
+            n = len(lo)
+            h.changeColsBounds(n, np.arange(n, dtype=np.int32), lo, hi)
+            h.run()
+            status = h.getModelStatus()
+            if status != _highspy().HighsModelStatus.kOptimal:
+                if status == _highspy().HighsModelStatus.kInfeasible:
+                    return None
+                self._highs = None  # anything odd: fall back to a fresh solve
+            else:
+                x = np.asarray(h.getSolution().col_value)
+                return float(h.getInfo().objective_function_value), x[: self.nb]
+        bounds = np.c_[lo, hi]
         res = linprog(self.obj, A_ub=self.A_ub, b_ub=self.b_ub, A_eq=self.A_eq, b_eq=self.b_eq,
                       bounds=bounds, method="highs")
         if res.status != 0:
             return None
         return float(res.fun), res.x[: self.nb]
+
+    def _build_highs(self):
+        hs = _highspy()
+        A = sp.vstack([self.A_eq, self.A_ub]).tocsc()
+        lp = hs.HighsLp()
+        lp.num_col_ = A.shape[1]
+        lp.num_row_ = A.shape[0]
+        lp.col_cost_ = self.obj
+        lp.col_lower_ = np.zeros(A.shape[1])
+        lp.col_upper_ = np.ones(A.shape[1])
+        lp.row_lower_ = np.r_[self.b_eq, np.full(len(self.b_ub), -hs.kHighsInf)]
+        lp.row_upper_ = np.r_[self.b_eq, self.b_ub]
+        lp.a_matrix_.format_ = hs.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = A.indptr
+        lp.a_matrix_.index_ = A.indices
+        lp.a_matrix_.value_ = A.data
+        h = hs.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("presolve", "off")
+        h.passModel(lp)
+        return h
 
     def round_up(self, yfrac: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> np.ndarray | None:
         """Primal heuristic: add allowed blocks by decreasing LP value until feasible, then prune."""
@@ -619,6 +662,22 @@ class _Component:
                 if not self.feasible(yb):
                     yb[b] = 1.0
         return yb
+
+
+def _highspy():
+    """The ``highspy`` module (HiGHS' own bindings) if installed, else ``None``."""
+    global _HIGHSPY
+    if _HIGHSPY is None:
+        try:
+            import highspy
+
+            _HIGHSPY = highspy
+        except ImportError:  # pragma: no cover - optional
+            _HIGHSPY = False
+    return _HIGHSPY or None
+
+
+_HIGHSPY = None
 
 
 def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: float | None = None,
@@ -698,14 +757,31 @@ def _bnb_component(comp: _Component, y_greedy: np.ndarray | None, deadline: floa
                 if v < inc_val:
                     inc_val, inc = v, yb
                 return
-        yb = comp.round_up(yf, lb, ub)
+        yb = comp.round_up(yf, lb, ub) if (st["lps"] <= 50 or st["lps"] % 10 == 0) else None
         if yb is not None and yb.sum() < inc_val:
             inc_val, inc = float(yb.sum()), yb
         if bound >= inc_val:
             return
         # branch on the fractional block closest to 1 (dive towards integral selections)
         cand = np.flatnonzero(frac > 1e-6)
-        if _BRANCH == "frac":
+        if _BRANCH == "strong" and len(cand) > 1:
+            top = cand[np.argsort(np.abs(yf[cand] - 0.5), kind="stable")[:_STRONG]]
+            best_score, b = -math.inf, int(top[0])
+            for bb in top:
+                vals = []
+                for fix in (1.0, 0.0):
+                    l2, u2 = lb.copy(), ub.copy()
+                    if fix:
+                        l2[bb] = 1.0
+                    else:
+                        u2[bb] = 0.0
+                    o = comp.lp(l2, u2, xm)
+                    st["lps"] += 1
+                    vals.append(math.inf if o is None else o[0])
+                sc = min(vals) + 1e-3 * max(min(v, 1e9) for v in vals)
+                if sc > best_score:
+                    best_score, b = sc, int(bb)
+        elif _BRANCH == "frac":
             b = int(cand[np.argmax(-np.abs(yf[cand] - 0.5))])
         elif _BRANCH == "low":
             b = int(cand[np.argmin(yf[cand])])
