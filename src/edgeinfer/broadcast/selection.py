@@ -473,6 +473,8 @@ class _Component:
         self.obj = np.r_[np.ones(nb), np.zeros(nx)]
         self._highs = None
         self.starts = np.array([g[0] for g in self.by_pos])
+        self._ar = np.arange(self.nb)
+        self.node_dominance = False  # node-level dominance: valid, but rarely fires on random libraries (slower)
 
     def _deviation_cuts(self) -> tuple[sp.csr_matrix, np.ndarray]:
         """Deviation-cardinality cuts, valid for every integral assembly.
@@ -541,11 +543,7 @@ class _Component:
         for _ in range(10):
             allowed = ub > 0.5
             S = np.where(allowed[:, None], self.S, -np.inf)
-            best_n = np.full((self.N, self.Kc), -np.inf)
-            for n in range(self.N):
-                g = self.by_pos[n]
-                if g.size:
-                    best_n[n] = S[g].max(axis=0)
+            best_n = np.maximum.reduceat(S, self.starts, axis=0)  # (N, Kc)
             if not np.all(np.isfinite(best_n)):
                 return False, lb, ub, np.zeros_like(S, bool)
             total = best_n.sum(axis=0)
@@ -554,40 +552,39 @@ class _Component:
             need = self.cc - _qtol(self.cc) - (total[None, :] - best_n[self.pos])  # (nb, Kc)
             xmask = S >= need
             changed = False
-            for n in range(self.N):
-                g = self.by_pos[n]
-                g = g[allowed[g]]
-                xm = xmask[g]
-                cnt = xm.sum(axis=0)
-                for kk in np.flatnonzero(cnt == 1):
-                    bb = g[np.flatnonzero(xm[:, kk])[0]]
-                    if lb[bb] < 0.5:
-                        lb[bb] = 1.0
-                        changed = True
-                free = lb[g] < 0.5
-                unused = free & ~xm.any(axis=1)
-                if unused.any():
-                    ub[g[unused]] = 0.0
-                    changed = True
-                    continue
-                if len(g) < 2:
-                    continue
-                Sg = S[g]  # (G, Kc)
-                # dom[i, j]: i >= j on every device that can use j
-                ge = (Sg[:, None, :] >= Sg[None, :, :]) | ~xm[None, :, :]
-                dom = ge.all(axis=2)
-                np.fill_diagonal(dom, False)
-                for jj in range(len(g)):
-                    if not free[jj] or ub[g[jj]] < 0.5:
+            # forced: a (position, device) with a single usable block
+            cnt = np.add.reduceat(xmask, self.starts, axis=0)  # (N, Kc)
+            if np.any(cnt == 0):
+                return False, lb, ub, xmask
+            idx = np.maximum.reduceat(np.where(xmask, self._ar[:, None], -1), self.starts, axis=0)
+            forced = np.unique(idx[cnt == 1])
+            if forced.size and np.any(lb[forced] < 0.5):
+                lb[forced] = 1.0
+                changed = True
+            free = lb < 0.5
+            unused = free & allowed & ~xmask.any(axis=1)
+            if unused.any():
+                ub[unused] = 0.0
+                changed = True
+            elif self.node_dominance:
+                for n in range(self.N):
+                    g = self.by_pos[n]
+                    g = g[allowed[g]]
+                    if len(g) < 2:
                         continue
-                    for ii in np.flatnonzero(dom[:, jj]):
-                        if ub[g[ii]] < 0.5:
-                            continue
-                        if dom[jj, ii] and free[ii] and ii > jj:  # mutual tie: keep the lower index
-                            continue
-                        ub[g[jj]] = 0.0
-                        changed = True
-                        break
+                    xm = xmask[g]
+                    Sg = S[g]  # (G, Kc)
+                    # dom[i, j]: i >= j on every device that can use j
+                    dom = ((Sg[:, None, :] >= Sg[None, :, :]) | ~xm[None, :, :]).all(axis=2)
+                    np.fill_diagonal(dom, False)
+                    fr = free[g]
+                    for jj in np.flatnonzero(fr):
+                        for ii in np.flatnonzero(dom[:, jj]):
+                            if ub[g[ii]] < 0.5 or (dom[jj, ii] and fr[ii] and ii > jj):
+                                continue  # mutual tie between free blocks: keep the lower index
+                            ub[g[jj]] = 0.0
+                            changed = True
+                            break
             if not changed:
                 return True, lb, ub, xmask
             if np.any(lb > ub):
