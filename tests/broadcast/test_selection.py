@@ -70,6 +70,8 @@ def test_bnb_equals_milp_on_library_instances(seed):
     m = milp_select(inst.scores, inst.qos)
     mr = milp_select(inst.scores, inst.qos, reduce=True)
     b = bnb_select(inst.scores, inst.qos, inst.own_model)
+    bd = bnb_select(inst.scores, inst.qos, inst.own_model, node_dominance=True)
+    assert bd.blocks == b.blocks and bd.status == "optimal"
     g = greedy_select(inst.scores, inst.qos, inst.own_model)
     assert adaptive_greedy_select(inst.scores, inst.qos).blocks >= b.blocks
     assert m.status == b.status == "optimal"

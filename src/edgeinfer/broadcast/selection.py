@@ -678,7 +678,7 @@ _HIGHSPY = None
 
 
 def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: float | None = None,
-               node_limit: int | None = None) -> SelectionResult:
+               node_limit: int | None = None, node_dominance: bool = False) -> SelectionResult:
     """Algorithm 2: exact P2.1 by best-first branch and bound (see the module docstring).
 
     With a time limit the incumbent is returned with status ``time_limit`` and the proven
@@ -700,6 +700,7 @@ def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: f
     comps = sorted(red.components, key=len)
     for devs in comps:
         comp = _Component(I, c, red.U, devs)
+        comp.node_dominance = node_dominance
         yb, lb, st = _bnb_component(comp, greedy.y, deadline, node_limit)
         stats["nodes"] += st["nodes"]
         stats["lps"] += st["lps"]
