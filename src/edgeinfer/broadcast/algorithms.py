@@ -104,6 +104,11 @@ def solution_from_selection(inst: MBAInstance, sel: SelectionResult, *, algorith
                             exact: bool) -> MBASolution:
     stats: dict[str, Any] = {k: v for k, v in sel.stats.items()}
     stats["selection_status"] = sel.status
+    if sel.y is None and sel.status == "time_limit":  # nothing found in time: Alg. 1's selection instead
+        g = greedy_select(inst.scores, inst.qos, inst.own_model)
+        if g.y is not None:
+            sel = SelectionResult(g.y, "time_limit", sel.lower_bound, sel.stats)
+            stats["fallback"] = "greedy (no incumbent within the time limit)"
     if sel.y is None:
         if sel.status == "infeasible":
             k = sel.stats.get("infeasible_device")

@@ -35,7 +35,12 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from edgeinfer.broadcast.algorithms import infeasible_solution, power_mode, solution_from_requests
 from edgeinfer.broadcast.power import _w_plus_1, optimal_power
 from edgeinfer.broadcast.problem import PROBLEM, MBAInstance, MBASolution
-from edgeinfer.broadcast.selection import best_assembly, milp_select, reduce_problem
+from edgeinfer.broadcast.selection import (
+    adaptive_greedy_select,
+    best_assembly,
+    milp_select,
+    reduce_problem,
+)
 from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
@@ -132,6 +137,8 @@ def joint_latency(inst: MBAInstance, *, time_limit_s: float | None = None, max_r
     t0 = time.perf_counter()
     limit = 60.0 if time_limit_s is None else float(time_limit_s)
     sel = milp_select(inst.scores, inst.qos, time_limit_s=limit / 3, reduce=True)
+    if sel.y is None and sel.status == "time_limit":
+        sel = adaptive_greedy_select(inst.scores, inst.qos)
     if sel.y is None:
         return {"requests": None, "selection": sel}
     req = best_assembly(inst.scores, sel.y)
