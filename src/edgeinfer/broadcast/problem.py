@@ -302,14 +302,23 @@ def dump_solution(s: MBASolution) -> dict[str, Any]:
         "total_latency_s": _finite_or_none(s.total_latency_s),
         "energy_j": _finite_or_none(s.energy_j),
         "wall_time_s": float(s.wall_time_s),
-        "stats": {k: v for k, v in dict(s.stats).items() if _jsonable_stat(v)},
+        "stats": {str(k): _clean(v) for k, v in dict(s.stats).items()},
     }
 
 
-def _jsonable_stat(v: Any) -> bool:
-    if isinstance(v, float):
-        return math.isfinite(v)
-    return isinstance(v, str | int | bool | list | dict) or v is None
+def _clean(v: Any) -> Any:
+    """JSON-safe stats: non-finite floats become null, numpy scalars plain numbers."""
+    if isinstance(v, dict):
+        return {str(k): _clean(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_clean(x) for x in v]
+    if isinstance(v, bool | str) or v is None:
+        return v
+    if isinstance(v, int | np.integer):
+        return int(v)
+    if isinstance(v, float | np.floating):
+        return float(v) if math.isfinite(v) else None
+    return str(v)
 
 
 # --------------------------------------------------------------------------- verification
