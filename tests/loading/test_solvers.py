@@ -78,6 +78,7 @@ def test_examples_optima():
     assert run(bb, "spec") == 19
     assert run(gen, "exact") == 20
     assert run(gen, "search") == 20
+    assert run(bb, "milp") == 19 and run(gen, "milp") == 20  # an independent exact method
     for algo in ("gen", "independent", "spec-slotted", "equal-bandwidth"):
         assert run(bb, algo) <= 19
     for algo in ("gen", "independent", "equal-bandwidth"):
@@ -208,3 +209,14 @@ def test_exact_time_limit_returns_incumbent():
     sol = solve(P, "exact", inst, SolveOptions(time_limit_s=1e-9, params={"max_models": 3}))
     assert sol.status is SolveStatus.TIME_LIMIT
     assert verify(inst, sol).ok and 0 < sol.objective <= opt
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_milp_equals_exact(seed):
+    """An independent exact method (HiGHS on the plan MILP) agrees with the DP."""
+    rng = np.random.default_rng(8000 + seed)
+    kind = "backbone" if seed % 2 else "general"
+    doc = random_instance_doc(8000 + seed, kind=kind, n_models=int(rng.integers(2, 5)),
+                              n_users=int(rng.integers(4, 14)), n_blocks=4, deadline_s=(0.5, 3.0), max_batch=(1, 4))
+    inst = load_instance(doc)
+    assert run(inst, "milp") == run(inst, "exact")

@@ -1,8 +1,8 @@
 """PartialLoading: user scheduling and bandwidth allocation for parameter-sharing edge inference.
 
 Problem ``partial_loading`` (Qu et al.). Importing this package registers the problem and
-its solvers: ``exact``, ``spec``, ``spec-slotted``, ``independent``, ``gen``, ``search`` and
-``equal-bandwidth``. NumPy only; the scenario generator (:mod:`edgeinfer.loading.scenario`)
+its solvers: ``exact``, ``spec``, ``spec-slotted``, ``independent``, ``gen``, ``search``,
+``equal-bandwidth`` and ``milp`` (HiGHS cross-check). NumPy only; the scenario generator (:mod:`edgeinfer.loading.scenario`)
 and the study (:mod:`edgeinfer.loading.study`) are imported on demand.
 """
 
@@ -41,6 +41,7 @@ from edgeinfer.loading import (  # noqa: E402,F401  (solvers register themselves
     exact,
     greedy,
     independent,
+    milp,
     search,
     slotted,
     spec,
