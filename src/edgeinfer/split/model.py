@@ -195,29 +195,38 @@ class Ordering:
         key = cell[:, None].astype(np.int64) * u + rank
         self.order = np.argsort(key, axis=0, kind="stable")
         self.inv = np.argsort(self.order, axis=0, kind="stable")
+        cols = np.arange(_m)[None, :]
+        self._gather = (self.order * _m + cols).ravel()  # flat indices: sorted <- original
+        self._scatter = (self.inv * _m + cols).ravel()  # flat indices: original <- sorted
+        self.shape = own_gain.shape
         counts = np.bincount(cell, minlength=num_cells)
         ends = np.cumsum(counts)
         starts = ends - counts
         sorted_cell = np.repeat(np.arange(num_cells), counts)  # cell of each sorted position
         self.start = starts[sorted_cell]
         self.end = ends[sorted_cell]
+        self._pos1 = np.arange(u) + 1
 
     def _incl(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        xs = np.take_along_axis(x, self.order, axis=0)
-        cs = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(xs, axis=0)], axis=0)
-        pos = np.arange(x.shape[0])
+        xs = x.ravel().take(self._gather).reshape(self.shape)
+        cs = np.empty((self.shape[0] + 1, self.shape[1]))
+        cs[0] = 0.0
+        np.cumsum(xs, axis=0, out=cs[1:])
         base = cs[self.start]
-        incl = cs[pos + 1] - base
+        incl = cs[self._pos1] - base
         total = cs[self.end] - base
         return xs, incl, total
 
+    def _back(self, y: np.ndarray) -> np.ndarray:
+        return y.ravel().take(self._scatter).reshape(self.shape)
+
     def before(self, x: np.ndarray) -> np.ndarray:
         xs, incl, _ = self._incl(x)
-        return np.take_along_axis(incl - xs, self.inv, axis=0)
+        return self._back(incl - xs)
 
     def after(self, x: np.ndarray) -> np.ndarray:
         _, incl, total = self._incl(x)
-        return np.take_along_axis(total - incl, self.inv, axis=0)
+        return self._back(total - incl)
 
 
 @dataclass
