@@ -691,6 +691,9 @@ def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: f
     if red.infeasible is not None:
         return SelectionResult(None, "infeasible", math.inf, {"infeasible_device": red.infeasible})
     greedy = greedy_select(I, c, own)
+    adaptive = adaptive_greedy_select(I, c)
+    if adaptive.y is not None and (greedy.y is None or adaptive.blocks < greedy.blocks):
+        greedy = adaptive  # the better of the two heuristics seeds the incumbent
     y_total = np.zeros((M, N), bool)
     lb_total = 0.0
     stats = {"components": len(red.components), "removed_dominated": red.removed_dominated,
