@@ -95,3 +95,14 @@ def test_bad_solutions() -> None:
     doc["devices"][0]["split"] = 0  # offloads without subchannels: infeasible, not malformed
     rep = get_problem("split_noma").verify(inst, load_solution(doc, spec, inst))
     assert not rep.feasible
+
+
+def test_docs_examples_are_valid() -> None:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "formats.md").read_text()
+    sec = text[text.index("## `split_noma`"):]
+    inst_doc, sol_doc = (json.loads(b) for b in re.findall(r"```json\n(.*?)```", sec, re.S)[:2])
+    spec, inst = load_instance(inst_doc)
+    assert spec.verify(inst, load_solution(sol_doc, spec, inst)).ok

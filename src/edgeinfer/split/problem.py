@@ -335,7 +335,7 @@ def verify(inst: SplitInstance, s: SplitSolution) -> VerifyReport:
         if theirs is not None:
             bad = ~np.isclose(mine, theirs, rtol=1e-6, atol=1e-12)
             for u in np.flatnonzero(bad)[:5]:
-                v.add(f"{inst.ids[u]}: reported {name} {theirs[u]!r} differs from the recomputed {mine[u]!r}")
+                v.add(f"{inst.ids[u]}: reported {name} {float(theirs[u])!r} differs from the recomputed {float(mine[u])!r}")
     return VerifyReport.from_violations(
         v, ev.objective, s.objective, rel_tol=1e-7,
         details={"latency_s": ev.latency_s.tolist(), "energy_j": ev.energy_j.tolist(),
