@@ -68,7 +68,7 @@ def test_descent_never_increases_the_objective(seed: int) -> None:
 
 def test_ligd_fewer_iterations_than_gd_at_equal_accuracy() -> None:
     inst = make_instance(3, model="nin", num_aps=3, users_per_ap=4, num_subchannels=4)
-    opts = SolveOptions(params={"eps": 1e-7})
+    opts = SolveOptions(params={"eps": 1e-7, "prune": False})
     lig = solve("split_noma", "li-gd", inst, opts)
     gd = solve("split_noma", "gd", inst, opts)
     _check(inst, lig)
@@ -116,3 +116,33 @@ def test_time_limit_is_respected() -> None:
     s = solve("split_noma", "gd", inst, SolveOptions(time_limit_s=0.05))
     _check(inst, s)
     assert s.status.value in ("time_limit", "feasible")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_split_lower_bounds_hold_at_random_relaxed_points(seed: int) -> None:
+    from edgeinfer.split.ligd import split_lower_bounds
+    from edgeinfer.split.model import relaxed_objective
+    from split.helpers import random_relaxed
+
+    inst = tiny(seed, users_per_ap=3, num_aps=2, m=3)
+    lb = split_lower_bounds(inst).sum(0)
+    st = RelaxedState.build(inst)
+    rng = np.random.default_rng(seed)
+    for j in range(lb.size):
+        tb = split_tables(inst, np.minimum(j, inst.num_layers - 1))
+        for _ in range(20):
+            v = relaxed_objective(st, tb, *random_relaxed(inst, rng), grad=False).value
+            assert lb[j] <= v
+        res = descend(st, tb, initial_point(inst, np.ones(inst.num_devices, bool)),
+                      np.ones(inst.num_devices, bool), max_iter=300)
+        assert lb[j] <= res.value
+
+
+def test_pruning_skips_hopeless_splits_and_stays_feasible() -> None:
+    inst = make_instance(0, model="vgg16", num_aps=2, users_per_ap=4, num_subchannels=4)
+    s = solve("split_noma", "li-gd", inst, SolveOptions())
+    _check(inst, s)
+    assert len(s.stats["pruned_splits"]) > 0
+    full = solve("split_noma", "li-gd", inst, SolveOptions(params={"prune": False}))
+    assert full.stats["pruned_splits"] == []
+    assert s.objective <= full.objective * 1.02
