@@ -1,0 +1,131 @@
+"""Pipelined download-and-inference latency of SLIDE: the recursion, its closed form,
+the least rate for a deadline and the best device speed.
+
+Notation (docs/streaming.md): layer ``l = 1..L`` has ``bits_l`` and ``flops_l``; a user
+downloads at rate ``r`` (bit/s) and computes at speed ``f`` (FLOP/s). The recursion is
+
+    D_l = D_{l-1} + bits_l / r,        C_l = max(C_{l-1}, D_l) + flops_l / f,     (R)
+
+with ``D_0 = C_0 = 0``. Its closed form (Theorem 1 in docs/streaming.md) is
+
+    C_L = max_l ( D_l + sum_{j>=l} flops_j / f ),                                  (CF)
+
+valid for ANY non-decreasing download times ``D_l`` (constant rate: ``D_l = bits_{<=l}/r``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = [
+    "finish_time_recursion",
+    "finish_time_closed",
+    "finish_time_from_downloads",
+    "finish_time_sequential",
+    "least_rate",
+    "least_rate_sequential",
+    "best_speed",
+    "download_deadlines",
+    "download_times_piecewise",
+]
+
+
+def finish_time_recursion(bits: Sequence[float], flops: Sequence[float], rate: float, speed: float) -> float:
+    """C_L by the layer recursion (R) at a constant rate and speed (reference implementation)."""
+    d = c = 0.0
+    for b, w in zip(bits, flops, strict=True):
+        d += b / rate
+        c = max(c, d) + w / speed
+    return c
+
+
+def finish_time_from_downloads(download_s: np.ndarray, flops: np.ndarray, speed: float) -> float:
+    """C_L by (R) given each layer's download completion time ``D_l`` (any rate profile)."""
+    c = 0.0
+    for d, w in zip(download_s, flops, strict=True):
+        c = max(c, float(d)) + float(w) / speed
+    return c
+
+
+def finish_time_closed(bits: np.ndarray, flops: np.ndarray, rate: float, speed: float) -> float:
+    """C_L by the closed form (CF): ``max_l bits_{<=l}/r + flops_{>=l}/f``."""
+    cb = np.cumsum(np.asarray(bits, dtype=float)) / rate
+    sf = np.cumsum(np.asarray(flops, dtype=float)[::-1])[::-1] / speed
+    return float(np.max(cb + sf))
+
+
+def finish_time_sequential(bits: np.ndarray, flops: np.ndarray, rate: float, speed: float) -> float:
+    """Download-then-infer: ``sum bits / r + sum flops / f``."""
+    return float(np.sum(bits)) / rate + float(np.sum(flops)) / speed
+
+
+def download_deadlines(flops: np.ndarray, deadline_s: float, speed: float) -> np.ndarray:
+    """Latest completion time of each layer's download: ``T - flops_{>=l} / f`` (by (CF))."""
+    sf = np.cumsum(np.asarray(flops, dtype=float)[::-1])[::-1]
+    return deadline_s - sf / speed
+
+
+def least_rate(bits: np.ndarray, flops: np.ndarray, deadline_s: float, speed: float) -> float:
+    """Least constant rate with C_L <= T: ``max_l bits_{<=l} / (T - flops_{>=l}/f)``; inf if none.
+
+    A layer whose prefix has no bits needs only a non-negative slack; a negative slack
+    (the compute alone misses the deadline) makes the deadline unreachable.
+    """
+    slack = download_deadlines(flops, deadline_s, speed)
+    cb = np.cumsum(np.asarray(bits, dtype=float))
+    if np.any(slack < 0) or np.any((slack <= 0) & (cb > 0)):
+        return math.inf
+    with np.errstate(divide="ignore", invalid="ignore"):
+        need = np.where(cb > 0, cb / np.where(slack > 0, slack, 1.0), 0.0)
+    return float(np.max(need))
+
+
+def least_rate_sequential(bits: np.ndarray, flops: np.ndarray, deadline_s: float, speed: float) -> float:
+    """Least rate with ``sum bits / r + sum flops / f <= T``; inf if the compute alone misses it."""
+    slack = deadline_s - float(np.sum(flops)) / speed
+    tb = float(np.sum(bits))
+    if slack < 0 or (slack == 0 and tb > 0):
+        return math.inf
+    return tb / slack if tb > 0 else 0.0
+
+
+def best_speed(max_flops_per_s: float, energy_coefficient: float, energy_budget_j: float,
+               total_flops: float) -> float:
+    """Fastest speed allowed by the cap and the energy budget: ``min(f_max, sqrt(E / (kappa F)))``.
+
+    The least rate is non-increasing in ``f`` (Theorem 2), so the fastest allowed speed is optimal.
+    """
+    if energy_coefficient <= 0 or total_flops <= 0:
+        return float(max_flops_per_s)
+    return float(min(max_flops_per_s, math.sqrt(energy_budget_j / (energy_coefficient * total_flops))))
+
+
+def download_times_piecewise(cum_bits: np.ndarray, timeline: np.ndarray, bits_per_s_at_full: float) -> np.ndarray:
+    """When the downloaded volume reaches each ``cum_bits`` under a piecewise-constant share.
+
+    ``timeline`` rows are ``(t_start, t_end, share)``, sorted and non-overlapping; the rate in a
+    row is ``share * bits_per_s_at_full``; outside the rows it is zero. Targets never reached
+    get ``inf``. A target of 0 bits is reached at time 0.
+    """
+    tl = np.asarray(timeline, dtype=float).reshape(-1, 3)
+    t0, t1, sh = tl[:, 0], tl[:, 1], tl[:, 2]
+    vol = sh * bits_per_s_at_full * (t1 - t0)
+    cum_end = np.cumsum(vol)
+    cum_start = cum_end - vol
+    out = np.empty(len(cum_bits))
+    for i, target in enumerate(np.asarray(cum_bits, dtype=float)):
+        if target <= 0:
+            out[i] = 0.0
+            continue
+        # first segment whose end volume reaches the target (relative tolerance for rounding)
+        j = int(np.searchsorted(cum_end, target * (1 - 1e-12), side="left"))
+        if j >= len(tl):
+            out[i] = math.inf
+            continue
+        rate = sh[j] * bits_per_s_at_full
+        rem = max(0.0, target - cum_start[j])
+        out[i] = min(t1[j], t0[j] + (rem / rate if rate > 0 else 0.0))
+    return out

@@ -1,0 +1,313 @@
+"""``slide``: simultaneous model downloading and inference (SLIDE, Qu et al.) as a file problem.
+
+An instance has the downlink bandwidth, the models (per-layer bits and FLOPs) and the users
+(candidate models, spectral efficiency, deadline, speed cap, energy coefficient and budget).
+A solution lists the users that get a model, with their bandwidth share (constant, or a
+piecewise-constant ``share_timeline`` for ``slide-dynamic``), speed and latency.
+``verify`` recomputes every finish time by the layer recursion (docs/streaming.md eq. (R)),
+simulating the timeline exactly, the speed cap, the energy, the candidate sets and the total
+share at every instant. Formats: ``docs/formats.md`` (section slide).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from edgeinfer.core.errors import InvalidInstanceError, InvalidSolutionError
+from edgeinfer.core.registry import ProblemSpec, register_problem
+from edgeinfer.core.solution import Solution, VerifyReport, Violations
+from edgeinfer.core.status import SolveStatus
+from edgeinfer.core.validation import (
+    Fraction,
+    Id,
+    NonNegativeFloat,
+    PositiveFloat,
+    StrictModel,
+    check_ref,
+    check_unique_ids,
+    parse_model,
+    require_nonempty,
+)
+from edgeinfer.streaming.latency import download_times_piecewise, finish_time_from_downloads
+
+__all__ = ["PROBLEM", "SlideInstance", "SlideSolution", "UserAlloc", "load_instance", "dump_instance",
+           "load_solution", "dump_solution", "verify"]
+
+PROBLEM = "slide"
+#: relative tolerance of verify (deadline, speed, energy, total share)
+TOL = 1e-9
+
+
+class LayerModel(StrictModel):
+    bits: NonNegativeFloat
+    flops: NonNegativeFloat
+
+
+class ModelModel(StrictModel):
+    id: Id
+    layers: list[LayerModel]
+
+
+class UserModel(StrictModel):
+    id: Id
+    models: list[Id]
+    spectral_efficiency: PositiveFloat
+    deadline_s: PositiveFloat
+    max_flops_per_s: PositiveFloat
+    energy_coefficient: NonNegativeFloat
+    energy_budget_j: NonNegativeFloat
+
+
+class SlideInstanceModel(StrictModel):
+    problem: Literal["slide"]
+    bandwidth_hz: PositiveFloat
+    models: list[ModelModel]
+    users: list[UserModel]
+
+
+class UserAllocModel(StrictModel):
+    user: Id
+    model: Id
+    bandwidth_share: Fraction
+    compute_flops_per_s: PositiveFloat
+    latency_s: NonNegativeFloat | None = None
+    share_timeline: list[Annotated[list[NonNegativeFloat], Field(min_length=3, max_length=3)]] | None = None
+
+
+class SlideSolutionModel(StrictModel):
+    problem: Literal["slide"]
+    algorithm: str
+    status: str
+    served: int
+    objective: float | None = None
+    execution: Literal["pipelined", "sequential"] = "pipelined"
+    wall_time_s: NonNegativeFloat = 0.0
+    users: list[UserAllocModel]
+    stats: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class SlideInstance:
+    """Solver-friendly instance (SI units).
+
+    ``model_bits[m]``/``model_flops[m]`` are per-layer arrays; ``candidates[k]`` are model
+    indices; per-user arrays are indexed like ``user_ids``.
+    """
+
+    bandwidth_hz: float
+    model_ids: tuple[str, ...]
+    model_bits: tuple[np.ndarray, ...]
+    model_flops: tuple[np.ndarray, ...]
+    user_ids: tuple[str, ...]
+    candidates: tuple[tuple[int, ...], ...]
+    spectral_efficiency: np.ndarray
+    deadline_s: np.ndarray
+    max_flops_per_s: np.ndarray
+    energy_coefficient: np.ndarray
+    energy_budget_j: np.ndarray
+
+    @property
+    def num_users(self) -> int:
+        return len(self.user_ids)
+
+    def full_rate_bps(self, k: int) -> float:
+        """Rate of user k with the whole band (share 1)."""
+        return float(self.bandwidth_hz * self.spectral_efficiency[k])
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserAlloc:
+    user: int
+    model: int
+    share: float
+    speed: float
+    latency_s: float | None = None
+    timeline: np.ndarray | None = None  # rows (t_start, t_end, share)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlideSolution(Solution):
+    """Users given a model (the others are not served). ``execution`` is ``pipelined`` (SLIDE)
+    or ``sequential`` (download-then-infer baseline)."""
+
+    allocs: tuple[UserAlloc, ...]
+    user_ids: tuple[str, ...]
+    model_ids: tuple[str, ...]
+    execution: str = "pipelined"
+
+
+def load_instance(doc: object) -> SlideInstance:
+    m = parse_model(SlideInstanceModel, doc)
+    require_nonempty(m.models, "models")
+    check_unique_ids([x.id for x in m.models], "models")
+    check_unique_ids([u.id for u in m.users], "users")
+    index = {x.id: i for i, x in enumerate(m.models)}
+    for i, x in enumerate(m.models):
+        require_nonempty(x.layers, f"models[{i}].layers")
+    cands = []
+    for k, u in enumerate(m.users):
+        if not u.models:
+            raise InvalidInstanceError(f"users[{k}].models", "no candidate models (must list at least one)")
+        for j, mid in enumerate(u.models):
+            check_ref(mid, index, f"users[{k}].models[{j}]", "model")
+        if len(set(u.models)) != len(u.models):
+            raise InvalidInstanceError(f"users[{k}].models", "a candidate model is listed twice")
+        cands.append(tuple(index[mid] for mid in u.models))
+    return SlideInstance(
+        bandwidth_hz=m.bandwidth_hz,
+        model_ids=tuple(x.id for x in m.models),
+        model_bits=tuple(np.array([la.bits for la in x.layers], dtype=float) for x in m.models),
+        model_flops=tuple(np.array([la.flops for la in x.layers], dtype=float) for x in m.models),
+        user_ids=tuple(u.id for u in m.users),
+        candidates=tuple(cands),
+        spectral_efficiency=np.array([u.spectral_efficiency for u in m.users], dtype=float),
+        deadline_s=np.array([u.deadline_s for u in m.users], dtype=float),
+        max_flops_per_s=np.array([u.max_flops_per_s for u in m.users], dtype=float),
+        energy_coefficient=np.array([u.energy_coefficient for u in m.users], dtype=float),
+        energy_budget_j=np.array([u.energy_budget_j for u in m.users], dtype=float),
+    )
+
+
+def dump_instance(inst: SlideInstance) -> dict[str, Any]:
+    return {
+        "problem": PROBLEM,
+        "bandwidth_hz": float(inst.bandwidth_hz),
+        "models": [{"id": mid, "layers": [{"bits": float(b), "flops": float(f)}
+                                          for b, f in zip(inst.model_bits[i], inst.model_flops[i], strict=True)]}
+                   for i, mid in enumerate(inst.model_ids)],
+        "users": [{"id": uid, "models": [inst.model_ids[j] for j in inst.candidates[k]],
+                   "spectral_efficiency": float(inst.spectral_efficiency[k]),
+                   "deadline_s": float(inst.deadline_s[k]), "max_flops_per_s": float(inst.max_flops_per_s[k]),
+                   "energy_coefficient": float(inst.energy_coefficient[k]),
+                   "energy_budget_j": float(inst.energy_budget_j[k])}
+                  for k, uid in enumerate(inst.user_ids)],
+    }
+
+
+def load_solution(doc: object, inst: SlideInstance) -> SlideSolution:
+    m = parse_model(SlideSolutionModel, doc, error=InvalidSolutionError)
+    try:
+        status = SolveStatus(m.status)
+    except ValueError:
+        raise InvalidSolutionError("status", f"unknown status {m.status!r}") from None
+    uidx = {u: i for i, u in enumerate(inst.user_ids)}
+    midx = {x: i for i, x in enumerate(inst.model_ids)}
+    seen: set[str] = set()
+    allocs = []
+    for j, a in enumerate(m.users):
+        if a.user not in uidx:
+            raise InvalidSolutionError(f"users[{j}].user", f"unknown user {a.user!r}")
+        if a.user in seen:
+            raise InvalidSolutionError(f"users[{j}].user", f"user {a.user!r} listed twice")
+        seen.add(a.user)
+        if a.model not in midx:
+            raise InvalidSolutionError(f"users[{j}].model", f"unknown model {a.model!r}")
+        tl = None
+        if a.share_timeline is not None:
+            tl = np.array(a.share_timeline, dtype=float).reshape(-1, 3)
+            if np.any(tl[:, 2] > 1):
+                raise InvalidSolutionError(f"users[{j}].share_timeline", "a share exceeds 1")
+            if np.any(tl[:, 1] < tl[:, 0]) or np.any(tl[1:, 0] < tl[:-1, 1]):
+                raise InvalidSolutionError(f"users[{j}].share_timeline",
+                                           "rows must be [t_start, t_end, share] with t_start <= t_end, sorted, "
+                                           "non-overlapping")
+        allocs.append(UserAlloc(user=uidx[a.user], model=midx[a.model], share=a.bandwidth_share,
+                                speed=a.compute_flops_per_s, latency_s=a.latency_s, timeline=tl))
+    return SlideSolution(problem=PROBLEM, algorithm=m.algorithm, status=status,
+                         objective=float(m.served if m.objective is None else m.objective),
+                         wall_time_s=m.wall_time_s, stats=dict(m.stats), allocs=tuple(allocs),
+                         user_ids=inst.user_ids, model_ids=inst.model_ids, execution=m.execution)
+
+
+def dump_solution(s: SlideSolution) -> dict[str, Any]:
+    users = []
+    for a in s.allocs:
+        d: dict[str, Any] = {"user": s.user_ids[a.user], "model": s.model_ids[a.model],
+                             "bandwidth_share": float(a.share), "compute_flops_per_s": float(a.speed)}
+        if a.latency_s is not None and math.isfinite(a.latency_s):
+            d["latency_s"] = float(a.latency_s)
+        if a.timeline is not None:
+            d["share_timeline"] = [[float(x) for x in row] for row in a.timeline]
+        users.append(d)
+    stats = {k: v for k, v in dict(s.stats).items() if isinstance(v, int | float | str | bool | list)}
+    return {"problem": PROBLEM, "algorithm": s.algorithm, "status": s.status.value, "served": int(s.objective),
+            "objective": float(s.objective), "execution": s.execution, "wall_time_s": float(s.wall_time_s),
+            "users": users, "stats": stats}
+
+
+def user_finish_time(inst: SlideInstance, a: UserAlloc, execution: str = "pipelined") -> float:
+    """Finish time of one allocation, recomputed from the instance by the recursion (R)."""
+    bits, flops = inst.model_bits[a.model], inst.model_flops[a.model]
+    full = inst.full_rate_bps(a.user)
+    cum = np.cumsum(bits)
+    if a.timeline is not None and len(a.timeline):
+        dl = download_times_piecewise(cum, a.timeline, full)
+    elif a.timeline is not None:
+        dl = np.where(cum > 0, math.inf, 0.0)
+    else:
+        rate = a.share * full
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dl = np.where(cum > 0, cum / rate if rate > 0 else math.inf, 0.0)
+    if execution == "sequential":
+        return float(dl[-1]) + float(np.sum(flops)) / a.speed
+    return finish_time_from_downloads(dl, flops, a.speed)
+
+
+def verify(inst: SlideInstance, s: SlideSolution) -> VerifyReport:
+    """Recompute each listed user's finish time, speed, energy and candidate set, and the total
+    bandwidth share at every instant; the objective is the number of users meeting all of them."""
+    v = Violations()
+    served = 0
+    finish: dict[str, float] = {}
+    for a in s.allocs:
+        uid = inst.user_ids[a.user]
+        ok = True
+        if a.model not in inst.candidates[a.user]:
+            v.add(f"{uid}: model {inst.model_ids[a.model]!r} is not one of its candidates")
+            ok = False
+        fmax = inst.max_flops_per_s[a.user]
+        ok &= v.check(a.speed <= fmax * (1 + TOL), f"{uid}: speed {a.speed:g} FLOP/s exceeds the cap {fmax:g}")
+        flops_total = float(np.sum(inst.model_flops[a.model]))
+        energy = float(inst.energy_coefficient[a.user]) * a.speed**2 * flops_total
+        budget = float(inst.energy_budget_j[a.user])
+        ok &= v.check(energy <= budget * (1 + TOL) + 1e-300,
+                      f"{uid}: energy {energy:g} J exceeds the budget {budget:g} J")
+        t = user_finish_time(inst, a, s.execution)
+        finish[uid] = t
+        deadline = float(inst.deadline_s[a.user])
+        ok &= v.check(t <= deadline * (1 + TOL), f"{uid}: finishes at {t:.9g} s after its deadline {deadline:g} s")
+        if a.latency_s is not None and math.isfinite(t):
+            v.check(math.isclose(a.latency_s, t, rel_tol=1e-6, abs_tol=1e-12),
+                    f"{uid}: reported latency {a.latency_s!r} differs from the recomputed {t!r}")
+        served += int(ok)
+    # total share at every instant: constant shares hold for all time; timelines add in their rows
+    const = sum(a.share for a in s.allocs if a.timeline is None)
+    events: list[tuple[float, float]] = []
+    for a in s.allocs:
+        if a.timeline is not None:
+            for t0, t1, sh in a.timeline:
+                if t1 > t0 and sh > 0:
+                    events += [(float(t0), float(sh)), (float(t1), -float(sh))]
+    peak = const
+    if events:
+        events.sort(key=lambda e: (e[0], e[1]))  # ends before starts at the same instant
+        level = const
+        for _, d in events:
+            level += d
+            peak = max(peak, level)
+    v.check(peak <= 1 + 1e-7, f"total bandwidth share reaches {peak:.9g} > 1")
+    return VerifyReport.from_violations(v, float(served), s.objective,
+                                        details={"finish_s": finish, "peak_share": peak})
+
+
+SPEC = register_problem(ProblemSpec(
+    PROBLEM, "SLIDE: model provisioning, bandwidth shares and device speeds maximising users served "
+    "when layers run while the rest downloads",
+    SlideInstanceModel, SlideSolutionModel, load_instance, load_solution,
+    dump_solution, verify, dump_instance,
+))
