@@ -11,6 +11,11 @@ subchannel, Table I lines 17-20), then two steps the paper leaves out and we doc
 * ``polish``: the same descent on (p, P, r) with the rounded subchannels fixed;
 * ``refine``: each device re-chooses its split given its rates (exact, since a device's split
   changes no other device's SINR; going fully local removes its interference and only helps);
+* ``prune``: with per-device lower bounds (the device alone on its best subchannel, no
+  interference, best power, closed-form compute), a device that can never beat running locally
+  is kept local (exact), and split j is skipped when the bound of Gamma_j is no better than the
+  best Gamma found so far (exact for Table I's argmin);
+* the result is never worse than running everything locally (compared at the end);
 * ``local_search``: single-device subchannel moves among each device's ``ls_candidates`` best
   own-gain subchannels, accepted when the exact cost of the two subchannels involved drops,
   followed by another polish (repairs bad vertices the 0.5-rounding of the relaxation lands on).
@@ -35,6 +40,8 @@ from edgeinfer.split.model import (
     SplitInstance,
     SplitTables,
     device_cost,
+    edge_cost,
+    evaluate,
     relaxed_objective,
     split_tables,
 )
@@ -319,10 +326,46 @@ def local_search(inst: SplitInstance, sub: np.ndarray, power: np.ndarray, cost: 
     return sub, moves
 
 
-def _all_local_value(inst: SplitInstance) -> float:
+def split_lower_bounds(inst: SplitInstance) -> np.ndarray:
+    """(U, Fmax) lower bounds of each device's cost in Gamma_j (every device at split j, clipped):
+    compute parts at the closed-form r, plus the communication cost with no interference at
+    the best power on the device's best subchannel (a relaxed rate sum_m beta_m b log2(1 +
+    gamma_m) never exceeds b log2(1 + p max_m g_m / noise))."""
+    from edgeinfer.split.baselines import _golden
+    from edgeinfer.split.model import optimal_compute_units
+
+    u = inst.num_devices
+    wt, we = inst.w_latency, inst.w_energy
+    gu, gd = inst.own_up().max(1), inst.own_down().max(1)
+    bu = inst.bandwidth_up_hz / inst.num_subchannels
+    bd = inst.bandwidth_down_hz / inst.num_subchannels
+
+    def best(g: np.ndarray, band: float, noise: float, lo: float, hi: float) -> np.ndarray:
+        def f(x: np.ndarray) -> np.ndarray:
+            return (wt + we * x) / (band * np.log2(1.0 + x * g / noise))
+
+        x = _golden(f, np.full(u, lo), np.full(u, hi))
+        return np.minimum(f(x), np.minimum(f(np.full(u, lo)), f(np.full(u, hi))))
+
+    per_bit_up = best(gu, bu, inst.noise_up_w, inst.p_min_w, inst.p_max_w)
+    per_bit_dn = best(gd, bd, inst.noise_down_w, inst.ap_p_min_w, inst.ap_p_max_w)
+    r = optimal_compute_units(inst)
+    fmax = int(inst.num_layers.max())
+    out = np.empty((u, fmax))
+    for j in range(fmax):
+        tb = split_tables(inst, np.minimum(j, inst.num_layers - 1))
+        t_dev, e_dev = device_cost(inst, tb)
+        t_e, e_e = edge_cost(inst, tb, r)
+        out[:, j] = (wt * (t_dev + t_e) + we * (e_dev + e_e) + per_bit_up * tb.up_bits
+                     + per_bit_dn * inst.result_bits)
+    return out * (1.0 - 1e-9)
+
+
+def _local_costs(inst: SplitInstance) -> np.ndarray:
+    """Each device's cost when it runs the whole model locally."""
     tb = split_tables(inst, inst.num_layers)
     t, e = device_cost(inst, tb)
-    return float((inst.w_latency * t + inst.w_energy * e).sum())
+    return inst.w_latency * t + inst.w_energy * e
 
 
 def _run_ligd_impl(inst: SplitInstance, options: SolveOptions, *, warm: bool) -> tuple[Decision, SolveStatus, dict]:
@@ -334,19 +377,34 @@ def _run_ligd_impl(inst: SplitInstance, options: SolveOptions, *, warm: bool) ->
     do_polish = bool(options.param("polish", True))
     do_refine = bool(options.param("refine", True))
     do_ls = bool(options.param("local_search", True))
+    do_prune = bool(options.param("prune", True))
     ls_k = int(options.param("ls_candidates", 4))
     st = RelaxedState.build(inst)
     nl = inst.num_layers
     fmax = int(nl.max())
-    tx = np.ones(inst.num_devices, dtype=bool)
+    local_cost = _local_costs(inst)
+    if do_prune:
+        lb = split_lower_bounds(inst)
+        # a device whose interference-free best case never beats running locally stays local
+        # (exact: offloading it cannot lower its own cost and only adds interference)
+        tx = (lb < local_cost[:, None]).any(axis=1)
+        bounds = np.where(tx[:, None], lb, local_cost[:, None]).sum(0)
+    else:
+        tx = np.ones(inst.num_devices, dtype=bool)
+        bounds = np.full(fmax, -np.inf)
     x_init = initial_point(inst, tx)
     x = x_init.copy()
     per_split: list[dict] = []
-    best_j, best_val, best_x = -1, _all_local_value(inst), None
+    best_j, best_val, best_x = -1, np.inf, None
     total_it = total_ev = 0
     status = SolveStatus.FEASIBLE
-    for j in range(fmax):
-        split = np.minimum(j, nl - 1)
+    pruned = []
+    for j in range(fmax if tx.any() else 0):
+        split = np.where(tx, np.minimum(j, nl - 1), nl)
+        if bounds[j] >= best_val:  # Gamma_j cannot beat the incumbent: skip its descent
+            pruned.append(j)
+            per_split.append({"split": j, "iterations": 0, "start": np.nan, "value": np.nan})
+            continue
         tb = split_tables(inst, split)
         start = x if warm else x_init
         res = descend(st, tb, start, tx, eps=eps, max_iter=max_iter, deadline=deadline)
@@ -364,10 +422,10 @@ def _run_ligd_impl(inst: SplitInstance, options: SolveOptions, *, warm: bool) ->
         dec = Decision(nl.copy(), np.full(len(nl), -1), np.full(len(nl), -1), np.zeros(len(nl)),
                        np.zeros(len(nl)), np.zeros(len(nl)))
     else:
-        split = np.minimum(best_j, nl - 1)
+        split = np.where(tx, np.minimum(best_j, nl - 1), nl)
         up = round_subchannels(best_x.bu, inst.cell, inst.num_aps, inst.max_per_subchannel)
         dn = round_subchannels(best_x.bd, inst.cell, inst.num_aps, inst.max_per_subchannel)
-        lost = (up < 0) | (dn < 0)  # no room in the cell: run locally
+        lost = tx & ((up < 0) | (dn < 0))  # no room in the cell: run locally
         split = np.where(lost, nl, split)
         up, dn = np.where(lost, -1, up), np.where(lost, -1, dn)
         m = inst.num_subchannels
@@ -414,9 +472,13 @@ def _run_ligd_impl(inst: SplitInstance, options: SolveOptions, *, warm: bool) ->
         total_it += polish_it
         txr = split < nl
         dec = Decision(split, np.where(txr, up, -1), np.where(txr, dn, -1), xr.p, xr.pw, xr.r)
+        if evaluate(inst, dec).objective > local_cost.sum():  # never worse than all-local
+            dec = Decision(nl.copy(), np.full(len(nl), -1), np.full(len(nl), -1), np.zeros(len(nl)),
+                           np.zeros(len(nl)), np.zeros(len(nl)))
     stats = {"iterations": total_it, "evaluations": total_ev, "best_common_split": best_j,
              "relaxed_objective": relaxed_best, "local_search_moves": ls_moves if best_x is not None else 0, "solve_time_s": time.perf_counter() - t0,
-             "per_split_iterations": [d["iterations"] for d in per_split]}
+             "per_split_iterations": [d["iterations"] for d in per_split], "pruned_splits": pruned,
+             "candidate_devices": int(tx.sum())}
     return dec, status, stats
 
 
