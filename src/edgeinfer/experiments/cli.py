@@ -1,0 +1,65 @@
+"""``edgeinfer reproduce``: the experiment engine's sub-command (imports nothing heavy)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from typing import Any
+
+__all__ = ["add_arguments", "run"]
+
+
+def _kv(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    return key.strip(), value.strip()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("Run a paper's study: Monte Carlo sweeps, figures, summary.json and report.md. "
+                          "See docs/experiments.md.")
+    parser.add_argument("study", help="study name (e.g. mba, partial-loading, toy) or 'all'")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", dest="quick", action="store_true", default=True,
+                      help="small sweeps and few realisations (default)")
+    mode.add_argument("--full", dest="quick", action="store_false", help="the paper's sweeps and realisations")
+    parser.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    parser.add_argument("--jobs", "-j", type=int, default=-1, help="local worker processes (-1: all cores, default)")
+    parser.add_argument("--realisations", "-n", type=int, default=None, metavar="N",
+                        help="Monte Carlo realisations per point (default: the preset's)")
+    parser.add_argument("--backend", choices=["loky", "dask"], default="loky", help="joblib backend")
+    parser.add_argument("--scheduler", default=None, metavar="ADDR", help="Dask scheduler, e.g. tcp://host:8786")
+    parser.add_argument("--set", "-s", dest="overrides", action="append", type=_kv, default=[], metavar="KEY=VALUE",
+                        help="override a parameter (repeatable; STUDY.KEY=VALUE targets one study)")
+    parser.add_argument("--config", default=None, metavar="FILE.toml", help="parameter overrides from a TOML file")
+    parser.add_argument("--format", dest="fmt", choices=["parquet", "csv"], default="parquet",
+                        help="results table format")
+    parser.add_argument("--no-figures", dest="figures", action="store_false", help="skip the figures")
+    parser.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgeinfer.experiments.engine import load_config, run_studies
+    from edgeinfer.experiments.report import summary_table
+
+    overrides: dict[str, Any] = {}
+    if args.config:
+        overrides.update(load_config(args.config))
+    overrides.update(dict(args.overrides))
+    argv = sys.argv[1:] if sys.argv and sys.argv[0].endswith("edgeinfer") else None
+    command = "edgeinfer " + shlex.join(argv) if argv else None
+    runs = run_studies(
+        args.study, args.out, quick=args.quick, seed=args.seed, jobs=args.jobs, realisations=args.realisations,
+        overrides=overrides, backend=args.backend, scheduler=args.scheduler, fmt=args.fmt, figures=args.figures,
+        command=command,
+    )
+    print("\n".join(summary_table([r.summary for r in runs])))
+    for r in runs:
+        print(f"{r.study}: {r.tasks_total} tasks ({r.tasks_executed} executed, {r.tasks_cached} cached), "
+              f"{r.wall_time_s:.1f} s", file=sys.stderr)
+    from pathlib import Path
+
+    print(f"report: {Path(args.out) / 'report.md'}")
+    return 0

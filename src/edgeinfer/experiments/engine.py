@@ -1,0 +1,483 @@
+"""Run a declared :class:`~edgeinfer.experiments.study.Study`: plan, execute, cache, tabulate.
+
+Pipeline (``run_studies``):
+
+1. *validate*: resolve every study and parameter override (type and range), connect the
+   Dask client if asked; nothing is written before this succeeds;
+2. *plan*: default point + one point per sweep value; tasks = point × realisation, seeded
+   by ``SeedSequence(seed, spawn_key=(realisation,))``; identical tasks are merged;
+3. *execute*: tasks without a cache file run through joblib (loky processes or Dask);
+   each finished task is written to ``cache/<key>.json`` at once;
+4. *write*: tidy table, figures, ``summary.json``, ``report.md`` (see :mod:`.report`),
+   staged in a temporary folder and moved into place at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeinfer.core.errors import EdgeInferError, UnknownNameError
+from edgeinfer.experiments.registry import STUDY_MODULES, available_studies, get_study
+from edgeinfer.experiments.study import Study, TaskSpec
+
+__all__ = [
+    "ExperimentError", "StudyRun", "Point", "resolve_params", "plan", "run_study", "run_studies",
+    "task_key",
+]
+
+FORMATS = ("parquet", "csv")
+BACKENDS = ("loky", "dask")
+
+
+class ExperimentError(EdgeInferError):
+    """Bad experiment input (parameter value, option, scheduler) or a study bug."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """One parameter point of a sweep."""
+
+    sweep: str
+    index: int
+    params: dict[str, Any]
+
+
+@dataclass
+class StudyRun:
+    """What :func:`run_study` produced for one study."""
+
+    study: str
+    out_dir: Path
+    summary: dict[str, Any]
+    tasks_total: int
+    tasks_executed: int
+    tasks_cached: int
+    wall_time_s: float
+    files: list[Path] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------- validation
+
+
+def _split_overrides(overrides: Mapping[str, Any], studies: Sequence[Study]) -> dict[str, dict[str, Any]]:
+    """Route ``key`` / ``study.key`` overrides to studies; unknown names -> UnknownNameError."""
+    names = {s.name for s in studies}
+    out: dict[str, dict[str, Any]] = {s.name: {} for s in studies}
+    known_params = sorted({p.name for s in studies for p in s.params})
+    for key, value in overrides.items():
+        if "." in key:
+            sname, pname = key.split(".", 1)
+            if sname not in names:
+                raise UnknownNameError("study", sname, names)
+            study = next(s for s in studies if s.name == sname)
+            if pname not in study.param_map:
+                raise UnknownNameError(f"parameter of study {sname!r}", pname, study.param_map)
+            out[sname][pname] = value
+            continue
+        hit = False
+        for s in studies:
+            if key in s.param_map:
+                out[s.name].setdefault(key, value)
+                hit = True
+        if not hit:
+            kind = f"parameter of study {studies[0].name!r}" if len(studies) == 1 else "parameter"
+            raise UnknownNameError(kind, key, known_params)
+    return out
+
+
+def resolve_params(study: Study, overrides: Mapping[str, Any], *, quick: bool) -> dict[str, Any]:
+    """The default point after overrides, typed and range-checked (ExperimentError on bad values)."""
+    params = study.defaults(quick)
+    by = study.param_map
+    for key, value in overrides.items():
+        if key not in by:
+            raise UnknownNameError(f"parameter of study {study.name!r}", key, by)
+        try:
+            params[key] = by[key].coerce(value)
+        except ValueError as exc:
+            raise ExperimentError(f"{study.name}.{key}: {exc}") from None
+    return params
+
+
+def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a TOML file: top-level scalars -> ``key``; tables -> ``study.key``."""
+    import tomllib
+
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ExperimentError(f"--config: file not found: {p}") from None
+    except (tomllib.TOMLDecodeError, OSError) as exc:
+        raise ExperimentError(f"--config {p}: {exc}") from None
+    out: dict[str, Any] = {}
+    for k, v in doc.items():
+        if isinstance(v, dict):
+            for k2, v2 in v.items():
+                if isinstance(v2, dict | list):
+                    raise ExperimentError(f"--config {p}: {k}.{k2}: expected a scalar value")
+                out[f"{k}.{k2}"] = v2
+        elif isinstance(v, list):
+            raise ExperimentError(f"--config {p}: {k}: expected a scalar value")
+        else:
+            out[k] = v
+    return out
+
+
+# ---------------------------------------------------------------------------- planning
+
+
+def plan(study: Study, base: Mapping[str, Any], *, quick: bool) -> list[Point]:
+    """The default point, then every sweep's points (other parameters at ``base``)."""
+    points = [Point("default", 0, dict(base))]
+    by = study.param_map
+    for sname, axis in study.sweeps.items():
+        for i, v in enumerate(axis.values(quick)):
+            points.append(Point(sname, i, {**base, axis.param: by[axis.param].coerce(v)}))
+    return points
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def task_key(study: Study, params: Mapping[str, Any], seed: int, realisation: int) -> str:
+    """Cache key: hash of study name and version, every parameter, algorithms, seed, realisation."""
+    doc = {
+        "study": study.name, "version": study.version, "algorithms": list(study.algorithms),
+        "params": {k: _jsonable(params[k]) for k in sorted(params)}, "seed": int(seed),
+        "realisation": int(realisation),
+    }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def _task_seed(seed: int, realisation: int) -> np.random.SeedSequence:
+    """The ``realisation``-th child of ``SeedSequence(seed)`` (equal to ``.spawn(n)[r]``)."""
+    return np.random.SeedSequence(seed, spawn_key=(realisation,))
+
+
+# ---------------------------------------------------------------------------- execution
+
+
+def _run_one(run_task: Any, task: TaskSpec, key: str) -> tuple[str, list[dict[str, Any]], float]:
+    t0 = time.perf_counter()
+    rows = run_task(task)
+    return key, rows, time.perf_counter() - t0
+
+
+def _check_rows(study: Study, rows: Any) -> list[dict[str, Any]]:
+    if not isinstance(rows, list) or not rows:
+        raise ExperimentError(f"study {study.name}: run_task must return a non-empty list of dicts")
+    out = []
+    for r in rows:
+        if not isinstance(r, dict) or "algorithm" not in r:
+            raise ExperimentError(f"study {study.name}: every row of run_task needs an 'algorithm' key")
+        missing = [m for m in study.metrics if m not in r]
+        if missing:
+            raise ExperimentError(f"study {study.name}: row for {r['algorithm']!r} lacks metrics {missing}")
+        out.append({k: _jsonable(v) for k, v in r.items()})
+    return out
+
+
+def _write_json_atomic(path: Path, doc: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(doc, allow_nan=True))
+    os.replace(tmp, path)
+
+
+def _progress(total: int, desc: str, enabled: bool | None) -> Any:
+    if enabled is None:
+        enabled = sys.stderr.isatty() and "PYTEST_CURRENT_TEST" not in os.environ
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm is in the experiments extra
+        tqdm = None
+    if tqdm is None or not enabled:
+        return None
+    return tqdm(total=total, desc=desc, unit="task", file=sys.stderr, dynamic_ncols=True)
+
+
+def _execute(study: Study, pending: list[tuple[str, TaskSpec]], cache_dir: Path, *, jobs: int,
+             backend: str, progress: bool | None) -> None:
+    if not pending:
+        return
+    bar = _progress(len(pending), study.name, progress)
+    try:
+        if jobs == 1 and backend == "loky":
+            results: Iterable[tuple[str, list[dict[str, Any]], float]] = (
+                _run_one(study.run_task, t, k) for k, t in pending)
+            for key, rows, _ in results:
+                _write_json_atomic(cache_dir / f"{key}.json", {"rows": _check_rows(study, rows)})
+                if bar is not None:
+                    bar.update(1)
+            return
+        from joblib import Parallel, delayed, parallel_config
+
+        with parallel_config(backend=backend, n_jobs=jobs if backend == "loky" else -1):
+            gen = Parallel(return_as="generator_unordered" if backend == "loky" else "generator")(
+                delayed(_run_one)(study.run_task, t, k) for k, t in pending)
+            for key, rows, _ in gen:
+                _write_json_atomic(cache_dir / f"{key}.json", {"rows": _check_rows(study, rows)})
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def connect_dask(scheduler: str | None, timeout_s: float = 5.0) -> Any:
+    """A ``dask.distributed.Client`` for ``scheduler``; ExperimentError when unreachable."""
+    if not scheduler:
+        raise ExperimentError("--backend dask needs --scheduler tcp://HOST:PORT")
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise ExperimentError("--backend dask needs dask[distributed]: pip install 'edgeinfer[dask]'") from None
+    try:
+        return Client(scheduler, timeout=timeout_s, set_as_default=True)
+    except (OSError, TimeoutError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExperimentError(f"cannot reach the Dask scheduler {scheduler}: {first}") from None
+
+
+# ---------------------------------------------------------------------------- tables
+
+
+def _tidy(study: Study, points: list[Point], keys: dict[tuple[int, int], str], cache: dict[str, list[dict]],
+          seed: int, n_real: int) -> Any:
+    import pandas as pd
+
+    param_names = [p.name for p in study.params]
+    records = []
+    for pi, pt in enumerate(points):
+        for r in range(n_real):
+            for row in cache[keys[(pi, r)]]:
+                rec = {"study": study.name, "sweep": pt.sweep, "point": pt.index, "realisation": r, "seed": seed}
+                rec.update({k: pt.params[k] for k in param_names})
+                rec.update(row)
+                records.append(rec)
+    df = pd.DataFrame.from_records(records)
+    for p in study.params:  # stable dtypes even when a column is all-integral
+        if p.type is float:
+            df[p.name] = df[p.name].astype("float64")
+    return df
+
+
+def _versions(backend: str) -> dict[str, str]:
+    import joblib
+    import pandas
+    import scipy
+
+    from edgeinfer import __version__
+
+    v = {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
+         "pandas": pandas.__version__, "joblib": joblib.__version__, "edgeinfer": __version__}
+    if backend == "dask":
+        import dask
+
+        v["dask"] = dask.__version__
+    return v
+
+
+# ---------------------------------------------------------------------------- public API
+
+
+def _prepare(names: Sequence[str] | str) -> list[Study]:
+    if isinstance(names, str):
+        names = [names]
+    if list(names) == ["all"]:
+        avail = available_studies()
+        if not avail:
+            raise ExperimentError("no study is available")
+        return [get_study(n) for n in avail]
+    for n in names:
+        if n not in STUDY_MODULES:
+            raise UnknownNameError("study", n, [*STUDY_MODULES, "all"])
+    return [get_study(n) for n in names]
+
+
+def run_studies(
+    names: Sequence[str] | str,
+    out_dir: str | os.PathLike[str],
+    *,
+    quick: bool = True,
+    seed: int = 0,
+    jobs: int = 1,
+    realisations: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    backend: str = "loky",
+    scheduler: str | None = None,
+    fmt: str = "parquet",
+    figures: bool = True,
+    progress: bool | None = None,
+    command: str | None = None,
+) -> list[StudyRun]:
+    """Run studies (``"all"`` or names). One study writes into ``out_dir``; several into
+    ``out_dir/<study>/`` plus a combined ``summary.json`` and ``report.md``.
+
+    Everything is validated (and the Dask scheduler contacted) before any file is created.
+    """
+    from edgeinfer.experiments import report
+
+    multi = (names == "all" or list(names) == ["all"] or (not isinstance(names, str) and len(names) > 1))
+    studies = _prepare(names)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ExperimentError(f"--seed: expected a non-negative integer, got {seed!r}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs == 0 or jobs < -1:
+        raise ExperimentError(f"--jobs: expected a positive integer or -1, got {jobs!r}")
+    if realisations is not None and (isinstance(realisations, bool) or not isinstance(realisations, int)
+                                     or realisations < 1):
+        raise ExperimentError(f"--realisations: expected a positive integer, got {realisations!r}")
+    if backend not in BACKENDS:
+        raise UnknownNameError("backend", backend, BACKENDS)
+    if fmt not in FORMATS:
+        raise UnknownNameError("format", fmt, FORMATS)
+    if fmt == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ExperimentError("--format parquet needs pyarrow; use --format csv") from None
+    routed = _split_overrides(dict(overrides or {}), studies)
+    bases = {s.name: resolve_params(s, routed[s.name], quick=quick) for s in studies}
+    out_root = Path(out_dir)
+    if out_root.exists() and not out_root.is_dir():
+        raise ExperimentError(f"--out {out_root}: exists and is not a directory")
+    client = connect_dask(scheduler) if backend == "dask" else None
+
+    try:
+        runs = []
+        for study in studies:
+            sdir = out_root / study.name if multi else out_root
+            runs.append(_run_one_study(
+                study, bases[study.name], sdir, quick=quick, seed=int(seed), jobs=jobs,
+                realisations=realisations, backend=backend, fmt=fmt, figures=figures,
+                progress=progress, command=command, scheduler=scheduler,
+            ))
+        if multi:
+            report.write_combined(out_root, runs, seed=int(seed), quick=quick, command=command)
+        return runs
+    finally:
+        if client is not None:
+            client.close()
+
+
+def run_study(name: str | Study, out_dir: str | os.PathLike[str], **kwargs: Any) -> StudyRun:
+    """Run one study into ``out_dir`` (see :func:`run_studies` for the options).
+
+    ``name`` may also be a :class:`Study` object (not registered), e.g. in tests.
+    """
+    if isinstance(name, Study):
+        return run_declared(name, out_dir, **kwargs)
+    return run_studies([name], out_dir, **kwargs)[0]
+
+
+def run_declared(study: Study, out_dir: str | os.PathLike[str], *, quick: bool = True, seed: int = 0,
+                 jobs: int = 1, realisations: int | None = None, overrides: Mapping[str, Any] | None = None,
+                 backend: str = "loky", scheduler: str | None = None, fmt: str = "parquet",
+                 figures: bool = True, progress: bool | None = None, command: str | None = None) -> StudyRun:
+    """Run an unregistered :class:`Study` object (same options as :func:`run_studies`)."""
+    base = resolve_params(study, dict(overrides or {}), quick=quick)
+    client = connect_dask(scheduler) if backend == "dask" else None
+    try:
+        return _run_one_study(study, base, Path(out_dir), quick=quick, seed=seed, jobs=jobs,
+                              realisations=realisations, backend=backend, fmt=fmt, figures=figures,
+                              progress=progress, command=command, scheduler=scheduler)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _run_one_study(study: Study, base: dict[str, Any], sdir: Path, *, quick: bool, seed: int, jobs: int,
+                   realisations: int | None, backend: str, fmt: str, figures: bool, progress: bool | None,
+                   command: str | None, scheduler: str | None) -> StudyRun:
+    from edgeinfer.experiments import report
+
+    t0 = time.perf_counter()
+    n_real = realisations if realisations is not None else study.realisations[0 if quick else 1]
+    points = plan(study, base, quick=quick)
+    keys: dict[tuple[int, int], str] = {}
+    unique: dict[str, TaskSpec] = {}
+    for pi, pt in enumerate(points):
+        for r in range(n_real):
+            k = task_key(study, pt.params, seed, r)
+            keys[(pi, r)] = k
+            if k not in unique:
+                unique[k] = TaskSpec(study=study.name, params=dict(pt.params), algorithms=tuple(study.algorithms),
+                                     realisation=r, seed=_task_seed(seed, r), quick=quick)
+    cache_dir = sdir / "cache"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    cache: dict[str, list[dict[str, Any]]] = {}
+    pending: list[tuple[str, TaskSpec]] = []
+    for k, task in unique.items():
+        f = cache_dir / f"{k}.json"
+        if f.exists():
+            try:
+                cache[k] = json.loads(f.read_text())["rows"]
+                continue
+            except (ValueError, KeyError, OSError):
+                pass  # unreadable: recompute
+        pending.append((k, task))
+    _execute(study, pending, cache_dir, jobs=jobs, backend=backend, progress=progress)
+    for k, _ in pending:
+        cache[k] = json.loads((cache_dir / f"{k}.json").read_text())["rows"]
+    df = _tidy(study, points, keys, cache, seed, n_real)
+    meta = {
+        "study": study.name, "title": study.title, "mode": "quick" if quick else "full", "seed": seed,
+        "realisations": n_real, "jobs": jobs, "backend": backend, "scheduler": scheduler,
+        "default_point": {k: _jsonable(v) for k, v in base.items()},
+        "sweeps": {s: {"param": a.param, "values": [_jsonable(v) for v in a.values(quick)]}
+                   for s, a in study.sweeps.items()},
+        "tasks": {"total": len(unique), "executed": len(pending), "cached": len(unique) - len(pending)},
+        "versions": _versions(backend), "command": command,
+    }
+    files = report.write_study(study, df, sdir, meta=meta, fmt=fmt, figures=figures, t0=t0)
+    summary = json.loads((sdir / "summary.json").read_text())
+    return StudyRun(study=study.name, out_dir=sdir, summary=summary, tasks_total=len(unique),
+                    tasks_executed=len(pending), tasks_cached=len(unique) - len(pending),
+                    wall_time_s=time.perf_counter() - t0, files=files)
+
+
+def stage_dir(parent: Path) -> Path:
+    """A fresh temporary folder inside ``parent`` (same filesystem, so renames are atomic)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=".staging-", dir=parent))
+
+
+def commit_staged(stage: Path, dest: Path) -> list[Path]:
+    """Move every entry of ``stage`` into ``dest`` (replacing), then remove ``stage``."""
+    moved = []
+    for entry in sorted(stage.iterdir()):
+        target = dest / entry.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        os.replace(entry, target)
+        moved.append(target)
+    stage.rmdir()
+    return moved
+
+
+def t_halfwidth(values: Sequence[float], level: float = 0.95) -> float:
+    """Half-width of the ``level`` t-interval of the mean (0 for one value, nan-safe)."""
+    a = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    if a.size < 2:
+        return 0.0
+    from scipy import stats
+
+    return float(stats.t.ppf(0.5 + level / 2, a.size - 1) * a.std(ddof=1) / math.sqrt(a.size))
