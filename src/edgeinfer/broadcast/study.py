@@ -1,7 +1,9 @@
 """The ``mba`` study: the paper's Figs. 6-9 on the synthetic library and the digits pipeline.
 
-Standalone (the experiment engine of issue 3 was not available when this was written):
-``python -m edgeinfer.broadcast.study [--quick] [--out results/mba]`` writes
+Two entry points: ``STUDY`` (bottom of the module) is the experiment engine's declaration
+(``edgeinfer reproduce mba``: Figs. 6-8 and the claims); the standalone runner
+``python -m edgeinfer.broadcast.study [--quick] [--out results/mba]`` also runs Fig. 9 (torch
+pipeline) and writes
 ``summary.json`` (``latency_s`` for mba, mba-constant-power, unicast and ``blocks`` for
 greedy, bnb at the default point), ``figures.json`` (every curve) and, when matplotlib is
 installed, ``fig6.png`` ... ``fig9.png``. Not imported by :mod:`edgeinfer.broadcast`.
