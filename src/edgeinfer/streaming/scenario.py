@@ -1,0 +1,85 @@
+"""Instance generators for ``slide``: synthetic (benchmarks) and from the zoo's real profiles.
+
+Device classes (effective sustained DNN throughput, FP32, and the dynamic-power coefficient
+``kappa`` of ``E = kappa f^2 F``; documented in docs/streaming.md):
+
+=============  ==================  ==============  ==========================
+class          max FLOP/s          kappa           energy budget per task
+=============  ==================  ==============  ==========================
+phone          50e9                2e-33           U(0.05, 0.5) J
+tablet         200e9               5e-34           U(0.1, 1.0) J
+laptop-gpu     2e12                2e-35           U(0.5, 5.0) J
+=============  ==================  ==============  ==========================
+
+A layer's download is its parameters (``param_bytes * 8`` bits); its work is ``2 * MACs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from edgeinfer.streaming.problem import SlideInstance
+
+__all__ = ["DEVICE_CLASSES", "synthetic_instance", "zoo_instance", "zoo_models"]
+
+#: name -> (max FLOP/s, kappa, (budget low, budget high) J)
+DEVICE_CLASSES: dict[str, tuple[float, float, tuple[float, float]]] = {
+    "phone": (50e9, 2e-33, (0.05, 0.5)),
+    "tablet": (200e9, 5e-34, (0.1, 1.0)),
+    "laptop-gpu": (2e12, 2e-35, (0.5, 5.0)),
+}
+
+
+def synthetic_instance(rng: np.random.Generator, n_users: int, n_models: int = 3, n_layers: int = 50,
+                       cands_per_user: int = 3, bandwidth_hz: float = 100e6) -> SlideInstance:
+    """Random models (bits ~ U(0.1, 2) Mbit, FLOPs ~ U(10, 200) MFLOP per layer) and users."""
+    bits = tuple(rng.uniform(1e5, 2e6, n_layers) for _ in range(n_models))
+    flops = tuple(rng.uniform(1e7, 2e8, n_layers) for _ in range(n_models))
+    c = min(cands_per_user, n_models)
+    cands = np.argsort(rng.random((n_users, n_models)), axis=1)[:, :c]
+    return SlideInstance(
+        bandwidth_hz=bandwidth_hz, model_ids=tuple(f"m{m}" for m in range(n_models)), model_bits=bits,
+        model_flops=flops, user_ids=tuple(f"u{k}" for k in range(n_users)),
+        candidates=tuple(tuple(int(x) for x in row) for row in cands),
+        spectral_efficiency=rng.uniform(1.0, 8.0, n_users), deadline_s=rng.uniform(0.2, 2.0, n_users),
+        max_flops_per_s=rng.uniform(2e10, 2e11, n_users), energy_coefficient=np.full(n_users, 1e-33),
+        energy_budget_j=rng.uniform(0.5, 5.0, n_users),
+    )
+
+
+def zoo_models(names: Sequence[str], size_scale: float = 1.0) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """Per-layer bits (parameters, scaled) and FLOPs of zoo profiles; layers without
+    parameters keep their FLOPs with 0 bits."""
+    from edgeinfer.dnn import load_profile
+
+    bits, flops = [], []
+    for n in names:
+        p = load_profile(n)
+        bits.append(8.0 * p.layer_param_bytes() * size_scale)
+        flops.append(2.0 * p.layer_macs() * size_scale)
+    return tuple(bits), tuple(flops)
+
+
+def zoo_instance(rng: np.random.Generator, n_users: int, *, models: Sequence[str] = ("alexnet", "resnet18", "resnet50"),
+                 bandwidth_hz: float = 100e6, deadline_s: float = 1.0, size_scale: float = 1.0,
+                 classes: Sequence[str] = ("phone", "tablet", "laptop-gpu"),
+                 n_candidates: int = 2) -> SlideInstance:
+    """Users from the device classes (uniformly), spectral efficiency U(1, 8) bit/s/Hz, deadline
+    U(0.5, 1.5) x ``deadline_s``, ``n_candidates`` random candidate models out of ``models``."""
+    bits, flops = zoo_models(models, size_scale)
+    cls = rng.integers(0, len(classes), n_users)
+    fmax = np.array([DEVICE_CLASSES[classes[c]][0] for c in cls])
+    kappa = np.array([DEVICE_CLASSES[classes[c]][1] for c in cls])
+    budget = np.array([rng.uniform(*DEVICE_CLASSES[classes[c]][2]) for c in cls])
+    c = min(n_candidates, len(models))
+    cands = np.argsort(rng.random((n_users, len(models))), axis=1)[:, :c]
+    return SlideInstance(
+        bandwidth_hz=bandwidth_hz, model_ids=tuple(models), model_bits=bits, model_flops=flops,
+        user_ids=tuple(f"u{k}" for k in range(n_users)),
+        candidates=tuple(tuple(int(x) for x in row) for row in cands),
+        spectral_efficiency=rng.uniform(1.0, 8.0, n_users),
+        deadline_s=deadline_s * rng.uniform(0.5, 1.5, n_users), max_flops_per_s=fmax,
+        energy_coefficient=kappa, energy_budget_j=budget,
+    )
