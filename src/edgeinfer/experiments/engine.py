@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from edgeinfer.core.errors import EdgeInferError, UnknownNameError
-from edgeinfer.experiments.registry import STUDY_MODULES, available_studies, get_study
+from edgeinfer.experiments import registry
 from edgeinfer.experiments.study import Study, TaskSpec
 
 __all__ = [
@@ -85,7 +85,7 @@ def _split_overrides(overrides: Mapping[str, Any], studies: Sequence[Study]) -> 
                 raise UnknownNameError("study", sname, names)
             study = next(s for s in studies if s.name == sname)
             if pname not in study.param_map:
-                raise UnknownNameError(f"parameter of study {sname!r}", pname, study.param_map)
+                raise UnknownNameError(f"parameter of {sname}:", pname, study.param_map)
             out[sname][pname] = value
             continue
         hit = False
@@ -94,7 +94,7 @@ def _split_overrides(overrides: Mapping[str, Any], studies: Sequence[Study]) -> 
                 out[s.name].setdefault(key, value)
                 hit = True
         if not hit:
-            kind = f"parameter of study {studies[0].name!r}" if len(studies) == 1 else "parameter"
+            kind = f"parameter of {studies[0].name}:" if len(studies) == 1 else "parameter"
             raise UnknownNameError(kind, key, known_params)
     return out
 
@@ -105,7 +105,7 @@ def resolve_params(study: Study, overrides: Mapping[str, Any], *, quick: bool) -
     by = study.param_map
     for key, value in overrides.items():
         if key not in by:
-            raise UnknownNameError(f"parameter of study {study.name!r}", key, by)
+            raise UnknownNameError(f"parameter of {study.name}:", key, by)
         try:
             params[key] = by[key].coerce(value)
         except ValueError as exc:
@@ -242,7 +242,7 @@ def _execute(study: Study, pending: list[tuple[str, TaskSpec]], cache_dir: Path,
             bar.close()
 
 
-def connect_dask(scheduler: str | None, timeout_s: float = 5.0) -> Any:
+def connect_dask(scheduler: str | None, timeout_s: float = 3.0) -> Any:
     """A ``dask.distributed.Client`` for ``scheduler``; ExperimentError when unreachable."""
     if not scheduler:
         raise ExperimentError("--backend dask needs --scheduler tcp://HOST:PORT")
@@ -303,14 +303,11 @@ def _prepare(names: Sequence[str] | str) -> list[Study]:
     if isinstance(names, str):
         names = [names]
     if list(names) == ["all"]:
-        avail = available_studies()
+        avail = registry.available_studies()
         if not avail:
             raise ExperimentError("no study is available")
-        return [get_study(n) for n in avail]
-    for n in names:
-        if n not in STUDY_MODULES:
-            raise UnknownNameError("study", n, [*STUDY_MODULES, "all"])
-    return [get_study(n) for n in names]
+        return [registry.get_study(n) for n in avail]
+    return [registry.get_study(n) for n in names]
 
 
 def run_studies(

@@ -1,7 +1,7 @@
 """A toy study exercising the whole engine: a noisy analytic function of two parameters.
 
 ``f(a, b) = a * sin(b) + 1`` observed with Gaussian noise (``noise_std``); algorithm
-``exact`` returns ``f``, algorithm ``half`` returns ``f / 2``. Optionally burns CPU
+``exact`` returns ``f``, algorithm ``half`` returns half of the noisy ``f``. Optionally burns CPU
 (``work`` matrix multiplications) so the benchmarks can measure parallel speed-up.
 """
 
@@ -29,7 +29,7 @@ def run_task(task: TaskSpec) -> list[dict[str, Any]]:
     rows = []
     for alg in task.algorithms:
         scale = 1.0 if alg == "exact" else 0.5
-        rows.append({"algorithm": alg, "value": scale * f + noise, "error": abs(noise) * scale})
+        rows.append({"algorithm": alg, "value": scale * (f + noise), "error": abs(noise) * scale})
     return rows
 
 
