@@ -17,6 +17,8 @@ Structure (documented in docs/broadcast.md):
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from edgeinfer.broadcast.problem import MBAInstance, make_instance
@@ -57,7 +59,7 @@ def rayleigh_gains(rng: np.random.Generator, num_devices: int, path_loss: float 
 def synthetic_instance(
     seed: SeedLike = None, *, num_devices: int = 21, num_positions: int = 24, num_families: int = 2,
     qos_fraction: float = 0.9, bandwidth_hz: float = 100e6, noise_w: float = 0.5e-9, energy_j: float = 250.0,
-    block_bits: float = 5e6, path_loss: float = 1e-3, **score_kw: float,
+    block_bits: float = 5e6, path_loss: float = 1e-3, **score_kw: Any,
 ) -> MBAInstance:
     """The study's generator: paper defaults (B = 100 MHz, N0 = 0.5e-9 W, Q = 5 Mbit, E = 250 J)."""
     rng = make_rng(seed)

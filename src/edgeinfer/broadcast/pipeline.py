@@ -176,6 +176,8 @@ def _schedule(inst, requests: np.ndarray, power: str = "optimal"):
     blocks, H = worst_gains(inst, requests)
     plan = power_control(H, mode=power, bandwidth_hz=inst.bandwidth_hz, noise_w=inst.noise_w,
                          block_bits=inst.block_bits, energy_j=inst.energy_j)
+    if plan is None:
+        raise ValueError("energy budget too small for the selected blocks")
     users = [int(sum(1 for k in range(requests.shape[0]) if requests[k, n] == i)) for i, n in blocks]
     order = sorted(range(len(blocks)), key=lambda j: (-users[j], blocks[j][1], blocks[j][0]))
     t, out = 0.0, []
@@ -199,12 +201,16 @@ def fig9_curves(lib: DigitsLibrary, I: np.ndarray, *, qos_fraction: float = 0.9,
     inst = make_instance(scores=I, gains=gains, qos=qos, own_model=own, energy_j=energy_j,
                          model_ids=tuple(lib.tasks), device_ids=tuple(f"dev-{t}" for t in lib.tasks))
     sel = milp_select(I, qos, time_limit_s=30)
+    if sel.y is None:
+        raise ValueError(f"no MBA selection: {sel.status}")
     mba_sched = _schedule(inst, best_assembly(I, sel.y))
     # unicast: own blocks, one transmission per (device, position), position-major order
     from edgeinfer.broadcast.power import optimal_power
 
     plan = optimal_power(np.repeat(gains, N), bandwidth_hz=inst.bandwidth_hz, noise_w=inst.noise_w,
                          block_bits=inst.block_bits, energy_j=energy_j)
+    if plan is None:
+        raise ValueError("energy budget too small for unicast")
     dur = plan.duration_s.reshape(K, N)
     uni_sched, t = [], 0.0
     for n in range(N):
@@ -225,7 +231,7 @@ def fig9_curves(lib: DigitsLibrary, I: np.ndarray, *, qos_fraction: float = 0.9,
                 if h <= gains[k] and I[i, n, k] > best[n]:
                     best[n], choice[n] = I[i, n, k], i
             acc_mba[a, k] = lib.accuracy(k, choice, "test")
-            uchoice = [None] * N
+            uchoice: list[int | None] = [None] * N
             for kk, n, end in uni_sched:
                 if kk == k and end <= L * (1 + 1e-12):
                     uchoice[n] = k

@@ -90,7 +90,7 @@ class SelectionResult:
     def gap(self) -> float | None:
         if self.y is None:
             return None
-        b = self.blocks
+        b = int(self.y.sum())
         return 0.0 if b == 0 else max(0.0, (b - self.lower_bound) / b)
 
 
@@ -103,7 +103,7 @@ def best_assembly(I: np.ndarray, y: np.ndarray) -> np.ndarray:
     M, N, K = I.shape
     masked = np.where(y[:, :, None], I, -np.inf)
     arg = masked.argmax(axis=0)  # (N, K)
-    has = y.any(axis=0)  # (N,)
+    has = np.asarray(y.any(axis=0))  # (N,)
     arg = np.where(has[:, None], arg, -1)
     return arg.T.copy()
 
@@ -182,7 +182,7 @@ def reduce_problem(I: np.ndarray, c: np.ndarray) -> Reduced:
     if bad.size:
         return Reduced(np.zeros((M, N), bool), np.zeros((M, N, K), bool), [], int(bad[0]), 0, 0)
     U = usable_mask(I, c)
-    keep = U.any(axis=2)
+    keep = np.asarray(U.any(axis=2))
     removed_unusable = int((~keep).sum())
     removed_dom = 0
     for n in range(N):
@@ -490,7 +490,9 @@ class _Component:
         nb = self.nb
         best_n = np.array([self.S[g].max(axis=0) if g.size else np.full(self.Kc, -np.inf) for g in self.by_pos])
         slack = best_n.sum(axis=0) - self.cc
-        rows, cols, rhs = [], [], []
+        rows: list[int] = []
+        cols: list[int] = []
+        rhs: list[float] = []
         pk = self.pairs[:, 1]
         for kk in range(self.Kc):
             d = best_n[self.pos, kk] - self.S[:, kk]
@@ -505,9 +507,9 @@ class _Component:
                     dd = dd[np.isfinite(dd) & (dd >= tau - 1e-12)]
                     if dd.size:
                         m.append(dd.min())
-                m = np.sort(np.array(m))
-                D = int(np.searchsorted(np.cumsum(m), slack[kk] + 1e-9, side="right"))
-                if D >= len(m):
+                ms = np.sort(np.array(m))
+                D = int(np.searchsorted(np.cumsum(ms), slack[kk] + 1e-9, side="right"))
+                if D >= len(ms):
                     continue
                 sel = np.flatnonzero((pk == kk) & (d[self.pairs[:, 0]] >= tau - 1e-12))
                 rows += [len(rhs)] * len(sel)
@@ -692,11 +694,11 @@ def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: f
         return SelectionResult(None, "infeasible", math.inf, {"infeasible_device": red.infeasible})
     greedy = greedy_select(I, c, own)
     adaptive = adaptive_greedy_select(I, c)
-    if adaptive.y is not None and (greedy.y is None or adaptive.blocks < greedy.blocks):
+    if adaptive.y is not None and (greedy.y is None or int(adaptive.y.sum()) < int(greedy.y.sum())):
         greedy = adaptive  # the better of the two heuristics seeds the incumbent
     y_total = np.zeros((M, N), bool)
     lb_total = 0.0
-    stats = {"components": len(red.components), "removed_dominated": red.removed_dominated,
+    stats: dict = {"components": len(red.components), "removed_dominated": red.removed_dominated,
              "removed_unusable": red.removed_unusable, "nodes": 0, "lps": 0,
              "greedy_blocks": greedy.blocks}
     status = "optimal"
@@ -721,7 +723,7 @@ def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: f
 def _bnb_component(comp: _Component, y_greedy: np.ndarray | None, deadline: float,
                    node_limit: int | None) -> tuple[np.ndarray, float, dict]:
     nb = comp.nb
-    st = {"nodes": 0, "lps": 0, "status": "optimal"}
+    st: dict = {"nodes": 0, "lps": 0, "status": "optimal"}
     inc_val, inc = math.inf, None
     # greedy incumbent: its blocks for these devices, mapped onto kept (undominated) blocks
     if y_greedy is not None:
@@ -810,9 +812,10 @@ def _bnb_component(comp: _Component, y_greedy: np.ndarray | None, deadline: floa
         lower = inc_val
     else:
         lower = min([h[0] for h in heap] + [inc_val])
-    if inc is None:  # no incumbent found in time: fall back to every kept block (feasible)
-        inc = np.ones(nb)
+    if inc is None:  # no incumbent found in time: round every kept block (feasible) down
         inc = comp.round_up(np.ones(nb) * 0.5, np.zeros(nb), np.ones(nb))
+    if inc is None:  # cannot happen: every kept block together is feasible
+        inc = np.ones(nb)
     return inc, float(lower), st
 
 

@@ -60,15 +60,19 @@ def run_study(*, quick: bool = False, seed: int = 0, pipeline: bool = True,
     fig8: dict = {"devices": list(devices), "mba": [], "mba-constant-power": [], "unicast": []}
     default_sel = {}
     for K in devices:
-        g_b, a_b, b_b, b_lb, st = [], [], [], [], []
-        lat = {"mba": [], "mba-constant-power": [], "unicast": []}
+        g_b: list[float] = []
+        a_b: list[float] = []
+        b_b: list[float] = []
+        b_lb: list[float] = []
+        st: list[str] = []
+        lat: dict[str, list[float]] = {"mba": [], "mba-constant-power": [], "unicast": []}
         for s in seeds:
             inst = synthetic_instance(s, num_devices=K, num_positions=N)
             g = greedy_select(inst.scores, inst.qos, inst.own_model)
             b = bnb_select(inst.scores, inst.qos, inst.own_model, time_limit_s=bnb_limit)
-            g_b.append(g.blocks)
-            a_b.append(adaptive_greedy_select(inst.scores, inst.qos).blocks)
-            b_b.append(b.blocks)
+            g_b.append(float(g.blocks or 0))
+            a_b.append(float(adaptive_greedy_select(inst.scores, inst.qos).blocks or 0))
+            b_b.append(float(b.blocks or 0))
             b_lb.append(b.lower_bound)
             st.append(b.status)
             for k, v in _plans(inst, b.y).items():
@@ -84,7 +88,7 @@ def run_study(*, quick: bool = False, seed: int = 0, pipeline: bool = True,
             fig8[k].append(float(np.mean(lat[k])))
     fig7: dict = {"energy_j": list(ENERGIES), "mba": [], "mba-constant-power": [], "unicast": []}
     for E in ENERGIES:
-        acc = {"mba": [], "mba-constant-power": [], "unicast": []}
+        acc: dict[str, list[float]] = {"mba": [], "mba-constant-power": [], "unicast": []}
         for s in seeds:
             inst, _, b = default_sel[s]
             for k, v in _plans(replace(inst, energy_j=E), b.y).items():
@@ -130,8 +134,8 @@ def run_study(*, quick: bool = False, seed: int = 0, pipeline: bool = True,
         try:
             from edgeinfer.broadcast.pipeline import run_pipeline
 
-            kw = dict(epochs_base=10, epochs_task=5, num_permutations=8) if quick else {}
-            p = run_pipeline(seed=seed, **kw)
+            p = (run_pipeline(seed=seed, epochs_base=10, epochs_task=5, num_permutations=8) if quick
+                 else run_pipeline(seed=seed))
             figs["fig9"] = {k: v for k, v in p.items() if k != "scores"}
             summary["surrogate_pearson_r"] = p["surrogate"]["pearson_r"]
         except ImportError as exc:  # torch or scikit-learn missing
@@ -236,7 +240,7 @@ def run_task(task) -> list[dict]:
         else:
             lat = plans[alg]
             blocks = K * inst.num_positions if alg == "unicast" else bnb.blocks
-        rows.append({"algorithm": alg, "blocks": float(blocks), "latency_s": float(lat),
+        rows.append({"algorithm": alg, "blocks": float(blocks or 0), "latency_s": float(lat),
                      "latency_per_device_s": float(lat) / K, "bnb_status": bnb.status,
                      "bnb_lower_bound": float(bnb.lower_bound)})
     return rows
