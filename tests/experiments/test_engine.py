@@ -254,3 +254,30 @@ def test_registry_lists_existing_modules_only():
     for name in avail:
         assert registry.get_study(name).name == name
     assert Path(__file__).parents[2].joinpath("docs", "experiments.md").exists()
+
+
+def _curve_rt(task):
+    rng = task.rng()
+    bonus = {"small": 0.0, "big": 1.0}[task.params["model"]]
+    return [{"algorithm": alg, "episode": e, "reward": e * (i + 1) + bonus + float(rng.normal(0, 0.1))}
+            for i, alg in enumerate(task.algorithms) for e in range(3)]
+
+
+def test_curves_and_categorical_axis(tmp_path):
+    study = Study(
+        name="curves", title="curves", params=[Param("model", "small", str, choices=("small", "big"))],
+        sweeps={"models": Axis("model", quick=("small", "big"), full=("small", "big"))},
+        algorithms=["lymdo", "ppo"], metrics={"reward": "reward (1)"}, run_task=_curve_rt,
+        figures=[Figure("training", x="episode", y="reward", xlabel="episode", ylabel="reward"),
+                 Figure("per_model", x="model", y="reward", xlabel="model", ylabel="reward")],
+    )
+    assert study.figure_sweep(study.figures[0]) == "default" and study.figure_sweep(study.figures[1]) == "models"
+    run = run_study(study, tmp_path, realisations=3, jobs=1)
+    df = pd.read_parquet(tmp_path / "results.parquet")
+    assert len(df) == 3 * 3 * 2 * 3  # (default, small, big) x realisations x algorithms x episodes
+    assert run.tasks_total == 2 * 3  # the "small" point is the default point: computed once
+    s = run.summary["metrics"]
+    # summary averages the episodes within a realisation: ppo's reward is twice lymdo's
+    assert s["ppo"]["reward"]["mean"] == pytest.approx(2 * s["lymdo"]["reward"]["mean"], abs=0.3)
+    for name in ("training", "per_model"):
+        assert (tmp_path / "figures" / f"{name}.png").read_bytes()[:8] == PNG_SIGNATURE

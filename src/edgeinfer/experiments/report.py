@@ -87,6 +87,7 @@ def draw_figures(study: Study, df: Any, fig_dir: Path) -> list[Path]:
         sweep = study.figure_sweep(spec)
         d = df[df["sweep"] == sweep]
         fig, ax = plt.subplots(figsize=(5.0, 3.6), dpi=120)
+        categories: list[str] = []
         for alg in spec.algorithms or tuple(study.algorithms):
             da = d[d["algorithm"] == alg]
             if da.empty or spec.x not in da.columns:
@@ -104,9 +105,17 @@ def draw_figures(study: Study, df: Any, fig_dir: Path) -> list[Path]:
             if not xs:
                 continue
             st = style_for(alg)
-            xa, ma, ha = np.asarray(xs, float), np.asarray(mean), np.asarray(half)
+            try:
+                xa = np.asarray(xs, dtype=float)
+            except (TypeError, ValueError):  # categorical x (e.g. a model name): positions + labels
+                categories = categories or [str(x) for x in xs]
+                xa = np.asarray([categories.index(str(x)) if str(x) in categories else len(categories)
+                                 for x in xs], dtype=float)
+            ma, ha = np.asarray(mean), np.asarray(half)
             ax.plot(xa, ma, label=alg, markersize=4, **st)
             ax.fill_between(xa, ma - ha, ma + ha, color=st["color"], alpha=0.18, linewidth=0)
+        if categories:
+            ax.set_xticks(range(len(categories)), categories, rotation=30, fontsize=8)
         ax.set_xlabel(spec.xlabel)
         ax.set_ylabel(spec.ylabel)
         if spec.logx:
