@@ -18,7 +18,8 @@ subchannel, Table I lines 17-20), then two steps the paper leaves out and we doc
 * the result is never worse than running everything locally (compared at the end);
 * ``local_search``: single-device subchannel moves among each device's ``ls_candidates`` best
   own-gain subchannels, accepted when the exact cost of the two subchannels involved drops,
-  followed by another polish (repairs bad vertices the 0.5-rounding of the relaxation lands on).
+  and, on instances of at most ``swap_max_devices`` (20) devices, pairwise swaps, each followed
+  by another polish (repairs bad vertices the rounding of the relaxation lands on).
 
 Step size: Table I uses a fixed step; we use the "self-adaptive step size" its §V remarks on:
 backtracking on the descent-lemma condition, so every accepted step decreases the objective.
@@ -290,10 +291,11 @@ def _group_cost(inst: SplitInstance, idx: np.ndarray, m: int, power: np.ndarray,
 
 
 def local_search(inst: SplitInstance, sub: np.ndarray, power: np.ndarray, cost: np.ndarray, *, uplink: bool,
-                 candidates: int = 4, passes: int = 2) -> tuple[np.ndarray, int]:
+                 candidates: int = 4, passes: int = 2, swaps: bool = False) -> tuple[np.ndarray, int]:
     """Move single devices to one of their ``candidates`` best own-gain subchannels when that
     lowers the communication cost of the two subchannels involved (first improvement,
-    per-(cell, subchannel) limit kept). Only the two groups change, so each move is exact."""
+    per-(cell, subchannel) limit kept); with ``swaps`` also exchange the subchannels of two
+    devices (O(U^2), for small instances). Only the two groups change, so each move is exact."""
     sub = sub.copy()
     own = inst.own_up() if uplink else inst.own_down()
     top = np.argsort(-own, axis=1, kind="stable")[:, :candidates]
@@ -321,6 +323,30 @@ def local_search(inst: SplitInstance, sub: np.ndarray, power: np.ndarray, cost: 
                     moves += 1
                     improved = True
                     break
+        if swaps:
+            for i in np.flatnonzero(sub >= 0):
+                for j in np.flatnonzero(sub >= 0):
+                    a, b = int(sub[i]), int(sub[j])
+                    if j <= i or a == b:
+                        continue
+                    ci, cj = inst.cell[i], inst.cell[j]
+                    if ci != cj and (load[ci, b] >= inst.max_per_subchannel or load[cj, a] >= inst.max_per_subchannel):
+                        continue
+                    ga, gb = np.flatnonzero(sub == a), np.flatnonzero(sub == b)
+                    before = (_group_cost(inst, ga, a, power, cost, uplink)
+                              + _group_cost(inst, gb, b, power, cost, uplink))
+                    ga2 = np.append(ga[ga != i], j)
+                    gb2 = np.append(gb[gb != j], i)
+                    after = (_group_cost(inst, ga2, a, power, cost, uplink)
+                             + _group_cost(inst, gb2, b, power, cost, uplink))
+                    if after < before * (1 - 1e-12):
+                        sub[i], sub[j] = b, a
+                        load[ci, a] -= 1
+                        load[ci, b] += 1
+                        load[cj, b] -= 1
+                        load[cj, a] += 1
+                        moves += 1
+                        improved = True
         if not improved:
             break
     return sub, moves
@@ -379,6 +405,7 @@ def _run_ligd_impl(inst: SplitInstance, options: SolveOptions, *, warm: bool) ->
     do_ls = bool(options.param("local_search", True))
     do_prune = bool(options.param("prune", True))
     ls_k = int(options.param("ls_candidates", 4))
+    do_swap = inst.num_devices <= int(options.param("swap_max_devices", 20))
     st = RelaxedState.build(inst)
     nl = inst.num_layers
     fmax = int(nl.max())
@@ -454,9 +481,9 @@ def _run_ligd_impl(inst: SplitInstance, options: SolveOptions, *, warm: bool) ->
                 txr = split < nl
                 wt, we = inst.w_latency, inst.w_energy
                 up2, mu = local_search(inst, np.where(txr, up, -1), xr.p, (wt + we * xr.p) * tb.up_bits,
-                                       uplink=True, candidates=ls_k)
+                                       uplink=True, candidates=ls_k, swaps=do_swap)
                 dn2, md = local_search(inst, np.where(txr, dn, -1), xr.pw, (wt + we * xr.pw) * inst.result_bits,
-                                       uplink=False, candidates=ls_k)
+                                       uplink=False, candidates=ls_k, swaps=do_swap)
                 ls_moves += mu + md
                 if mu + md == 0:
                     break
