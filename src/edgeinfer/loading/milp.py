@@ -106,10 +106,10 @@ def solve_milp(inst: PartialLoadingInstance, *, options: SolveOptions) -> Partia
     rows.append((time_row, -np.inf, deadline))
     A = lil_matrix((len(rows), nv))
     lo, hi = np.empty(len(rows)), np.empty(len(rows))
-    for r_, (row, lb, ub) in enumerate(rows):
-        for c, val in row.items():
-            A[r_, c] = val
-        lo[r_], hi[r_] = lb, ub
+    for r_, (row, row_lo, row_hi) in enumerate(rows):
+        for col, val in row.items():
+            A[r_, col] = val
+        lo[r_], hi[r_] = row_lo, row_hi
     c = np.zeros(nv)
     for v in ix.values():
         c[v] = -1.0
@@ -119,7 +119,7 @@ def solve_milp(inst: PartialLoadingInstance, *, options: SolveOptions) -> Partia
     ub = np.ones(nv)
     for a in range(n):
         ub[inb[a]] = len(costs.order[models[a]])
-    opts = {"disp": False}
+    opts: dict[str, float | bool] = {"disp": False}
     if options.time_limit_s is not None:
         opts["time_limit"] = float(options.time_limit_s)
     res = milp(c, constraints=LinearConstraint(A.tocsr(), lo, hi), integrality=integrality,
