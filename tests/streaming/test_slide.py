@@ -226,3 +226,50 @@ def test_cli_round_trip(tmp_path, capsys):
     broken.write_text(json.dumps(d))
     assert main(["solve", str(broken), "-a", "slide"]) == 2
     capsys.readouterr()
+
+
+def _edf_feasible(jobs):
+    jobs = sorted(jobs)
+    t = 0.0
+    for d, p in jobs:
+        t += p
+        if t > d * (1 + 1e-9) + 1e-12:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_dynamic_within_its_exact_optimum(seed):
+    """slide-dynamic is a heuristic: never above the time-varying optimum (brute force over
+    subsets and models, EDF feasibility at f*), never below slide."""
+    from edgeinfer.streaming.algorithms import layer_jobs, pair_table
+
+    rng = np.random.default_rng(100 + seed)
+    inst = load_instance(random_doc(rng, int(rng.integers(2, 7)), int(rng.integers(1, 4))))
+    table = pair_table(inst)
+    speed = {(int(u), int(m)): float(f) for u, m, f in zip(table.user, table.model, table.speed, strict=True)}
+    best = 0
+    for subset in itertools.product([False, True], repeat=inst.num_users):
+        users = [k for k in range(inst.num_users) if subset[k]]
+        if len(users) <= best:
+            continue
+        for choice in itertools.product(*[inst.candidates[k] for k in users]):
+            jobs = []
+            for k, m in zip(users, choice, strict=True):
+                p, d = layer_jobs(inst, k, m, speed[k, m])
+                jobs += list(zip(d, p, strict=True))
+            if _edf_feasible(jobs):
+                best = len(users)
+                break
+    dyn = _solve(inst, "slide-dynamic").objective
+    assert _solve(inst, "slide").objective <= dyn <= best
+
+
+def test_piecewise_download_times():
+    from edgeinfer.streaming.latency import download_times_piecewise
+
+    tl = np.array([[0.0, 1.0, 0.5], [2.0, 3.0, 1.0]])
+    # 10 bit/s at share 1: 5 bits by t=1, nothing in (1, 2), 10 more by t=3
+    got = download_times_piecewise(np.array([0.0, 2.5, 5.0, 10.0, 15.0, 16.0]), tl, 10.0)
+    assert got[:5] == pytest.approx([0.0, 0.5, 1.0, 2.5, 3.0])
+    assert math.isinf(got[5])

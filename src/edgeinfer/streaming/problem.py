@@ -195,6 +195,8 @@ def load_solution(doc: object, inst: SlideInstance) -> SlideSolution:
         status = SolveStatus(m.status)
     except ValueError:
         raise InvalidSolutionError("status", f"unknown status {m.status!r}") from None
+    if m.objective is not None and m.objective != m.served:
+        raise InvalidSolutionError("served", f"served {m.served} differs from objective {m.objective:g}")
     uidx = {u: i for i, u in enumerate(inst.user_ids)}
     midx = {x: i for i, x in enumerate(inst.model_ids)}
     seen: set[str] = set()

@@ -6,6 +6,7 @@ Device classes (effective sustained DNN throughput, FP32, and the dynamic-power 
 =============  ==================  ==============  ==========================
 class          max FLOP/s          kappa           energy budget per task
 =============  ==================  ==============  ==========================
+iot            5e9                 4e-33           U(0.1, 1.0) J
 phone          50e9                2e-33           U(0.05, 0.5) J
 tablet         200e9               5e-34           U(0.1, 1.0) J
 laptop-gpu     2e12                2e-35           U(0.5, 5.0) J
@@ -26,6 +27,7 @@ __all__ = ["DEVICE_CLASSES", "synthetic_instance", "zoo_instance", "zoo_models"]
 
 #: name -> (max FLOP/s, kappa, (budget low, budget high) J)
 DEVICE_CLASSES: dict[str, tuple[float, float, tuple[float, float]]] = {
+    "iot": (5e9, 4e-33, (0.1, 1.0)),
     "phone": (50e9, 2e-33, (0.05, 0.5)),
     "tablet": (200e9, 5e-34, (0.1, 1.0)),
     "laptop-gpu": (2e12, 2e-35, (0.5, 5.0)),
