@@ -99,6 +99,7 @@ def test_rerun_hits_cache_and_is_identical(toy_run, tmp_path):
     import shutil
 
     shutil.copytree(out / "cache", tmp_path / "cache")
+    shutil.copy(out / ".edgeinfer-results", tmp_path)
     files = sorted((tmp_path / "cache").glob("*.json"))
     for f in files[:3]:
         f.unlink()
@@ -281,3 +282,11 @@ def test_curves_and_categorical_axis(tmp_path):
     assert s["ppo"]["reward"]["mean"] == pytest.approx(2 * s["lymdo"]["reward"]["mean"], abs=0.3)
     for name in ("training", "per_model"):
         assert (tmp_path / "figures" / f"{name}.png").read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_refuses_foreign_non_empty_out_dir(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "figures").mkdir()
+    assert main(["reproduce", "toy", "-n", "1", "--out", str(tmp_path)]) == 2
+    assert "not written by edgeinfer" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["figures", "notes.txt"]

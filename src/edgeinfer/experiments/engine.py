@@ -139,6 +139,24 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     return out
 
 
+#: file marking a folder as written by the engine (a non-empty folder without it is refused)
+MARKER = ".edgeinfer-results"
+
+
+def check_out_dir(path: Path) -> None:
+    """Refuse to write into an existing file, or a non-empty folder the engine did not create."""
+    if path.exists() and not path.is_dir():
+        raise ExperimentError(f"--out {path}: exists and is not a directory")
+    if path.is_dir() and not (path / MARKER).exists() and any(path.iterdir()):
+        raise ExperimentError(f"--out {path}: a non-empty folder not written by edgeinfer reproduce; "
+                              "choose a new or empty folder")
+
+
+def _mark(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    (path / MARKER).touch()
+
+
 # ---------------------------------------------------------------------------- planning
 
 
@@ -354,12 +372,16 @@ def run_studies(
     routed = _split_overrides(dict(overrides or {}), studies)
     bases = {s.name: resolve_params(s, routed[s.name], quick=quick) for s in studies}
     out_root = Path(out_dir)
-    if out_root.exists() and not out_root.is_dir():
-        raise ExperimentError(f"--out {out_root}: exists and is not a directory")
+    check_out_dir(out_root)
+    if multi:
+        for s in studies:
+            check_out_dir(out_root / s.name)
     client = connect_dask(scheduler) if backend == "dask" else None
 
     try:
         runs = []
+        if multi:
+            _mark(out_root)
         for study in studies:
             sdir = out_root / study.name if multi else out_root
             runs.append(_run_one_study(
@@ -391,6 +413,7 @@ def run_declared(study: Study, out_dir: str | os.PathLike[str], *, quick: bool =
                  figures: bool = True, progress: bool | None = None, command: str | None = None) -> StudyRun:
     """Run an unregistered :class:`Study` object (same options as :func:`run_studies`)."""
     base = resolve_params(study, dict(overrides or {}), quick=quick)
+    check_out_dir(Path(out_dir))
     client = connect_dask(scheduler) if backend == "dask" else None
     try:
         return _run_one_study(study, base, Path(out_dir), quick=quick, seed=seed, jobs=jobs,
@@ -418,6 +441,7 @@ def _run_one_study(study: Study, base: dict[str, Any], sdir: Path, *, quick: boo
             if k not in unique:
                 unique[k] = TaskSpec(study=study.name, params=dict(pt.params), algorithms=tuple(study.algorithms),
                                      realisation=r, seed=_task_seed(seed, r), quick=quick)
+    _mark(sdir)
     cache_dir = sdir / "cache"
     cache_dir.mkdir(parents=True, exist_ok=True)
     cache: dict[str, list[dict[str, Any]]] = {}

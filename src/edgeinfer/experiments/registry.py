@@ -36,28 +36,34 @@ def _module_exists(module: str) -> bool:
         return False
 
 
-def _load(name: str) -> Study | None:
+def _load(name: str) -> tuple[Study | None, str]:
+    """The study object, or ``None`` and why not."""
     module = STUDY_MODULES[name]
     if not _module_exists(module):
-        return None
-    study = getattr(importlib.import_module(module), "STUDY", None)
-    return study if isinstance(study, Study) else None
+        return None, f"{module} does not exist"
+    try:
+        mod = importlib.import_module(module)
+    except Exception as exc:  # a broken study module must not break the other studies
+        return None, f"importing {module} failed: {type(exc).__name__}: {exc}"
+    study = getattr(mod, "STUDY", None)
+    if not isinstance(study, Study):
+        return None, f"{module} declares no STUDY"
+    return study, ""
 
 
 def available_studies() -> list[str]:
     """Names of the studies whose module exists and declares a ``STUDY``, in registry order."""
-    return [name for name in STUDY_MODULES if _load(name) is not None]
+    return [name for name in STUDY_MODULES if _load(name)[0] is not None]
 
 
 def get_study(name: str) -> Study:
     """The study called ``name``; ``UnknownNameError`` (with a suggestion) if unknown."""
     if name not in STUDY_MODULES:
         raise UnknownNameError("study", name, [*STUDY_MODULES, "all"])
-    study = _load(name)
+    study, why = _load(name)
     if study is None:
         raise StudyUnavailableError(
-            f"study {name!r} is not available yet ({STUDY_MODULES[name]} declares no STUDY); "
-            f"available: {', '.join(available_studies())}")
+            f"study {name!r} is not available ({why}); available: {', '.join(available_studies())}")
     if study.name != name:
         raise StudyUnavailableError(f"{STUDY_MODULES[name]}.STUDY is named {study.name!r}, expected {name!r}")
     return study
