@@ -67,10 +67,12 @@ def zoo_models(names: Sequence[str], size_scale: float = 1.0) -> tuple[tuple[np.
 def zoo_instance(rng: np.random.Generator, n_users: int, *, models: Sequence[str] = ("alexnet", "resnet18", "resnet50"),
                  bandwidth_hz: float = 100e6, deadline_s: float = 1.0, size_scale: float = 1.0,
                  classes: Sequence[str] = ("phone", "tablet", "laptop-gpu"),
-                 n_candidates: int = 2) -> SlideInstance:
+                 n_candidates: int = 2, bits_scale: float = 1.0) -> SlideInstance:
     """Users from the device classes (uniformly), spectral efficiency U(1, 8) bit/s/Hz, deadline
-    U(0.5, 1.5) x ``deadline_s``, ``n_candidates`` random candidate models out of ``models``."""
+    U(0.5, 1.5) x ``deadline_s``, ``n_candidates`` random candidate models out of ``models``;
+    ``size_scale`` scales bits and FLOPs, ``bits_scale`` the bits only (e.g. 0.25 for int8)."""
     bits, flops = zoo_models(models, size_scale)
+    bits = tuple(b * bits_scale for b in bits)
     cls = rng.integers(0, len(classes), n_users)
     fmax = np.array([DEVICE_CLASSES[classes[c]][0] for c in cls])
     kappa = np.array([DEVICE_CLASSES[classes[c]][1] for c in cls])
