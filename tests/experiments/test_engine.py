@@ -126,10 +126,11 @@ def test_two_processes_bit_identical(toy_run, tmp_path):
                                   _metrics(pd.read_parquet(tmp_path / "results.parquet")), check_exact=True)
 
 
-def test_dask_local_cluster_bit_identical(toy_run, tmp_path):
+@pytest.mark.parametrize("processes", [False, True], ids=["threads", "processes"])
+def test_dask_local_cluster_bit_identical(toy_run, tmp_path, processes):
     distributed = pytest.importorskip("dask.distributed")
     out, _ = toy_run
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=processes,
                                   dashboard_address=None) as cluster:
         run = run_study("toy", tmp_path, quick=True, seed=7, realisations=N_REAL, figures=False,
                         backend="dask", scheduler=cluster.scheduler_address)
