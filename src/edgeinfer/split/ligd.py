@@ -272,9 +272,9 @@ def refine_splits(inst: SplitInstance, st: RelaxedState, split: np.ndarray, x: P
     return out
 
 
-def _group_cost(inst: SplitInstance, idx: np.ndarray, m: int, power: np.ndarray, cost: np.ndarray,
+def _group_cost(inst: SplitInstance, idx: np.ndarray, m: int, power: np.ndarray, bits: np.ndarray,
                 uplink: bool) -> float:
-    """sum over the devices ``idx`` sharing subchannel m of cost_i / rate_i (eqs. 5-10)."""
+    """sum over the devices ``idx`` sharing subchannel m of (omega_T + omega_E p) bits / rate."""
     if len(idx) == 0:
         return 0.0
     from edgeinfer.system.rates import noma_downlink_sinr, noma_uplink_sinr
@@ -287,22 +287,56 @@ def _group_cost(inst: SplitInstance, idx: np.ndarray, m: int, power: np.ndarray,
         sinr = noma_downlink_sinr(power[idx], inst.cell[idx], np.zeros(len(idx), dtype=int),
                                   inst.downlink_gain[idx, :, m], inst.noise_down_w)
         band = inst.bandwidth_down_hz / inst.num_subchannels
-    return float((cost[idx] / (band * np.log2(1.0 + sinr))).sum())
+    cost = (inst.w_latency[idx] + inst.w_energy[idx] * power[idx]) * bits[idx]
+    return float((cost / (band * np.log2(1.0 + sinr))).sum())
 
 
-def local_search(inst: SplitInstance, sub: np.ndarray, power: np.ndarray, cost: np.ndarray, *, uplink: bool,
-                 candidates: int = 4, passes: int = 2, swaps: bool = False) -> tuple[np.ndarray, int]:
+def alone_power(inst: SplitInstance, *, uplink: bool) -> np.ndarray:
+    """Each device's best power alone (no interference) on its best subchannel."""
+    from edgeinfer.split.baselines import _golden
+
+    wt, we = inst.w_latency, inst.w_energy
+    g = (inst.own_up() if uplink else inst.own_down()).max(1)
+    noise = inst.noise_up_w if uplink else inst.noise_down_w
+    lo, hi = (inst.p_min_w, inst.p_max_w) if uplink else (inst.ap_p_min_w, inst.ap_p_max_w)
+    u = inst.num_devices
+    return _golden(lambda x: (wt + we * x) / np.log2(1.0 + x * g / noise), np.full(u, lo), np.full(u, hi))
+
+
+def local_search(inst: SplitInstance, sub: np.ndarray, power: np.ndarray, bits: np.ndarray, *, uplink: bool,
+                 candidates: int = 4, passes: int = 2, swaps: bool = False,
+                 alt_power: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """Move single devices to one of their ``candidates`` best own-gain subchannels when that
     lowers the communication cost of the two subchannels involved (first improvement,
     per-(cell, subchannel) limit kept); with ``swaps`` also exchange the subchannels of two
-    devices (O(U^2), for small instances). Only the two groups change, so each move is exact."""
+    devices (O(U^2), for small instances). Each move is evaluated with the current powers and,
+    if ``alt_power`` is given, with the two groups' powers reset to it (a move that pays only
+    with other powers); only the two groups change, so each accepted move is an exact
+    improvement. Returns subchannels, powers and the number of moves."""
     sub = sub.copy()
+    power = power.copy()
     own = inst.own_up() if uplink else inst.own_down()
     top = np.argsort(-own, axis=1, kind="stable")[:, :candidates]
     load = np.zeros((inst.num_aps, inst.num_subchannels), dtype=np.int64)
     on = sub >= 0
     np.add.at(load, (inst.cell[on], sub[on]), 1)
     moves = 0
+
+    def gain_of(ga2: np.ndarray, a: int, gb2: np.ndarray, b: int, before: float) -> np.ndarray | None:
+        """The power vector of an improving move, or None."""
+        best, best_p = before * (1 - 1e-12), None
+        options = [power]
+        if alt_power is not None:
+            alt = power.copy()
+            members = np.concatenate([ga2, gb2])
+            alt[members] = alt_power[members]
+            options.append(alt)
+        for pw in options:
+            after = _group_cost(inst, ga2, a, pw, bits, uplink) + _group_cost(inst, gb2, b, pw, bits, uplink)
+            if after < best:
+                best, best_p = after, pw
+        return best_p
+
     for _ in range(passes):
         improved = False
         for i in np.flatnonzero(sub >= 0):
@@ -313,10 +347,10 @@ def local_search(inst: SplitInstance, sub: np.ndarray, power: np.ndarray, cost: 
                 if b == a or load[c, b] >= inst.max_per_subchannel:
                     continue
                 ga, gb = np.flatnonzero(sub == a), np.flatnonzero(sub == b)
-                before = _group_cost(inst, ga, a, power, cost, uplink) + _group_cost(inst, gb, b, power, cost, uplink)
-                ga2, gb2 = ga[ga != i], np.append(gb, i)
-                after = _group_cost(inst, ga2, a, power, cost, uplink) + _group_cost(inst, gb2, b, power, cost, uplink)
-                if after < before * (1 - 1e-12):
+                before = _group_cost(inst, ga, a, power, bits, uplink) + _group_cost(inst, gb, b, power, bits, uplink)
+                new_p = gain_of(ga[ga != i], a, np.append(gb, i), b, before)
+                if new_p is not None:
+                    power = new_p
                     sub[i] = b
                     load[c, a] -= 1
                     load[c, b] += 1
@@ -333,13 +367,11 @@ def local_search(inst: SplitInstance, sub: np.ndarray, power: np.ndarray, cost: 
                     if ci != cj and (load[ci, b] >= inst.max_per_subchannel or load[cj, a] >= inst.max_per_subchannel):
                         continue
                     ga, gb = np.flatnonzero(sub == a), np.flatnonzero(sub == b)
-                    before = (_group_cost(inst, ga, a, power, cost, uplink)
-                              + _group_cost(inst, gb, b, power, cost, uplink))
-                    ga2 = np.append(ga[ga != i], j)
-                    gb2 = np.append(gb[gb != j], i)
-                    after = (_group_cost(inst, ga2, a, power, cost, uplink)
-                             + _group_cost(inst, gb2, b, power, cost, uplink))
-                    if after < before * (1 - 1e-12):
+                    before = (_group_cost(inst, ga, a, power, bits, uplink)
+                              + _group_cost(inst, gb, b, power, bits, uplink))
+                    new_p = gain_of(np.append(ga[ga != i], j), a, np.append(gb[gb != j], i), b, before)
+                    if new_p is not None:
+                        power = new_p
                         sub[i], sub[j] = b, a
                         load[ci, a] -= 1
                         load[ci, b] += 1
@@ -349,7 +381,7 @@ def local_search(inst: SplitInstance, sub: np.ndarray, power: np.ndarray, cost: 
                         improved = True
         if not improved:
             break
-    return sub, moves
+    return sub, power, moves
 
 
 def split_lower_bounds(inst: SplitInstance) -> np.ndarray:
@@ -475,15 +507,16 @@ def _run_ligd_impl(inst: SplitInstance, options: SolveOptions, *, warm: bool) ->
                 break
             split = new
         ls_moves = 0
+        alt_up, alt_dn = alone_power(inst, uplink=True), alone_power(inst, uplink=False)
         if do_ls:
             for _ in range(2):
                 tb = split_tables(inst, split)
                 txr = split < nl
-                wt, we = inst.w_latency, inst.w_energy
-                up2, mu = local_search(inst, np.where(txr, up, -1), xr.p, (wt + we * xr.p) * tb.up_bits,
-                                       uplink=True, candidates=ls_k, swaps=do_swap)
-                dn2, md = local_search(inst, np.where(txr, dn, -1), xr.pw, (wt + we * xr.pw) * inst.result_bits,
-                                       uplink=False, candidates=ls_k, swaps=do_swap)
+                up2, p2, mu = local_search(inst, np.where(txr, up, -1), xr.p, tb.up_bits, uplink=True,
+                                           candidates=ls_k, swaps=do_swap, alt_power=alt_up)
+                dn2, pw2, md = local_search(inst, np.where(txr, dn, -1), xr.pw, inst.result_bits, uplink=False,
+                                            candidates=ls_k, swaps=do_swap, alt_power=alt_dn)
+                xr = Point(xr.bu, xr.bd, p2, pw2, xr.r)
                 ls_moves += mu + md
                 if mu + md == 0:
                     break
