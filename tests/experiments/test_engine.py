@@ -13,7 +13,7 @@ import pytest
 
 from edgeinfer.cli import main
 from edgeinfer.core.errors import EdgeInferError, UnknownNameError
-from edgeinfer.experiments import Axis, Figure, Param, Study, registry
+from edgeinfer.experiments import Axis, Claim, Figure, Param, Study, registry
 from edgeinfer.experiments.engine import ExperimentError, _task_seed, run_studies, run_study
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -272,6 +272,8 @@ def test_curves_and_categorical_axis(tmp_path):
         algorithms=["lymdo", "ppo"], metrics={"reward": "reward (1)"}, run_task=_curve_rt,
         figures=[Figure("training", x="episode", y="reward", xlabel="episode", ylabel="reward"),
                  Figure("per_model", x="model", y="reward", xlabel="model", ylabel="reward")],
+        claims=[Claim("broken measure", 1.0, lambda df: df["no_such_column"].mean())],
+        summary=lambda df: {"episodes": int(df["episode"].max()) + 1},
     )
     assert study.figure_sweep(study.figures[0]) == "default" and study.figure_sweep(study.figures[1]) == "models"
     run = run_study(study, tmp_path, realisations=3, jobs=1)
@@ -281,6 +283,10 @@ def test_curves_and_categorical_axis(tmp_path):
     s = run.summary["metrics"]
     # summary averages the episodes within a realisation: ppo's reward is twice lymdo's
     assert s["ppo"]["reward"]["mean"] == pytest.approx(2 * s["lymdo"]["reward"]["mean"], abs=0.3)
+    assert run.summary["extra"] == {"episodes": 3}
+    (claim,) = run.summary["claims"]
+    assert claim["measured"] is None and "KeyError" in claim["error"]
+    assert "error: KeyError" in (tmp_path / "report.md").read_text()
     for name in ("training", "per_model"):
         assert (tmp_path / "figures" / f"{name}.png").read_bytes()[:8] == PNG_SIGNATURE
 

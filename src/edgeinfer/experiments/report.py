@@ -104,7 +104,7 @@ def draw_figures(study: Study, df: Any, fig_dir: Path) -> list[Path]:
                 half.append(t_halfwidth(list(vals)))
             if not xs:
                 continue
-            st = style_for(alg)
+            st: dict[str, Any] = dict(style_for(alg))
             try:
                 xa = np.asarray(xs, dtype=float)
             except (TypeError, ValueError):  # categorical x (e.g. a model name): positions + labels
