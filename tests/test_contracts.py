@@ -29,6 +29,9 @@ KNOWN_OPTIMA = {
     "slide_small.json": 11,
 }
 #: Objectives a solver for a problem reports that are counts of a different quantity.
+#: Solvers of a relaxation (a larger feasible set than the known optimum's): slide-dynamic lets
+#: bandwidth shares vary over time, so it may serve more than the static-share optimum.
+RELAXATIONS = {("slide", "slide-dynamic")}
 HEAVY = ("torch", "matplotlib", "gymnasium", "stable_baselines3", "cvxpy")
 
 
@@ -79,6 +82,8 @@ def test_every_solver_verifies_on_examples(path, algorithm):
         info = [s for s in list_solvers(spec.name) if s.algorithm == algorithm][0]
         if info.exact and sol.status.value == "optimal":
             assert rep.objective == known
+        elif (spec.name, algorithm) in RELAXATIONS:
+            assert rep.objective >= known  # starts from the static optimum
         else:
             assert rep.objective <= known  # heuristics never beat the optimum
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -30,7 +31,7 @@ __all__ = ["PairTable", "pair_table", "best_speeds", "solve_slide", "solve_seque
            "solve_slide_dynamic", "admit_sorted"]
 
 
-def best_speeds(inst: SlideInstance, total_flops: np.ndarray, users: np.ndarray) -> np.ndarray:
+def best_speeds(inst: SlideInstance, total_flops: float | np.ndarray, users: np.ndarray) -> np.ndarray:
     """Vectorised ``f* = min(f_max, sqrt(E / (kappa F)))`` (``f_max`` when ``kappa F = 0``)."""
     kappa = inst.energy_coefficient[users]
     denom = kappa * total_flops
@@ -253,7 +254,7 @@ def edf_timelines(inst: SlideInstance, chosen: list[tuple[int, int, float]]) -> 
 def solve_slide_dynamic(inst: SlideInstance, *, options: SolveOptions) -> SlideSolution:
     t0 = time.perf_counter()
     tol = float(options.param("tol", 1e-9))
-    static = solve_slide(inst, options=SolveOptions(params={"latency": False}))
+    static = cast(SlideSolution, solve_slide(inst, options=SolveOptions(params={"latency": False})))
     table = pair_table(inst, "pipelined")
     edf = _EDFSet(tol)
     chosen: list[tuple[int, int, float]] = []
@@ -269,7 +270,7 @@ def solve_slide_dynamic(inst: SlideInstance, *, options: SolveOptions) -> SlideS
     fin = np.isfinite(table.share) & (table.share <= 1.0) & ~served[table.user]
     rows = np.flatnonzero(fin)
     work = np.array([inst.model_bits[table.model[r]].sum() / inst.full_rate_bps(int(table.user[r])) for r in rows])
-    user_work = {}
+    user_work: dict[int, float] = {}
     for r, w in zip(rows, work, strict=True):
         user_work[int(table.user[r])] = min(user_work.get(int(table.user[r]), math.inf), float(w))
     rank = sorted(zip(rows, work, strict=True), key=lambda x: (user_work[int(table.user[x[0]])],
@@ -308,7 +309,7 @@ def solve_slide_dynamic(inst: SlideInstance, *, options: SolveOptions) -> SlideS
 
 
 def _finish_static(inst: SlideInstance, options: SolveOptions, t0: float) -> SlideSolution:
-    s = solve_slide(inst, options=options)
+    s = cast(SlideSolution, solve_slide(inst, options=options))
     return SlideSolution(problem=PROBLEM, algorithm="slide-dynamic", status=SolveStatus.FEASIBLE,
                          objective=s.objective, allocs=s.allocs, user_ids=s.user_ids, model_ids=s.model_ids,
                          stats={"static_served": len(s.allocs), "added": 0, "fallback": "static"})
