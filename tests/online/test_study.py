@@ -39,3 +39,15 @@ def test_study_uses_pretrained_policies(tmp_path) -> None:
                         params={"episodes": 1, "steps": 8, "eval_slots": 10, "eval_seeds": 1})
     assert out["training"]["lymdo"]["timesteps"] == res.timesteps
     assert out["training"]["lymdo"]["pretrained"] == str(path)
+
+
+def test_engine_study_runs_tiny(tmp_path) -> None:
+    pytest.importorskip("pandas")
+    from edgeinfer.experiments.engine import run_study
+
+    assert study.STUDY is not None and study.STUDY.name == "lymdo"
+    res = run_study("lymdo", tmp_path / "out", quick=True, realisations=1, jobs=1, figures=False,
+                    overrides={"episodes": 2, "steps": 32, "eval_slots": 10})
+    assert res.tasks_executed == res.tasks_total == 3
+    summ = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert "lymdo" in json.dumps(summ) and "greedy-dpp" in json.dumps(summ)
