@@ -67,3 +67,14 @@ def test_package_does_not_import_torch():
             "'stable_baselines3','cvxpy') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_zoo_vit_tiny_streams_correctly():
+    from edgeinfer.streaming.runtime import zoo_chain
+
+    torch.manual_seed(0)
+    layers = zoo_chain("vit_tiny")
+    x = torch.randn(2, 3, 32, 32)
+    res = stream_and_infer(lambda: zoo_chain("vit_tiny"), x, 1e9, server_layers=layers)
+    assert len(res.arrival_s) == len(layers) == 8
+    assert torch.allclose(res.output, _local(layers, x), rtol=1e-5, atol=1e-6)
