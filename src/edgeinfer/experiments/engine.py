@@ -176,9 +176,10 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def task_key(study: Study, params: Mapping[str, Any], seed: int, realisation: int) -> str:
-    """Cache key: hash of study name and version, every parameter, algorithms, seed, realisation."""
+def task_key(study: Study, params: Mapping[str, Any], seed: int, realisation: int, quick: bool = False) -> str:
+    """Cache key: hash of study name and version, mode, every parameter, algorithms, seed, realisation."""
     doc = {
+        "quick": bool(quick),
         "study": study.name, "version": study.version, "algorithms": list(study.algorithms),
         "params": {k: _jsonable(params[k]) for k in sorted(params)}, "seed": int(seed),
         "realisation": int(realisation),
@@ -436,7 +437,7 @@ def _run_one_study(study: Study, base: dict[str, Any], sdir: Path, *, quick: boo
     unique: dict[str, TaskSpec] = {}
     for pi, pt in enumerate(points):
         for r in range(n_real):
-            k = task_key(study, pt.params, seed, r)
+            k = task_key(study, pt.params, seed, r, quick)
             keys[(pi, r)] = k
             if k not in unique:
                 unique[k] = TaskSpec(study=study.name, params=dict(pt.params), algorithms=tuple(study.algorithms),
