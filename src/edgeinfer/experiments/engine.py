@@ -322,7 +322,13 @@ def _prepare(names: Sequence[str] | str) -> list[Study]:
     if isinstance(names, str):
         names = [names]
     if list(names) == ["all"]:
-        avail = registry.available_studies()
+        avail = []
+        for n in registry.STUDY_MODULES:
+            study, why = registry._load(n)
+            if study is not None:
+                avail.append(n)
+            elif not why.endswith("does not exist"):
+                print(f"edgeinfer: note: skipping study {n!r}: {why}", file=sys.stderr)
         if not avail:
             raise ExperimentError("no study is available")
         return [registry.get_study(n) for n in avail]
