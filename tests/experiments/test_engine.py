@@ -297,3 +297,15 @@ def test_refuses_foreign_non_empty_out_dir(tmp_path, capsys):
     assert main(["reproduce", "toy", "-n", "1", "--out", str(tmp_path)]) == 2
     assert "not written by edgeinfer" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["figures", "notes.txt"]
+
+
+def test_list_and_missing_arguments(capsys, tmp_path):
+    assert main(["reproduce", "--list", "toy"]) == 0
+    out = capsys.readouterr().out
+    assert "toy: Toy study" in out and "--set noise_std=0.1 (float in [0.0, None])" in out
+    assert "sweep amplitude: a" in out
+    assert main(["reproduce", "toy"]) == 2
+    assert "--out DIR is required" in capsys.readouterr().err
+    assert main(["reproduce", "--out", str(tmp_path / "o")]) == 2
+    assert "name a study" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

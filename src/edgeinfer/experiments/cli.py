@@ -20,7 +20,10 @@ def _kv(text: str) -> tuple[str, str]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = ("Run a paper's study: Monte Carlo sweeps, figures, summary.json and report.md. "
                           "See docs/experiments.md.")
-    parser.add_argument("study", help="study name (e.g. mba, partial-loading, toy) or 'all'")
+    parser.add_argument("study", nargs="?", default=None,
+                        help="study name (e.g. mba, partial-loading, toy) or 'all'")
+    parser.add_argument("--list", dest="list_studies", action="store_true",
+                        help="list the available studies with their parameters and sweeps, then exit")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", dest="quick", action="store_true", default=True,
                       help="small sweeps and few realisations (default)")
@@ -37,12 +40,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", dest="fmt", choices=["parquet", "csv"], default="parquet",
                         help="results table format")
     parser.add_argument("--no-figures", dest="figures", action="store_false", help="skip the figures")
-    parser.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--out", "-o", default=None, metavar="DIR", help="output folder (required)")
+
+
+def _list(names: list[str]) -> int:
+    from edgeinfer.experiments import registry
+
+    for name in names:
+        st = registry.get_study(name)
+        q, f = st.realisations
+        print(f"{st.name}: {st.title} [{len(st.algorithms)} algorithms, realisations quick {q} / full {f}]")
+        for p in st.params:
+            bounds = f" in [{p.bounds[0]}, {p.bounds[1]}]" if p.bounds else ""
+            choices = f" one of {', '.join(p.choices)}" if p.choices else ""
+            print(f"  --set {p.name}={p.default!r} ({p.type.__name__}{bounds}{choices}) {p.help}")
+        for sname, axis in st.sweeps.items():
+            print(f"  sweep {sname}: {axis.param} quick {list(axis.quick)} full {list(axis.full)}")
+        print(f"  algorithms: {', '.join(st.algorithms)}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgeinfer.experiments.engine import load_config, run_studies
+    from edgeinfer.experiments import registry
+    from edgeinfer.experiments.engine import ExperimentError, load_config, run_studies
     from edgeinfer.experiments.report import summary_table
+
+    if args.list_studies:
+        if args.study in (None, "all"):
+            return _list(registry.available_studies())
+        return _list([args.study])
+    if args.study is None:
+        raise ExperimentError("reproduce: name a study (or 'all'); see `edgeinfer reproduce --list`")
+    if args.out is None:
+        raise ExperimentError("reproduce: --out DIR is required")
 
     overrides: dict[str, Any] = {}
     if args.config:
