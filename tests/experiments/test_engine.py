@@ -309,3 +309,11 @@ def test_list_and_missing_arguments(capsys, tmp_path):
     assert main(["reproduce", "--out", str(tmp_path / "o")]) == 2
     assert "name a study" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_styles_are_fixed_per_algorithm():
+    from edgeinfer.experiments.style import style_for
+
+    assert style_for("mba") == style_for("MBA") and style_for("bs:spec") == style_for("spec")
+    assert style_for("some-new-algorithm") == style_for("some-new-algorithm")
+    assert style_for("unicast")["color"] != style_for("mba")["color"]

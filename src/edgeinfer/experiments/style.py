@@ -1,7 +1,8 @@
 """One colour/marker per algorithm name, the same in every study's figures.
 
 Known names get a fixed style; others get one from a fallback cycle chosen by a hash of
-the name (so it does not depend on the order of algorithms in a study).
+the name (so it does not depend on the order of algorithms in a study). A prefixed name
+such as ``bs:spec`` falls back to the style of ``spec``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ STYLES: dict[str, tuple[str, str, str]] = {
 def style_for(algorithm: str) -> dict[str, str]:
     """Matplotlib keyword arguments (color, marker, linestyle) for ``algorithm``."""
     key = algorithm.lower()
+    if key not in STYLES and ":" in key:  # "bs:spec" -> the style of "spec"
+        key = key.rsplit(":", 1)[1]
     if key in STYLES:
         c, m, ls = STYLES[key]
     else:
