@@ -100,9 +100,10 @@ class CoopInferenceEnv(gymnasium.Env):
             if not rates or min(rates) < 0:
                 raise ValueError("arrival_rate: need non-negative rates")
             arrival_rate = rates[0]
-        if arrival_rate is not None or episode_slots is not None:
-            cfg = replace(cfg, **({"arrival_rate": float(arrival_rate)} if arrival_rate is not None else {}),
-                          **({"episode_slots": int(episode_slots)} if episode_slots is not None else {}))
+        if arrival_rate is not None:
+            cfg = replace(cfg, arrival_rate=float(arrival_rate))  # type: ignore[arg-type]
+        if episode_slots is not None:
+            cfg = replace(cfg, episode_slots=int(episode_slots))
         #: with several rates, each episode draws one uniformly (training across workloads)
         self.arrival_rates = rates
         self.rate = cfg.arrival_rate
