@@ -446,7 +446,7 @@ def _run_ligd_impl(inst: SplitInstance, options: SolveOptions, *, warm: bool) ->
         lb = split_lower_bounds(inst)
         # a device whose interference-free best case never beats running locally stays local
         # (exact: offloading it cannot lower its own cost and only adds interference)
-        tx = (lb < local_cost[:, None]).any(axis=1)
+        tx = np.asarray((lb < local_cost[:, None]).any(axis=1), dtype=bool)
         bounds = np.where(tx[:, None], lb, local_cost[:, None]).sum(0)
     else:
         tx = np.ones(inst.num_devices, dtype=bool)

@@ -162,7 +162,11 @@ def load_instance(doc: object) -> SplitInstance:
                          8.0 * np.array([cm.input_bytes] + [layer.output_bytes for layer in cm.layers], dtype=float))
     aps = {a.id: i for i, a in enumerate(m.aps)}
     n_ap, n_sub = len(m.aps), s.num_subchannels
-    cell, flops, bits, up, dn = [], [], [], [], []
+    cell: list[int] = []
+    flops: list[np.ndarray] = []
+    bits: list[np.ndarray] = []
+    up: list[np.ndarray] = []
+    dn: list[np.ndarray] = []
     for i, d in enumerate(m.devices):
         check_ref(d.ap, aps, f"devices[{i}].ap", "AP")
         check_ref(d.model, models, f"devices[{i}].model", "model")

@@ -139,7 +139,7 @@ def _run_reference_impl(inst: SplitInstance, options: SolveOptions) -> tuple[Dec
             idx = list(members)
             beta = np.zeros((u, m))
             beta[idx, k] = 1.0
-            best = (math.inf, (), np.zeros(0))
+            best: tuple[float, tuple[int, ...], np.ndarray] = (math.inf, (), np.zeros(0))
             for splits in itertools.product(*[range(int(nl[i])) for i in idx]):
                 base = float(sum(comp[i][s] for i, s in zip(idx, splits, strict=True)))
                 if base >= best[0]:

@@ -25,6 +25,7 @@ import numpy as np
 
 from edgeinfer.core.registry import solve
 from edgeinfer.core.solution import SolveOptions
+from edgeinfer.split.problem import SplitSolution
 from edgeinfer.split.scenario import PAPER_MODELS, make_instance
 
 __all__ = ["ALGORITHMS", "DEFAULT", "QUICK", "FULL", "compute", "summarize", "claims", "plot", "run"]
@@ -57,7 +58,7 @@ def _point(model: str, seeds: int, **kw: Any) -> dict[str, dict[str, float]]:
             t0 = time.perf_counter()
             s = solve("split_noma", a, inst, SolveOptions())
             dt = time.perf_counter() - t0
-            assert s.latency_s is not None and s.energy_j is not None
+            assert isinstance(s, SplitSolution) and s.latency_s is not None and s.energy_j is not None
             acc[a]["latency_s"].append(float(np.mean(s.latency_s)))
             acc[a]["energy_j"].append(float(np.mean(s.energy_j)))
             acc[a]["objective"].append(float(s.objective))
