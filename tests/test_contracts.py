@@ -146,3 +146,23 @@ def test_cli_subprocess_bad_input_exit_2(tmp_path):
     assert r.returncode == 2
     assert r.stderr.startswith("edgeinfer: error: ") and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("path,algorithm", [("mba_small.json", "bnb"), ("slide_small.json", "slide-dynamic"),
+                                            ("partial_loading_backbone.json", "spec")])
+def test_cli_solution_on_stdout_is_pure_json(path, algorithm):
+    """Without -o the solution goes to stdout, nothing else (HiGHS' banner once leaked there)."""
+    r = subprocess.run([sys.executable, "-m", "edgeinfer.cli", "solve", str(ROOT / "examples" / path),
+                        "-a", algorithm], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["algorithm"] == algorithm
+
+
+def test_cli_closed_pipe_no_traceback():
+    """`edgeinfer list | head -1`: the reader leaves early; no traceback."""
+    import shlex
+
+    r = subprocess.run(f"{shlex.quote(sys.executable)} -m edgeinfer.cli list | head -1", shell=True,
+                       capture_output=True, text=True)
+    assert r.stdout.count("\n") == 1
+    assert "Traceback" not in r.stderr

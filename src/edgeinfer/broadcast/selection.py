@@ -637,7 +637,7 @@ class _Component:
         lp.a_matrix_.start_ = A.indptr
         lp.a_matrix_.index_ = A.indices
         lp.a_matrix_.value_ = A.data
-        h = hs.Highs()
+        h = _quiet_highs(hs)
         h.setOptionValue("output_flag", False)
         h.setOptionValue("presolve", "off")
         h.passModel(lp)
@@ -661,6 +661,36 @@ class _Component:
                 if not self.feasible(yb):
                     yb[b] = 1.0
         return yb
+
+
+def _quiet_highs(hs):
+    """``hs.Highs()`` without its licence banner on standard output.
+
+    highspy 1.16 prints the banner from C++ while constructing (before any option can be
+    set), which would corrupt ``edgeinfer solve``'s JSON on stdout; file descriptor 1 is
+    pointed at /dev/null for the construction only."""
+    import ctypes
+    import os
+    import sys
+
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # pragma: no cover - no fd 1
+        return hs.Highs()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        h = hs.Highs()
+        try:
+            ctypes.CDLL(None).fflush(None)
+        except (OSError, AttributeError):  # pragma: no cover - libc without fflush
+            pass
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    return h
 
 
 def _highspy():
