@@ -28,7 +28,6 @@ import numpy as np
 from edgeinfer.core.errors import InvalidInstanceError, InvalidSolutionError
 from edgeinfer.core.registry import ProblemSpec
 from edgeinfer.core.solution import Solution, VerifyReport, Violations
-from edgeinfer.core.status import SolveStatus
 from edgeinfer.core.validation import (
     Id,
     NonNegativeFloat,
@@ -39,6 +38,7 @@ from edgeinfer.core.validation import (
     check_ref,
     check_unique_ids,
     parse_model,
+    parse_status,
     require_nonempty,
 )
 
@@ -255,10 +255,7 @@ def dump_instance(inst: MBAInstance) -> dict[str, Any]:
 def load_solution(doc: Any, inst: MBAInstance) -> MBASolution:
     """Parse a solution; dangling ids, bad positions and wrong lengths raise InvalidSolutionError."""
     m = parse_model(MBASolutionModel, doc, error=InvalidSolutionError)
-    try:
-        status = SolveStatus(m.status)
-    except ValueError:
-        raise InvalidSolutionError("status", f"unknown status {m.status!r}") from None
+    status = parse_status(m.status)
     mset = set(inst.model_ids)
     N = inst.num_positions
     for j, b in enumerate(m.broadcast):

@@ -10,11 +10,12 @@ after parsing with :func:`check_unique_ids` and :func:`check_ref`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edgeinfer.core.errors import InvalidInstanceError
+from edgeinfer.core.errors import InvalidInstanceError, InvalidSolutionError
+from edgeinfer.core.status import SolveStatus
 
 __all__ = [
     "StrictModel",
@@ -29,9 +30,19 @@ __all__ = [
     "check_unique_ids",
     "check_ref",
     "require_nonempty",
+    "parse_status",
+    "match_ids",
 ]
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+T = TypeVar("T", bound=_HasId)
 
 
 class StrictModel(BaseModel):
@@ -117,3 +128,32 @@ def check_ref(value: str, known: Iterable[str], field: str, what: str) -> None:
         raise InvalidInstanceError(
             field, f"unknown {what} {value!r}" + (f"; did you mean {hint!r}?" if hint else "")
         )
+
+
+def parse_status(value: str, field: str = "status") -> SolveStatus:
+    """The :class:`SolveStatus` named ``value`` in a solution file, else InvalidSolutionError."""
+    try:
+        return SolveStatus(value)
+    except ValueError:
+        raise InvalidSolutionError(field, f"unknown status {value!r}") from None
+
+
+def match_ids(items: Sequence[T], ids: Sequence[str], field: str, what: str) -> list[T]:
+    """Order a solution's per-entity records (each with an ``id``) as the instance's ``ids``.
+
+    Every instance id must appear exactly once and no other: ``devices[2].id: unknown device
+    'd9'``, ``devices[3].id: duplicate device 'd1'``, ``devices: missing device 'd4'``.
+    """
+    known = set(ids)
+    by_id: dict[str, T] = {}
+    for k, item in enumerate(items):
+        i = item.id
+        if i not in known:
+            raise InvalidSolutionError(f"{field}[{k}].id", f"unknown {what} {i!r}")
+        if i in by_id:
+            raise InvalidSolutionError(f"{field}[{k}].id", f"duplicate {what} {i!r}")
+        by_id[i] = item
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise InvalidSolutionError(field, f"missing {what} {missing[0]!r}")
+    return [by_id[i] for i in ids]

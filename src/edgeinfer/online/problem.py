@@ -35,7 +35,9 @@ from edgeinfer.core.validation import (
     PositiveFloat,
     StrictModel,
     check_unique_ids,
+    match_ids,
     parse_model,
+    parse_status,
     require_nonempty,
 )
 from edgeinfer.online.allocation import allocate, greedy_split
@@ -173,21 +175,8 @@ def dump_instance(inst: SlotInstance) -> dict:
 
 def load_solution(doc: object, inst: SlotInstance) -> SlotSolution:
     m = parse_model(SlotSolutionModel, doc, error=InvalidSolutionError)
-    by_id = {}
-    for k, d in enumerate(m.devices):
-        if d.id not in inst.ids:
-            raise InvalidSolutionError(f"devices[{k}].id", f"unknown device {d.id!r}")
-        if d.id in by_id:
-            raise InvalidSolutionError(f"devices[{k}].id", f"duplicate device {d.id!r}")
-        by_id[d.id] = d
-    missing = [i for i in inst.ids if i not in by_id]
-    if missing:
-        raise InvalidSolutionError("devices", f"missing device {missing[0]!r}")
-    try:
-        status = SolveStatus(m.status)
-    except ValueError:
-        raise InvalidSolutionError("status", f"unknown status {m.status!r}") from None
-    ds = [by_id[i] for i in inst.ids]
+    status = parse_status(m.status)
+    ds = match_ids(m.devices, inst.ids, "devices", "device")
     return SlotSolution(
         problem=PROBLEM, algorithm=m.algorithm, status=status, objective=m.objective, wall_time_s=m.wall_time_s,
         ids=inst.ids, split=np.array([d.split for d in ds], dtype=np.int64),

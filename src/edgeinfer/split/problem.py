@@ -31,7 +31,9 @@ from edgeinfer.core.validation import (
     StrictModel,
     check_ref,
     check_unique_ids,
+    match_ids,
     parse_model,
+    parse_status,
     require_nonempty,
 )
 from edgeinfer.split.model import Decision, SplitInstance, evaluate
@@ -247,21 +249,8 @@ def make_solution(inst: SplitInstance, algorithm: str, status: SolveStatus, dec:
 
 def load_solution(doc: object, inst: SplitInstance) -> SplitSolution:
     m = parse_model(SplitSolutionModel, doc, error=InvalidSolutionError)
-    by_id: dict[str, DeviceDecisionModel] = {}
-    for k, d in enumerate(m.devices):
-        if d.id not in inst.ids:
-            raise InvalidSolutionError(f"devices[{k}].id", f"unknown device {d.id!r}")
-        if d.id in by_id:
-            raise InvalidSolutionError(f"devices[{k}].id", f"duplicate device {d.id!r}")
-        by_id[d.id] = d
-    missing = [i for i in inst.ids if i not in by_id]
-    if missing:
-        raise InvalidSolutionError("devices", f"missing device {missing[0]!r}")
-    try:
-        status = SolveStatus(m.status)
-    except ValueError:
-        raise InvalidSolutionError("status", f"unknown status {m.status!r}") from None
-    ds = [by_id[i] for i in inst.ids]
+    status = parse_status(m.status)
+    ds = match_ids(m.devices, inst.ids, "devices", "device")
     has_lat = all(d.latency_s is not None for d in ds)
     has_en = all(d.energy_j is not None for d in ds)
     return SplitSolution(

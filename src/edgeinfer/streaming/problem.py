@@ -21,7 +21,6 @@ from pydantic import Field
 from edgeinfer.core.errors import InvalidInstanceError, InvalidSolutionError
 from edgeinfer.core.registry import ProblemSpec, register_problem
 from edgeinfer.core.solution import Solution, VerifyReport, Violations
-from edgeinfer.core.status import SolveStatus
 from edgeinfer.core.validation import (
     Fraction,
     Id,
@@ -31,6 +30,7 @@ from edgeinfer.core.validation import (
     check_ref,
     check_unique_ids,
     parse_model,
+    parse_status,
     require_nonempty,
 )
 from edgeinfer.streaming.latency import download_times_piecewise, finish_time_from_downloads
@@ -191,10 +191,7 @@ def dump_instance(inst: SlideInstance) -> dict[str, Any]:
 
 def load_solution(doc: object, inst: SlideInstance) -> SlideSolution:
     m = parse_model(SlideSolutionModel, doc, error=InvalidSolutionError)
-    try:
-        status = SolveStatus(m.status)
-    except ValueError:
-        raise InvalidSolutionError("status", f"unknown status {m.status!r}") from None
+    status = parse_status(m.status)
     if m.objective is not None and m.objective != m.served:
         raise InvalidSolutionError("served", f"served {m.served} differs from objective {m.objective:g}")
     uidx = {u: i for i, u in enumerate(inst.user_ids)}
