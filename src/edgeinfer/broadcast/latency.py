@@ -29,8 +29,6 @@ import math
 import time
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from edgeinfer.broadcast.algorithms import infeasible_solution, power_mode, solution_from_requests
 from edgeinfer.broadcast.power import _w_plus_1, optimal_power
@@ -59,6 +57,8 @@ def block_cost(H: np.ndarray, beta: float, inst: MBAInstance) -> np.ndarray:
 
 def lagrangian_milp(inst: MBAInstance, beta: float, *, time_limit_s: float | None = None):
     """Solve ``LAG_beta``. Returns ``(requests (K, N) or None, objective, dual bound, status)``."""
+    import scipy.sparse as sp
+    from scipy.optimize import Bounds, LinearConstraint, milp
     I, c = inst.scores, inst.qos
     M, N, K = I.shape
     red = reduce_problem(I, c)

@@ -29,8 +29,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.special import lambertw
 
 __all__ = ["PowerPlan", "optimal_power", "constant_power", "min_energy_j", "power_control"]
 
@@ -56,6 +54,7 @@ def min_energy_j(gains: np.ndarray, bandwidth_hz: float, noise_w: float, block_b
 
 def _w_plus_1(gains: np.ndarray, beta: float, noise_w: float) -> np.ndarray:
     """``W0((H/(beta N0) - 1)/e) + 1`` (> 0), accurate near the branch point."""
+    from scipy.special import lambertw
     a = gains / (beta * noise_w)  # H / (beta N0)
     x = (a - 1.0) / math.e
     w = lambertw(x, 0).real
@@ -78,6 +77,7 @@ def optimal_power(
     gains: np.ndarray, *, bandwidth_hz: float, noise_w: float, block_bits: float, energy_j: float
 ) -> PowerPlan | None:
     """Proposition 2 with ``beta*`` from eq. (12). ``None`` if ``E <= E_min``."""
+    from scipy.optimize import brentq
     g = np.asarray(gains, dtype=float)
     if g.size == 0:
         return PowerPlan(np.zeros(0), np.zeros(0), 0.0, 0.0, None)
@@ -125,6 +125,7 @@ def constant_power(
     gains: np.ndarray, *, bandwidth_hz: float, noise_w: float, block_bits: float, energy_j: float
 ) -> PowerPlan | None:
     """One power for all blocks, spending the whole budget. ``None`` if ``E <= E_min``."""
+    from scipy.optimize import brentq
     g = np.asarray(gains, dtype=float)
     if g.size == 0:
         return PowerPlan(np.zeros(0), np.zeros(0), 0.0, 0.0, None)

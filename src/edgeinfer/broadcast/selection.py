@@ -41,10 +41,12 @@ import heapq
 import math
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 __all__ = [
     "SelectionResult",
@@ -223,6 +225,7 @@ def reduce_problem(I: np.ndarray, c: np.ndarray) -> Reduced:
 # --------------------------------------------------------------------------- MILP reference
 def _compact_matrices(I: np.ndarray, c: np.ndarray, U: np.ndarray | None):
     """Variables: y[b] for blocks ``blocks`` then x[k, b] for usable pairs. Returns the LP data."""
+    import scipy.sparse as sp
     M, N, K = I.shape
     if U is None:
         U = np.ones((M, N, K), bool)
@@ -258,6 +261,7 @@ def milp_select(I: np.ndarray, c: np.ndarray, *, time_limit_s: float | None = No
     With ``reduce=False`` (the reference) every ``x[k, i, n]`` is a variable; with
     ``reduce=True`` only usable, undominated pairs are.
     """
+    from scipy.optimize import Bounds, LinearConstraint, milp
     M, N, K = I.shape
     t0 = time.perf_counter()
     best = I.max(axis=0).sum(axis=0)
@@ -441,6 +445,7 @@ class _Component:
     """LP data of one independent component (devices ``devs``, blocks ``blocks``)."""
 
     def __init__(self, I: np.ndarray, c: np.ndarray, U: np.ndarray, devs: np.ndarray):
+        import scipy.sparse as sp
         self.I, self.c, self.devs = I, c, devs
         Ud = U[:, :, devs]
         blocks = np.argwhere(Ud.any(axis=2))
@@ -487,6 +492,7 @@ class _Component:
         ``sum_{b: d_b >= tau} x[k, b] <= D(tau)``. The LP relaxation of (P2.1) can spread a
         device's loss thinly over many positions; these rows forbid it.
         """
+        import scipy.sparse as sp
         nb = self.nb
         best_n = np.array([self.S[g].max(axis=0) if g.size else np.full(self.Kc, -np.inf) for g in self.by_pos])
         slack = best_n.sum(axis=0) - self.cc
@@ -597,6 +603,7 @@ class _Component:
         """Node LP: ``(value, y)`` or ``None`` if infeasible. Uses a persistent HiGHS model
         (``highspy``, warm-started dual simplex after bound changes) when available, else
         ``scipy.optimize.linprog``."""
+        from scipy.optimize import linprog
         xub = xmask[self.pairs[:, 0], self.pairs[:, 1]].astype(float)
         lo = np.r_[lb, np.zeros(self.nx)]
         hi = np.r_[ub, xub]
@@ -623,6 +630,7 @@ class _Component:
         return float(res.fun), res.x[: self.nb]
 
     def _build_highs(self):
+        import scipy.sparse as sp
         hs = _highspy()
         A = sp.vstack([self.A_eq, self.A_ub]).tocsc()
         lp = hs.HighsLp()
