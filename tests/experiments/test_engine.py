@@ -317,3 +317,29 @@ def test_styles_are_fixed_per_algorithm():
     assert style_for("mba") == style_for("MBA") and style_for("bs:spec") == style_for("spec")
     assert style_for("some-new-algorithm") == style_for("some-new-algorithm")
     assert style_for("unicast")["color"] != style_for("mba")["color"]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_failing_task_is_one_line_and_resumable(tmp_path, jobs):
+    """A task that raises stops the run with TaskFailedError naming the realisation and the
+    parameters; its traceback is on disk; tasks already finished stay cached for the rerun."""
+    from edgeinfer.experiments.engine import TaskFailedError
+    from edgeinfer.experiments.noop import STUDY as NOOP
+
+    with pytest.raises(TaskFailedError, match=r"realisation 3;.*fail_at=3.*deliberate failure") as err:
+        run_study(NOOP, tmp_path, realisations=4, jobs=jobs, overrides={"fail_at": 3}, figures=False)
+    logs = list((tmp_path / "cache").glob("*.failed.txt"))
+    assert logs and "Traceback" in logs[0].read_text() and str(logs[0]) in str(err.value)
+    cached = len(list((tmp_path / "cache").glob("*.json")))
+    if jobs == 1:  # in order: realisations 0-2 of the first point finished before the failure
+        assert cached >= 3
+    rerun = run_study(NOOP, tmp_path, realisations=3, jobs=jobs, overrides={"fail_at": 3}, figures=False)
+    assert rerun.tasks_cached == cached and rerun.tasks_executed == rerun.tasks_total - cached
+
+
+def test_failing_task_cli_exit_1(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(registry, "STUDY_MODULES", {"noop": "edgeinfer.experiments.noop"})
+    code = main(["reproduce", "noop", "-n", "2", "--jobs", "1", "--set", "fail_at=1", "--out", str(tmp_path)])
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("edgeinfer: error: study noop: a task failed")

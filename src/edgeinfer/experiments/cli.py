@@ -62,7 +62,12 @@ def _list(names: list[str]) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from edgeinfer.experiments import registry
-    from edgeinfer.experiments.engine import ExperimentError, load_config, run_studies
+    from edgeinfer.experiments.engine import (
+        ExperimentError,
+        TaskFailedError,
+        load_config,
+        run_studies,
+    )
     from edgeinfer.experiments.report import summary_table
 
     if args.list_studies:
@@ -80,11 +85,15 @@ def run(args: argparse.Namespace) -> int:
     overrides.update(dict(args.overrides))
     argv = sys.argv[1:] if sys.argv and sys.argv[0].endswith("edgeinfer") else None
     command = "edgeinfer " + shlex.join(argv) if argv else None
-    runs = run_studies(
-        args.study, args.out, quick=args.quick, seed=args.seed, jobs=args.jobs, realisations=args.realisations,
-        overrides=overrides, backend=args.backend, scheduler=args.scheduler, fmt=args.fmt, figures=args.figures,
-        command=command,
-    )
+    try:
+        runs = run_studies(
+            args.study, args.out, quick=args.quick, seed=args.seed, jobs=args.jobs,
+            realisations=args.realisations, overrides=overrides, backend=args.backend, scheduler=args.scheduler,
+            fmt=args.fmt, figures=args.figures, command=command,
+        )
+    except TaskFailedError as exc:  # a crash, not bad input: exit 1, one line, traceback on disk
+        print(f"edgeinfer: error: {exc}", file=sys.stderr)
+        return 1
     print("\n".join(summary_table([r.summary for r in runs])))
     for r in runs:
         print(f"{r.study}: {r.tasks_total} tasks ({r.tasks_executed} executed, {r.tasks_cached} cached), "

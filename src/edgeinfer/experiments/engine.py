@@ -35,7 +35,7 @@ from edgeinfer.experiments import registry
 from edgeinfer.experiments.study import Study, TaskSpec
 
 __all__ = [
-    "ExperimentError", "StudyRun", "Point", "resolve_params", "plan", "run_study", "run_studies",
+    "ExperimentError", "TaskFailedError", "StudyRun", "Point", "resolve_params", "plan", "run_study", "run_studies",
     "task_key",
 ]
 
@@ -45,6 +45,11 @@ BACKENDS = ("loky", "dask")
 
 class ExperimentError(EdgeInferError):
     """Bad experiment input (parameter value, option, scheduler) or a study bug."""
+
+
+class TaskFailedError(ExperimentError):
+    """A study's ``run_task`` raised: the message names the study, realisation and parameters;
+    the traceback is saved next to the cache. Finished tasks stay cached, so a rerun resumes."""
 
 
 @dataclass(frozen=True)
@@ -195,10 +200,32 @@ def _task_seed(seed: int, realisation: int) -> np.random.SeedSequence:
 # ---------------------------------------------------------------------------- execution
 
 
-def _run_one(run_task: Any, task: TaskSpec, key: str) -> tuple[str, list[dict[str, Any]], float]:
+def _run_one(run_task: Any, task: TaskSpec, key: str) -> tuple[str, Any, float]:
+    """Run one task; an exception comes back as a :class:`_Failure` (picklable, with the
+    traceback as text) rather than tearing down the worker pool with a remote traceback."""
     t0 = time.perf_counter()
-    rows = run_task(task)
+    try:
+        rows = run_task(task)
+    except Exception as exc:
+        import traceback
+
+        return key, _Failure(f"{type(exc).__name__}: {exc}", traceback.format_exc()), time.perf_counter() - t0
     return key, rows, time.perf_counter() - t0
+
+
+@dataclass(frozen=True)
+class _Failure:
+    error: str
+    traceback: str
+
+
+def _raise_failure(study: Study, task: TaskSpec, key: str, failure: _Failure, cache_dir: Path) -> None:
+    log = cache_dir / f"{key}.failed.txt"
+    params = ", ".join(f"{k}={v!r}" for k, v in sorted(task.params.items()))
+    log.write_text(f"study {study.name}, realisation {task.realisation}\nparams: {params}\n\n{failure.traceback}")
+    raise TaskFailedError(
+        f"study {study.name}: a task failed (realisation {task.realisation}; {params}): {failure.error}; "
+        f"traceback in {log}; finished tasks are cached, rerun to resume")
 
 
 def _check_rows(study: Study, rows: Any) -> list[dict[str, Any]]:
@@ -238,11 +265,13 @@ def _execute(study: Study, pending: list[tuple[str, TaskSpec]], cache_dir: Path,
     if not pending:
         return
     bar = _progress(len(pending), study.name, progress)
+    by_key = dict(pending)
     try:
         if jobs == 1 and backend == "loky":
-            results: Iterable[tuple[str, list[dict[str, Any]], float]] = (
-                _run_one(study.run_task, t, k) for k, t in pending)
+            results: Iterable[tuple[str, Any, float]] = (_run_one(study.run_task, t, k) for k, t in pending)
             for key, rows, _ in results:
+                if isinstance(rows, _Failure):
+                    _raise_failure(study, by_key[key], key, rows, cache_dir)
                 _write_json_atomic(cache_dir / f"{key}.json", {"rows": _check_rows(study, rows)})
                 if bar is not None:
                     bar.update(1)
@@ -253,6 +282,8 @@ def _execute(study: Study, pending: list[tuple[str, TaskSpec]], cache_dir: Path,
             gen = Parallel(return_as="generator_unordered" if backend == "loky" else "generator")(
                 delayed(_run_one)(study.run_task, t, k) for k, t in pending)
             for key, rows, _ in gen:
+                if isinstance(rows, _Failure):
+                    _raise_failure(study, by_key[key], key, rows, cache_dir)
                 _write_json_atomic(cache_dir / f"{key}.json", {"rows": _check_rows(study, rows)})
                 if bar is not None:
                     bar.update(1)
