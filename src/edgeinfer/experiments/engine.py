@@ -276,17 +276,24 @@ def _execute(study: Study, pending: list[tuple[str, TaskSpec]], cache_dir: Path,
                 if bar is not None:
                     bar.update(1)
             return
+        import warnings
+
         from joblib import Parallel, delayed, parallel_config
 
-        with parallel_config(backend=backend, n_jobs=jobs if backend == "loky" else -1):
-            gen = Parallel(return_as="generator_unordered" if backend == "loky" else "generator")(
-                delayed(_run_one)(study.run_task, t, k) for k, t in pending)
-            for key, rows, _ in gen:
-                if isinstance(rows, _Failure):
-                    _raise_failure(study, by_key[key], key, rows, cache_dir)
-                _write_json_atomic(cache_dir / f"{key}.json", {"rows": _check_rows(study, rows)})
-                if bar is not None:
-                    bar.update(1)
+        # loky restarts a worker whose memory grew by a few hundred MB (a study importing torch,
+        # a large instance) between tasks and warns about it; no task is lost, results are unaffected
+        with warnings.catch_warnings():  # scoped: the filters are restored afterwards
+            warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given to the executor",
+                                    category=UserWarning)
+            with parallel_config(backend=backend, n_jobs=jobs if backend == "loky" else -1):
+                gen = Parallel(return_as="generator_unordered" if backend == "loky" else "generator")(
+                    delayed(_run_one)(study.run_task, t, k) for k, t in pending)
+                for key, rows, _ in gen:
+                    if isinstance(rows, _Failure):
+                        _raise_failure(study, by_key[key], key, rows, cache_dir)
+                    _write_json_atomic(cache_dir / f"{key}.json", {"rows": _check_rows(study, rows)})
+                    if bar is not None:
+                        bar.update(1)
     finally:
         if bar is not None:
             bar.close()
