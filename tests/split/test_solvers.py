@@ -34,15 +34,19 @@ def test_ligd_within_one_percent_of_reference_three_devices(seed: int) -> None:
     assert ref.objective <= lig.objective * (1 + 1e-6)  # the reference is the stronger search
 
 
-@pytest.mark.parametrize("seed", [0, 7])
-def test_ligd_gap_on_four_devices_is_bounded(seed: int) -> None:
-    """Two devices per cell on two subchannels: the rounding can land on a worse assignment
-    (docs/split.md reports gaps up to 6 % here); guard against regressions."""
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ligd_within_one_percent_on_four_devices(seed: int) -> None:
+    """Two devices per cell on two subchannels: the rounding lands on a worse assignment on
+    seeds 0 and 1 (5.6 % and 4.0 % before the polished moves, docs/split.md); the last phase
+    (moves and swaps judged after a full re-polish) must close it."""
     inst = tiny(seed, users_per_ap=2, num_aps=2, m=2, layers=3)
     ref = solve("split_noma", "reference", inst, SolveOptions(seed=0, params={"starts": 3}))
     lig = solve("split_noma", "li-gd", inst, SolveOptions())
+    _check(inst, lig)
     assert ref.objective <= lig.objective * (1 + 1e-6)
-    assert lig.objective <= ref.objective * 1.08
+    assert lig.objective <= ref.objective * 1.01
+    off = solve("split_noma", "li-gd", inst, SolveOptions(params={"polished_moves_max_devices": 0}))
+    assert lig.objective <= off.objective * (1 + 1e-12)  # the phase only accepts improvements
 
 
 def test_reference_refuses_large_instances() -> None:
