@@ -100,10 +100,13 @@ def test_dominated_duplicate_blocks_are_removed():
 
 def test_time_limit_returns_incumbent_and_gap():
     inst = synthetic_instance(2, num_devices=6, num_positions=8)
-    r = bnb_select(inst.scores, inst.qos, inst.own_model, node_limit=1)
-    assert r.status == "time_limit" and r.y is not None
-    assert is_feasible(inst.scores, inst.qos, r.y)
-    assert 0 < r.lower_bound <= r.blocks and 0 <= r.gap < 1
+    # our tree after one node; HiGHS (the default engine, which now proves this instance at its
+    # root) stopped before its root node
+    for engine, nodes in (("tree", 1), ("highs", 0)):
+        r = bnb_select(inst.scores, inst.qos, inst.own_model, node_limit=nodes, engine=engine)
+        assert r.status == "time_limit" and r.y is not None
+        assert is_feasible(inst.scores, inst.qos, r.y)
+        assert 0 < r.lower_bound <= r.blocks and 0 <= r.gap < 1
 
 
 def test_example_optimum(example_path):
@@ -147,7 +150,21 @@ def test_assignment_of_integral_selection_satisfies_cuts():
         yb = _map_to_component(comp, g.y)
         z = np.r_[yb, comp.assignment(yb)]
         assert np.all(comp.A_ub @ z <= comp.b_ub + 1e-9)
+        A_c, b_c = comp.canonical_rows()  # best-block rows: the best assembly satisfies them
+        assert A_c.shape[0] > 0 and np.all(A_c @ z <= b_c + 1e-9)
         assert np.allclose(comp.A_eq @ z, comp.b_eq)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_bnb_highs_without_canonical_rows_or_integer_x(seed, monkeypatch):
+    # the rows and integrality choices are speed-ups only: every combination stays exact
+    from edgeinfer.broadcast import selection
+    inst = random_instance(200 + seed, M=4, N=4, K=4)
+    m = milp_select(inst.scores, inst.qos)
+    monkeypatch.setattr(selection, "_CANONICAL", bool(seed % 2))
+    monkeypatch.setattr(selection, "_INTEGER_X", seed < 2)
+    b = bnb_select(inst.scores, inst.qos, inst.own_model)
+    assert b.status == "optimal" and b.blocks == m.blocks
 
 
 def test_bnb_unknown_engine():

@@ -71,6 +71,7 @@ _STRONG = 4
 # engine "highs": declare the assignments x integer too (not needed for exactness, see bnb_select;
 # in our trials HiGHS' cuts and branching on x close the hard 6 x 8 instances 2x faster)
 _INTEGER_X = True
+_CANONICAL = True  # engine "highs": best-block rows (one x per y, see _Component.canonical_rows)
 
 
 @dataclass
@@ -545,7 +546,8 @@ class _Component:
         per position (an integral assembly, so it satisfies the deviation cuts)."""
         S = np.where((yb > 0.5)[:, None], self.S, -np.inf)
         best = np.maximum.reduceat(S, self.starts, axis=0)  # (N, Kc)
-        arg = np.maximum.reduceat(np.where(S >= best[self.pos] - 1e-15, self._ar[:, None], -1), self.starts, axis=0)
+        # ties: the higher local index (the order of :meth:`canonical_rows`)
+        arg = np.maximum.reduceat(np.where(S == best[self.pos], self._ar[:, None], -1), self.starts, axis=0)
         x = np.zeros((self.nb, self.Kc))
         kk = np.arange(self.Kc)
         for n in range(self.N):
@@ -646,18 +648,58 @@ class _Component:
             return None
         return float(res.fun), res.x[: self.nb]
 
-    def _build_highs(self):
+    def canonical_rows(self) -> tuple[sp.csr_matrix, np.ndarray]:
+        """Best-block (canonical assignment) rows ``y[b'] - sum_{b >=_k b'} x[k, b] <= 0``.
+
+        Order the usable blocks of device ``k`` at a position by score, ties by local index
+        (higher wins). The row says: if ``b'`` is selected, ``k`` uses a block at least as good
+        as ``b'``. Every selection ``y`` keeps the assignment :meth:`assignment` (each device's
+        best selected block, an integral assembly, so every deviation cut holds too), which
+        satisfies these rows; so no feasible selection is lost. They change no LP bound (an LP
+        may always move weight to better selected blocks) but leave a single ``x`` per ``y``:
+        HiGHS no longer branches among equivalent assignments.
+        """
+        import scipy.sparse as sp
+        rows: list[np.ndarray] = []
+        cols: list[np.ndarray] = []
+        vals: list[np.ndarray] = []
+        pid = np.full((self.nb, self.Kc), -1)
+        pid[self.pairs[:, 0], self.pairs[:, 1]] = np.arange(self.nx)
+        r = 0
+        for kk in range(self.Kc):
+            for g in self.by_pos:
+                gg = g[np.isfinite(self.S[g, kk])]
+                if gg.size < 2:
+                    continue
+                sc = self.S[gg, kk]
+                for bp in gg:
+                    better = gg[(sc > self.S[bp, kk]) | ((sc == self.S[bp, kk]) & (gg >= bp))]
+                    rows.append(np.full(len(better) + 1, r))
+                    cols.append(np.r_[bp, self.nb + pid[better, kk]])
+                    vals.append(np.r_[1.0, -np.ones(len(better))])
+                    r += 1
+        if not r:
+            return sp.csr_matrix((0, self.nb + self.nx)), np.zeros(0)
+        A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(r, self.nb + self.nx))
+        return A, np.zeros(r)
+
+    def _build_highs(self, canonical: bool = False):
         import scipy.sparse as sp
         hs = _highspy()
-        A = sp.vstack([self.A_eq, self.A_ub]).tocsc()
+        A_ub, b_ub = self.A_ub, self.b_ub
+        if canonical:
+            A_c, b_c = self.canonical_rows()
+            A_ub, b_ub = sp.vstack([A_ub, A_c]).tocsr(), np.r_[b_ub, b_c]
+        A = sp.vstack([self.A_eq, A_ub]).tocsc()
         lp = hs.HighsLp()
         lp.num_col_ = A.shape[1]
         lp.num_row_ = A.shape[0]
         lp.col_cost_ = self.obj
         lp.col_lower_ = np.zeros(A.shape[1])
         lp.col_upper_ = np.ones(A.shape[1])
-        lp.row_lower_ = np.r_[self.b_eq, np.full(len(self.b_ub), -hs.kHighsInf)]
-        lp.row_upper_ = np.r_[self.b_eq, self.b_ub]
+        lp.row_lower_ = np.r_[self.b_eq, np.full(len(b_ub), -hs.kHighsInf)]
+        lp.row_upper_ = np.r_[self.b_eq, b_ub]
         lp.a_matrix_.format_ = hs.MatrixFormat.kColwise
         lp.a_matrix_.start_ = A.indptr
         lp.a_matrix_.index_ = A.indices
@@ -914,7 +956,7 @@ def _highs_component(comp: _Component, y_greedy: np.ndarray | None, deadline: fl
     # a single block per position (the fewest possible) needs no search
     if float(inc.sum()) <= comp.N:
         return inc, float(inc.sum()), st
-    h = comp._build_highs()
+    h = comp._build_highs(canonical=_CANONICAL)
     h.setOptionValue("presolve", "on")
     h.setOptionValue("mip_abs_gap", 0.999)  # integral objective
     h.setOptionValue("mip_rel_gap", 0.0)
@@ -944,7 +986,12 @@ def _highs_component(comp: _Component, y_greedy: np.ndarray | None, deadline: fl
     else:
         st["status"] = "time_limit"
         bound = float(info.mip_dual_bound)
-        lower = float(math.ceil(bound - 1e-6)) if math.isfinite(bound) else float(comp.N)
+        if not math.isfinite(bound):  # stopped before HiGHS had a bound: the root LP's
+            lb0, ub0 = np.zeros(nb), np.ones(nb)
+            ok, lb0, ub0, xm = comp.propagate(lb0, ub0)
+            out = comp.lp(lb0, ub0, xm) if ok else None
+            bound = out[0] if out is not None else float(comp.N)
+        lower = float(math.ceil(bound - 1e-6))
         lower = min(max(lower, float(comp.N)), float(yb.sum()))
     return yb, lower, st
 
