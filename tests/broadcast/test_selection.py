@@ -171,3 +171,12 @@ def test_bnb_unknown_engine():
     inst = random_instance(0)
     with pytest.raises(ValueError):
         bnb_select(inst.scores, inst.qos, inst.own_model, engine="nope")
+
+
+def test_bnb_engine_param(example_path):
+    from edgeinfer.core.errors import InvalidInstanceError
+    inst = load_instance(json.loads(example_path.read_text()))
+    sol = solve("mba", "bnb", inst, SolveOptions(params={"engine": "tree"}))
+    assert sol.status is SolveStatus.OPTIMAL and len(sol.broadcast) == 28 and verify(inst, sol).ok
+    with pytest.raises(InvalidInstanceError):
+        solve("mba", "bnb", inst, SolveOptions(params={"engine": "nope"}))

@@ -2,7 +2,9 @@
 assignment + power control (P3.1) + on-device assembly (eq. 6).
 
 * ``greedy`` -- Algorithm 1 (our eq. 9 metric), then power control.
-* ``bnb`` -- Algorithm 2, exact for P2.1 (``--time-limit``: incumbent + gap), then power control.
+* ``bnb`` -- Algorithm 2, exact for P2.1 (``--time-limit``: incumbent + gap), then power control;
+  ``--param engine=highs`` (default: reductions, cuts and incumbent, then HiGHS branch and cut)
+  or ``engine=tree`` (our best-first tree).
 * ``milp`` -- P2.1 by HiGHS (reference), then power control.
 * ``unicast`` -- each device receives its own model's N blocks, one transmission per
   (device, block) at the device's own gain, same power control.
@@ -151,13 +153,17 @@ def solve_greedy(inst: MBAInstance, *, options: SolveOptions) -> MBASolution:
     return solution_from_selection(inst, sel, algorithm="greedy", power=power, exact=False)
 
 
-@register_solver(PROBLEM, "bnb", "Alg. 2: exact P2.1 by best-first branch and bound with LP bounds, then power control",
+@register_solver(PROBLEM, "bnb", "Alg. 2: exact P2.1: reductions + cuts + incumbent, branch and cut (HiGHS), "
+                 "then power control",
                  exact=True)
 def solve_bnb(inst: MBAInstance, *, options: SolveOptions) -> MBASolution:
     power = power_mode(options)
     node_limit = options.param("node_limit")
+    engine = str(options.param("engine", "highs") or "highs")
+    if engine not in ("highs", "tree"):
+        raise InvalidInstanceError("params.engine", f"unknown bnb engine {engine!r}; use highs or tree")
     sel = bnb_select(inst.scores, inst.qos, inst.own_model, time_limit_s=options.time_limit_s,
-                     node_limit=int(node_limit) if node_limit is not None else None)
+                     node_limit=int(node_limit) if node_limit is not None else None, engine=engine)
     return solution_from_selection(inst, sel, algorithm="bnb", power=power, exact=True)
 
 

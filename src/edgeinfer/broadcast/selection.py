@@ -14,9 +14,11 @@ Algorithms:
   (``scipy.optimize.milp``): the reference.
 * :func:`greedy_select` -- Algorithm 1 (candidate model sets + greedy model selection)
   with our reuse metric replacing the missing eq. (9) (see :func:`reuse_metric`).
-* :func:`bnb_select` -- Algorithm 2: best-first branch and bound on a binary tree over
-  blocks (``y[b] = 1`` / ``0``), nodes bounded by the LP relaxation of (P2.1) (HiGHS via
-  ``scipy.optimize.linprog``), after structural reductions (:class:`Reduced`).
+* :func:`bnb_select` -- Algorithm 2: after the structural reductions (:class:`Reduced`), a
+  heuristic incumbent and valid cuts, each component is solved by branch and cut -- by
+  default HiGHS' MILP (``highspy``) on the reduced model with our cuts, best-block rows and
+  incumbent (``engine="highs"``), or our best-first tree over blocks (``y[b] = 1`` / ``0``)
+  with LP bounds (``engine="tree"``).
 
 Structure used by ``bnb`` (all exact, proofs in docs/broadcast.md):
 
