@@ -266,15 +266,19 @@ def _execute(study: Study, pending: list[tuple[str, TaskSpec]], cache_dir: Path,
         return
     bar = _progress(len(pending), study.name, progress)
     by_key = dict(pending)
+
+    def store(results: Iterable[tuple[str, Any, float]]) -> None:
+        """Cache each finished task as it arrives (a failure stops the run, see _raise_failure)."""
+        for key, rows, _ in results:
+            if isinstance(rows, _Failure):
+                _raise_failure(study, by_key[key], key, rows, cache_dir)
+            _write_json_atomic(cache_dir / f"{key}.json", {"rows": _check_rows(study, rows)})
+            if bar is not None:
+                bar.update(1)
+
     try:
-        if jobs == 1 and backend == "loky":
-            results: Iterable[tuple[str, Any, float]] = (_run_one(study.run_task, t, k) for k, t in pending)
-            for key, rows, _ in results:
-                if isinstance(rows, _Failure):
-                    _raise_failure(study, by_key[key], key, rows, cache_dir)
-                _write_json_atomic(cache_dir / f"{key}.json", {"rows": _check_rows(study, rows)})
-                if bar is not None:
-                    bar.update(1)
+        if jobs == 1 and backend == "loky":  # in process: no pool, handy in tests and debuggers
+            store(_run_one(study.run_task, t, k) for k, t in pending)
             return
         import warnings
 
@@ -286,14 +290,8 @@ def _execute(study: Study, pending: list[tuple[str, TaskSpec]], cache_dir: Path,
             warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given to the executor",
                                     category=UserWarning)
             with parallel_config(backend=backend, n_jobs=jobs if backend == "loky" else -1):
-                gen = Parallel(return_as="generator_unordered" if backend == "loky" else "generator")(
-                    delayed(_run_one)(study.run_task, t, k) for k, t in pending)
-                for key, rows, _ in gen:
-                    if isinstance(rows, _Failure):
-                        _raise_failure(study, by_key[key], key, rows, cache_dir)
-                    _write_json_atomic(cache_dir / f"{key}.json", {"rows": _check_rows(study, rows)})
-                    if bar is not None:
-                        bar.update(1)
+                store(Parallel(return_as="generator_unordered" if backend == "loky" else "generator")(
+                    delayed(_run_one)(study.run_task, t, k) for k, t in pending))
     finally:
         if bar is not None:
             bar.close()
