@@ -180,3 +180,28 @@ def test_bnb_engine_param(example_path):
     assert sol.status is SolveStatus.OPTIMAL and len(sol.broadcast) == 28 and verify(inst, sol).ok
     with pytest.raises(InvalidInstanceError):
         solve("mba", "bnb", inst, SolveOptions(params={"engine": "nope"}))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_bnb_highs_large_component_path_is_exact(seed, monkeypatch):
+    # components above _LARGE_PAIRS drop the deviation cuts and start from an LP rounding:
+    # forced on small instances, the answer still equals the reference MILP
+    from edgeinfer.broadcast import selection
+    inst = (random_instance(300 + seed, M=4, N=4, K=4) if seed % 2
+            else synthetic_instance(40 + seed, num_devices=5, num_positions=5, qos_fraction=0.85))
+    m = milp_select(inst.scores, inst.qos)
+    monkeypatch.setattr(selection, "_LARGE_PAIRS", 0)
+    b = bnb_select(inst.scores, inst.qos, inst.own_model)
+    assert b.status == "optimal" and b.blocks == m.blocks == b.lower_bound
+    assert is_feasible(inst.scores, inst.qos, b.y)
+
+
+def test_lp_round_is_feasible():
+    from edgeinfer.broadcast.selection import _Component, _lp_round
+    inst = synthetic_instance(5, num_devices=6, num_positions=6)
+    red = reduce_problem(inst.scores, inst.qos)
+    for devs in red.components:
+        comp = _Component(inst.scores, inst.qos, red.U, devs, max_cuts=0)
+        assert comp.num_cuts == 0
+        yb = _lp_round(comp)
+        assert yb is not None and comp.feasible(yb)

@@ -74,6 +74,11 @@ _STRONG = 4
 # in our trials HiGHS' cuts and branching on x close the hard 6 x 8 instances 2x faster)
 _INTEGER_X = True
 _CANONICAL = True  # engine "highs": best-block rows (one x per y, see _Component.canonical_rows)
+# engine "highs", components with at least this many usable (device, block) pairs (21 x 24: 10,584;
+# 12 x 12: 1,728): no deviation cuts in the MILP (they leave the root LP unchanged there and
+# double the nonzeros) and an LP-rounding incumbent (root LP, then :meth:`_Component.round_up`)
+# when it beats the greedy one; see docs/broadcast.md, "Large components"
+_LARGE_PAIRS = 4000
 
 
 @dataclass
@@ -450,8 +455,10 @@ def adaptive_greedy_select(I: np.ndarray, c: np.ndarray, *, rounds: int = 5) -> 
 class _Component:
     """LP data of one independent component (devices ``devs``, blocks ``blocks``)."""
 
-    def __init__(self, I: np.ndarray, c: np.ndarray, U: np.ndarray, devs: np.ndarray):
+    def __init__(self, I: np.ndarray, c: np.ndarray, U: np.ndarray, devs: np.ndarray,
+                 max_cuts: int | None = None):
         import scipy.sparse as sp
+        self.max_cuts = _MAX_CUTS_PER_DEVICE if max_cuts is None else max_cuts  # thresholds per device
         self.I, self.c, self.devs = I, c, devs
         Ud = U[:, :, devs]
         blocks = np.argwhere(Ud.any(axis=2))
@@ -510,8 +517,10 @@ class _Component:
             d = best_n[self.pos, kk] - self.S[:, kk]
             fin = np.isfinite(d)
             taus = np.unique(d[fin & (d > 1e-12)])
-            if len(taus) > _MAX_CUTS_PER_DEVICE:  # a spread of thresholds keeps the LP small
-                taus = taus[np.unique(np.linspace(0, len(taus) - 1, _MAX_CUTS_PER_DEVICE).round().astype(int))]
+            if self.max_cuts <= 0:
+                taus = taus[:0]
+            elif len(taus) > self.max_cuts:  # a spread of thresholds keeps the LP small
+                taus = taus[np.unique(np.linspace(0, len(taus) - 1, self.max_cuts).round().astype(int))]
             for tau in taus:
                 m = []
                 for g in self.by_pos:
@@ -797,6 +806,9 @@ def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: f
       satisfies every deviation cut, so the integer ``y`` feasible for the MILP are exactly
       the feasible selections. The objective is an integer, so a dual bound above
       ``incumbent - 1`` proves optimality (``mip_abs_gap`` 0.999).
+      Components with at least ``_LARGE_PAIRS`` usable pairs get no deviation cuts (valid
+      rows, so omitting them cannot cut off a solution; at 21 x 24 they leave the root LP
+      unchanged) and an LP-rounding start (:func:`_lp_round`, a feasible selection).
     * ``engine="tree"``: our best-first tree (LP bounds by warm-started dual simplex,
       most-fractional branching, propagation, rounding heuristic).
 
@@ -825,7 +837,8 @@ def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: f
     status = "optimal"
     comps = sorted(red.components, key=len)
     for devs in comps:
-        comp = _Component(I, c, red.U, devs)
+        large = engine == "highs" and int(red.U[:, :, devs].sum()) >= _LARGE_PAIRS
+        comp = _Component(I, c, red.U, devs, max_cuts=0 if large else None)
         comp.node_dominance = node_dominance
         if engine == "highs":
             yb, lb, st = _highs_component(comp, greedy.y, deadline, node_limit)
@@ -958,6 +971,11 @@ def _highs_component(comp: _Component, y_greedy: np.ndarray | None, deadline: fl
     # a single block per position (the fewest possible) needs no search
     if float(inc.sum()) <= comp.N:
         return inc, float(inc.sum()), st
+    if comp.nx >= _LARGE_PAIRS and time.perf_counter() < deadline:
+        yr = _lp_round(comp)
+        if yr is not None and yr.sum() < inc.sum():
+            inc = yr
+            st["lp_round_blocks"] = int(yr.sum())
     h = comp._build_highs(canonical=_CANONICAL)
     h.setOptionValue("presolve", "on")
     h.setOptionValue("mip_abs_gap", 0.999)  # integral objective
@@ -996,6 +1014,19 @@ def _highs_component(comp: _Component, y_greedy: np.ndarray | None, deadline: fl
         lower = float(math.ceil(bound - 1e-6))
         lower = min(max(lower, float(comp.N)), float(yb.sum()))
     return yb, lower, st
+
+
+def _lp_round(comp: _Component) -> np.ndarray | None:
+    """Primal heuristic for large components: the root LP's ``y`` rounded by
+    :meth:`_Component.round_up` (blocks by decreasing LP value until every device meets its QoS,
+    then redundant ones dropped). Only a starting solution: exactness is untouched."""
+    nb = comp.nb
+    ok, lb, ub, xm = comp.propagate(np.zeros(nb), np.ones(nb))
+    out = comp.lp(lb, ub, xm) if ok else None
+    comp._highs = None  # free the LP model before the MILP is built
+    if out is None:
+        return None
+    return comp.round_up(out[1], lb, ub)
 
 
 def _map_to_component(comp: _Component, y: np.ndarray) -> np.ndarray | None:
