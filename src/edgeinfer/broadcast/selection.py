@@ -75,10 +75,11 @@ _STRONG = 4
 _INTEGER_X = True
 _CANONICAL = True  # engine "highs": best-block rows (one x per y, see _Component.canonical_rows)
 # engine "highs", components with at least this many usable (device, block) pairs (21 x 24: 10,584;
-# 12 x 12: 1,728): no deviation cuts in the MILP (they leave the root LP unchanged there and
-# double the nonzeros) and an LP-rounding incumbent (root LP, then :meth:`_Component.round_up`)
-# when it beats the greedy one; see docs/broadcast.md, "Large components"
-_LARGE_PAIRS = 4000
+# 12 x 12: 1,728; the 6 x 8 benchmark instances: <= 288): no deviation cuts in the MILP (they
+# leave the root LP unchanged or nearly so there and triple the nonzeros) and an LP-rounding
+# incumbent (root LP, then :meth:`_Component.round_up`) when it beats the greedy one; see
+# docs/broadcast.md, "Large components". Sizes between 288 and 1,728 pairs were not measured.
+_LARGE_PAIRS = 1500
 
 
 @dataclass
