@@ -27,6 +27,7 @@ import numpy as np
 from edgeinfer.broadcast.power import power_control
 from edgeinfer.broadcast.problem import PROBLEM, MBAInstance, MBASolution, Transmission
 from edgeinfer.broadcast.selection import (
+    ENGINES,
     SelectionResult,
     adaptive_greedy_select,
     best_assembly,
@@ -160,8 +161,8 @@ def solve_bnb(inst: MBAInstance, *, options: SolveOptions) -> MBASolution:
     power = power_mode(options)
     node_limit = options.param("node_limit")
     engine = str(options.param("engine", "highs") or "highs")
-    if engine not in ("highs", "tree"):
-        raise InvalidInstanceError("params.engine", f"unknown bnb engine {engine!r}; use highs or tree")
+    if engine not in ENGINES:
+        raise InvalidInstanceError("params.engine", f"unknown bnb engine {engine!r}; use {' or '.join(ENGINES)}")
     sel = bnb_select(inst.scores, inst.qos, inst.own_model, time_limit_s=options.time_limit_s,
                      node_limit=int(node_limit) if node_limit is not None else None, engine=engine)
     return solution_from_selection(inst, sel, algorithm="bnb", power=power, exact=True)

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     import scipy.sparse as sp
 
 __all__ = [
+    "ENGINES",
     "SelectionResult",
     "assembly_scores",
     "best_assembly",
@@ -80,6 +81,8 @@ _CANONICAL = True  # engine "highs": best-block rows (one x per y, see _Componen
 # incumbent (root LP, then :meth:`_Component.round_up`) when it beats the greedy one; see
 # docs/broadcast.md, "Large components". Sizes between 288 and 1,728 pairs were not measured.
 _LARGE_PAIRS = 1500
+#: the branch-and-bound engines of :func:`bnb_select`
+ENGINES = ("highs", "tree")
 
 
 @dataclass
@@ -816,8 +819,8 @@ def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: f
     With a time (or node) limit the incumbent is returned with status ``time_limit`` and the
     proven lower bound (sum over components of their proven bounds).
     """
-    if engine not in ("highs", "tree"):
-        raise ValueError(f"unknown bnb engine {engine!r}; use highs or tree")
+    if engine not in ENGINES:
+        raise ValueError(f"unknown bnb engine {engine!r}; use {' or '.join(ENGINES)}")
     if engine == "highs" and _highspy() is None:  # pragma: no cover - highspy is a dependency
         engine = "tree"
     M, N, K = I.shape
@@ -842,7 +845,7 @@ def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: f
         comp = _Component(I, c, red.U, devs, max_cuts=0 if large else None)
         comp.node_dominance = node_dominance
         if engine == "highs":
-            yb, lb, st = _highs_component(comp, greedy.y, deadline, node_limit)
+            yb, lb, st = _highs_component(comp, greedy.y, deadline, node_limit, large=large)
         else:
             yb, lb, st = _bnb_component(comp, greedy.y, deadline, node_limit)
         stats["nodes"] += st["nodes"]
@@ -959,8 +962,10 @@ def _bnb_component(comp: _Component, y_greedy: np.ndarray | None, deadline: floa
 
 
 def _highs_component(comp: _Component, y_greedy: np.ndarray | None, deadline: float,
-                     node_limit: int | None) -> tuple[np.ndarray, float, dict]:
-    """One component by HiGHS MILP on the reduced model with deviation cuts (``y`` integer)."""
+                     node_limit: int | None, *, large: bool = False) -> tuple[np.ndarray, float, dict]:
+    """One component by HiGHS MILP on the reduced model with deviation cuts (``y`` integer);
+    ``large`` (at least ``_LARGE_PAIRS`` usable pairs, decided once in :func:`bnb_select`) adds
+    the LP-rounding start."""
     hs = _highspy()
     st: dict = {"nodes": 0, "lps": 0, "status": "optimal"}
     nb = comp.nb
@@ -972,7 +977,7 @@ def _highs_component(comp: _Component, y_greedy: np.ndarray | None, deadline: fl
     # a single block per position (the fewest possible) needs no search
     if float(inc.sum()) <= comp.N:
         return inc, float(inc.sum()), st
-    if comp.nx >= _LARGE_PAIRS and time.perf_counter() < deadline:
+    if large and time.perf_counter() < deadline:
         yr = _lp_round(comp)
         if yr is not None and yr.sum() < inc.sum():
             inc = yr
