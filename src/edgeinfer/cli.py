@@ -1,7 +1,14 @@
 """The ``edgeinfer`` command line.
 
-Exit codes: 0 success; 1 ``verify`` found the solution wrong; 2 bad input of any
-kind (one line on standard error naming the field, no traceback, no output file).
+Exit codes (the same for every command; the README's table):
+
+====  =====================================================================================
+0     done
+1     ``verify`` found the solution wrong, or a study task failed
+2     bad input or options: one line on standard error naming the field, no output file
+3     internal error (a solver crashed, or its own answer failed verification): one line;
+      ``--debug`` shows the traceback
+====  =====================================================================================
 
 Sub-commands contributed by other packages (``reproduce`` from the experiment
 engine, ``train`` from the online framework) live in modules that expose
@@ -16,13 +23,14 @@ import importlib
 import importlib.util
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
 from edgeinfer import __version__
-from edgeinfer.core.errors import EdgeInferError
+from edgeinfer.core.errors import EdgeInferError, SolverError
 
-EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 #: name -> (module providing add_arguments/run, help line)
 PLUGINS: dict[str, tuple[str, str]] = {
@@ -38,34 +46,55 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
-def _parse_param(text: str) -> tuple[str, Any]:
+def _parse_param(text: str) -> tuple[str, str]:
+    """``KEY=VALUE``; the value stays a string, converted by the solver's declared type."""
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     key, raw = text.split("=", 1)
-    import json
+    return key.strip(), raw.strip()
+
+
+def _seed(text: str) -> int:
+    from edgeinfer.core.options import MAX_INT
 
     try:
-        value: Any = json.loads(raw)
+        v = int(text)
     except ValueError:
-        value = raw
-    return key.strip(), value
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text[:40]!r}") from None
+    if not 0 <= v <= MAX_INT:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**62], got {text[:40]}")
+    return v
+
+
+def _seconds(text: str) -> float:
+    import math
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text[:40]!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number of seconds, got {text[:40]}")
+    return v
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="edgeinfer", description="Plan and run multi-user AI inference at the wireless edge.")
     p.add_argument("--version", action="version", version=f"edgeinfer {__version__}")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     s = sub.add_parser("solve", help="solve an instance file and write the solution JSON")
     s.add_argument("instance", help="instance JSON file")
     s.add_argument("--algorithm", "-a", required=True, help="algorithm name (see `edgeinfer list`)")
     s.add_argument("--output", "-o", default="-", help="solution file, or - for standard output (default)")
-    s.add_argument("--time-limit", type=float, default=None, metavar="S", help="wall-clock limit in seconds")
-    s.add_argument("--seed", type=int, default=None, help="seed for randomised algorithms")
+    s.add_argument("--time-limit", type=_seconds, default=None, metavar="S", help="wall-clock limit in seconds")
+    s.add_argument("--seed", type=_seed, default=None, help="seed for randomised algorithms (>= 0)")
     s.add_argument("--power", choices=["optimal", "constant"], default=None, help="power control (mba)")
     s.add_argument(
         "--param", "-p", action="append", type=_parse_param, default=[], metavar="KEY=VALUE",
-        help="algorithm parameter, value parsed as JSON when it can be (repeatable)",
+        help="algorithm parameter, converted to its declared type (repeatable; "
+             "`edgeinfer list --problem NAME` lists them)",
     )
     s.add_argument("--no-verify", action="store_true", help="skip the independent check of the result")
 
@@ -74,8 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("solution")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    ls = sub.add_parser("list", help="list problems and registered algorithms")
-    ls.add_argument("--problem", default=None)
+    ls = sub.add_parser("list", help="list problems and registered algorithms (with their parameters)")
+    ls.add_argument("problem_pos", nargs="?", default=None, metavar="PROBLEM",
+                    help="one problem: its algorithms with their declared parameters")
+    ls.add_argument("--problem", default=None, help="same as PROBLEM")
 
     pr = sub.add_parser("profile", help="profile a zoo model layer by layer (needs torch)")
     pr.add_argument("model", help="zoo model name, e.g. resnet18")
@@ -92,24 +123,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_solve(args: argparse.Namespace) -> int:
+    from edgeinfer.core.errors import VerificationError
     from edgeinfer.core.io import dump_solution, load_instance, write_json
-    from edgeinfer.core.registry import solve
+    from edgeinfer.core.registry import get_solver, resolve_options, solve
     from edgeinfer.core.solution import SolveOptions
 
-    if args.time_limit is not None and not args.time_limit > 0:
-        raise _BadArg("--time-limit: must be a positive number of seconds")
     spec, instance = load_instance(args.instance)
     params = dict(args.param)
     if args.power is not None:
         params["power"] = args.power
     options = SolveOptions(time_limit_s=args.time_limit, seed=args.seed, params=params)
+    resolve_options(get_solver(spec.name, args.algorithm), options)  # bad options fail before any work
     solution = solve(spec.name, args.algorithm, instance, options)
     if not args.no_verify:
         report = spec.verify(instance, solution)
         if not report.ok:  # a solver bug: never write a wrong answer silently
-            print("edgeinfer: internal error: the solver's result failed verification: "
-                  + "; ".join(report.reasons), file=sys.stderr)
-            return 3
+            raise VerificationError("the solver's result failed verification: " + "; ".join(report.reasons))
     write_json(args.output, dump_solution(spec, solution))
     if args.output != "-":
         print(f"{solution.status.value}: objective {solution.objective:g} -> {args.output}", file=sys.stderr)
@@ -139,14 +168,19 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    from edgeinfer.core.options import describe_param
     from edgeinfer.core.registry import get_problem, list_problems, list_solvers
 
-    problems = [get_problem(args.problem)] if args.problem else list_problems()
+    name = args.problem or args.problem_pos
+    problems = [get_problem(name)] if name else list_problems()
     for spec in problems:
         print(f"{spec.name}: {spec.description}")
         for s in list_solvers(spec.name):
             tag = " [exact]" if s.exact else ""
             print(f"  {s.algorithm:<18} {s.description}{tag}")
+            if name:
+                for p in s.params:
+                    print(f"      --param {describe_param(p)}")
     return EXIT_OK
 
 
@@ -164,7 +198,10 @@ class _BadArg(EdgeInferError):
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version (0) or a bad argument (2, one line printed)
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_BAD_INPUT
     if args.command is None:
         parser.print_help()
         return EXIT_BAD_INPUT
@@ -176,7 +213,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(importlib.import_module(module).run(args))
         handler = {"solve": _cmd_solve, "verify": _cmd_verify, "list": _cmd_list, "profile": _cmd_profile}[args.command]
         return handler(args)
+    except SolverError as exc:  # ours, not the user's: exit 3
+        if args.debug:
+            traceback.print_exc()
+        print(f"edgeinfer: internal error: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
     except EdgeInferError as exc:
+        if args.debug:
+            traceback.print_exc()
         print(f"edgeinfer: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
@@ -186,6 +230,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout again at exit
         return 1
+    except Exception as exc:  # a bug: one line, exit 3; --debug shows where
+        if args.debug:
+            traceback.print_exc()
+        msg = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        print(f"edgeinfer: internal error: {type(exc).__name__}: {msg} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -81,9 +81,10 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
     assert main(["solve", inst, "-a", "gredy"]) == 2
     assert "did you mean 'greedy'" in capsys.readouterr().err
     assert main(["solve", inst, "-a", "greedy", "--time-limit", "-1"]) == 2
-    with pytest.raises(SystemExit) as e:
-        main(["solve", inst])  # missing --algorithm
-    assert e.value.code == 2
+    assert main(["solve", inst]) == 2  # missing --algorithm
+    assert main(["solve", inst, "-a", "greedy", "--seed", "-3"]) == 2
+    err = capsys.readouterr().err
+    assert "--seed" in err and "Traceback" not in err
     assert main(["verify", inst, str(tmp_path / "missing.json")]) == 2
 
 

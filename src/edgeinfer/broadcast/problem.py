@@ -415,4 +415,7 @@ SPEC = ProblemSpec(
     dump_solution=dump_solution,
     verify=verify,
     dump_instance=dump_instance,
+    instance_type=MBAInstance,
+    sense="min",
+    objective="latency (s)",
 )

@@ -13,9 +13,12 @@ __all__ = [
     "EdgeInferError",
     "InvalidInstanceError",
     "InvalidSolutionError",
+    "InvalidOptionError",
     "UnknownNameError",
     "UnsupportedInstanceError",
     "SolverError",
+    "VerificationError",
+    "PluginError",
     "suggest",
 ]
 
@@ -45,6 +48,23 @@ class InvalidSolutionError(InvalidInstanceError):
     """A solution document is malformed (as opposed to merely infeasible)."""
 
 
+class InvalidOptionError(EdgeInferError, ValueError):
+    """A solver option, study parameter or command-line value is unknown, mistyped or out of range.
+
+    ``field`` names the option (``max_evals``, ``--seed``); the message suggests the nearest
+    valid name for a typo.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}" if field else problem)
+
+
+class PluginError(EdgeInferError):
+    """A plugin module (entry point group ``edgeinfer.plugins``) failed to load."""
+
+
 class UnknownNameError(EdgeInferError, LookupError):
     """A name (problem, algorithm, study, parameter) is not known; suggests the nearest."""
 
@@ -70,7 +90,11 @@ class UnsupportedInstanceError(EdgeInferError, ValueError):
 
 
 class SolverError(EdgeInferError, RuntimeError):
-    """A solver failed for a reason other than bad input."""
+    """A solver failed for a reason other than bad input (an internal error: exit code 3)."""
+
+
+class VerificationError(SolverError):
+    """A solver's own answer failed the independent verification (a solver bug)."""
 
 
 def suggest(name: str, known: Iterable[str]) -> str | None:

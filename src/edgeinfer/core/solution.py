@@ -9,7 +9,38 @@ from typing import Any
 
 from edgeinfer.core.status import SolveStatus
 
-__all__ = ["Solution", "SolveOptions", "VerifyReport", "Violations"]
+__all__ = ["Solution", "SolveOptions", "VerifyReport", "Violations", "STATS_KEYS", "json_safe"]
+
+#: Keys with one meaning in every problem's ``Solution.stats`` (a solver uses these names when
+#: it reports the quantity; other keys are solver-specific). Values are JSON-safe: numbers,
+#: strings, booleans, ``None`` (a non-finite number is stored as ``None``), lists and dicts.
+STATS_KEYS: dict[str, str] = {
+    "iterations": "iterations of the solver's main loop (gradient steps, rounds, passes)",
+    "nodes": "branch-and-bound or search-tree nodes explored",
+    "evaluations": "candidate solutions evaluated (local search, exhaustive enumeration)",
+    "bound": "best proven bound on the objective (same sense and unit as the objective)",
+    "gap": "relative gap |objective - bound| / max(|objective|, 1e-9), when a bound is known",
+    "message": "a human-readable note (why a solver stopped, what it fell back to)",
+}
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with NumPy scalars/arrays, tuples and enums made JSON types; non-finite floats -> None."""
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "tolist") and hasattr(obj, "dtype"):  # numpy arrays and scalars
+        return json_safe(obj.tolist())
+    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, int):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if hasattr(obj, "value") and isinstance(obj.value, str | int | float):  # enums
+        return json_safe(obj.value)
+    return str(obj)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,7 +63,24 @@ class SolveOptions:
     seed: int | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        from edgeinfer.core.errors import InvalidOptionError
+        from edgeinfer.core.options import MAX_INT
+
+        t = self.time_limit_s
+        if t is not None:
+            if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(float(t)) or t <= 0:
+                raise InvalidOptionError("time_limit_s", f"must be a positive finite number of seconds, got {t!r}")
+        sd = self.seed
+        if sd is not None:
+            if isinstance(sd, bool) or not isinstance(sd, int) or not 0 <= sd <= MAX_INT:
+                raise InvalidOptionError("seed", f"must be an integer in [0, 2**62], got {sd!r}")
+        if not isinstance(self.params, Mapping):
+            raise InvalidOptionError("params", f"must be a mapping of parameter names to values, got {type(self.params).__name__}")
+
     def param(self, name: str, default: Any = None) -> Any:
+        """A parameter's value (after :func:`~edgeinfer.core.registry.solve` resolved the
+        declared parameters, every declared name is present)."""
         return self.params.get(name, default)
 
 
@@ -51,6 +99,28 @@ class Solution:
     objective: float
     wall_time_s: float = 0.0
     stats: Mapping[str, Any] = field(default_factory=dict)
+
+    def summary_items(self) -> list[tuple[str, Any]]:
+        """The few numbers that matter, as ``(label, value)``; frameworks may extend it."""
+        items: list[tuple[str, Any]] = [("status", self.status.value), ("objective", self.objective)]
+        for key in ("bound", "gap", "nodes", "iterations"):
+            v = self.stats.get(key) if isinstance(self.stats, Mapping) else None
+            if v is not None:
+                items.append((key, v))
+        items.append(("wall time", f"{self.wall_time_s:.3g} s"))
+        return items
+
+    def summary(self) -> str:
+        """One readable line: ``mba/bnb: optimal, objective 0.0481, ...``."""
+        parts = []
+        for label, v in self.summary_items():
+            if isinstance(v, float):
+                v = f"{v:.6g}"
+            parts.append(f"{label} {v}" if label != "status" else str(v))
+        return f"{self.problem}/{self.algorithm}: " + ", ".join(parts)
+
+    def __str__(self) -> str:
+        return self.summary()
 
 
 class Violations:

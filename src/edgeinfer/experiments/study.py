@@ -11,123 +11,15 @@ This module imports only the standard library and NumPy.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from edgeinfer.core.options import PARAM_TYPES, Param
+
 __all__ = ["Param", "Axis", "Figure", "Claim", "TaskSpec", "Study", "PARAM_TYPES"]
-
-#: the types a parameter may have
-PARAM_TYPES: tuple[type, ...] = (float, int, str, bool)
-
-
-@dataclass(frozen=True)
-class Param:
-    """One parameter of a study's scenario.
-
-    Parameters
-    ----------
-    name:
-        Identifier, with a unit suffix where it has a unit (``bandwidth_hz``, ``deadline_s``).
-    default:
-        The paper's default value.
-    type:
-        ``float``, ``int``, ``str`` or ``bool``.
-    help:
-        One line: what it is, with its unit.
-    bounds:
-        Inclusive ``(low, high)`` for numbers; ``None`` for either side means unbounded.
-    choices:
-        Allowed values for ``str`` parameters.
-    """
-
-    name: str
-    default: Any
-    type: type = float
-    help: str = ""
-    bounds: tuple[float | None, float | None] | None = None
-    choices: tuple[str, ...] | None = None
-
-    def __post_init__(self) -> None:
-        if not self.name.isidentifier():
-            raise ValueError(f"Param name must be an identifier, got {self.name!r}")
-        if self.type not in PARAM_TYPES:
-            raise ValueError(f"Param {self.name}: type must be one of float, int, str, bool")
-        problem = self.check(self.default)
-        if problem:
-            raise ValueError(f"Param {self.name}: default {self.default!r}: {problem}")
-
-    def check(self, value: Any) -> str | None:
-        """Return what is wrong with an already-typed ``value``, or ``None``."""
-        t = self.type
-        if t is bool:
-            ok = isinstance(value, bool)
-        elif t is int:
-            ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
-        elif t is float:
-            ok = isinstance(value, float | int | np.floating | np.integer) and not isinstance(value, bool)
-            if ok and not math.isfinite(float(value)):
-                return "must be finite"
-        else:
-            ok = isinstance(value, str)
-        if not ok:
-            return f"expected {t.__name__}, got {type(value).__name__} {value!r}"
-        if self.bounds is not None and t in (int, float):
-            lo, hi = self.bounds
-            if lo is not None and value < lo:
-                return f"{value!r} is below the minimum {lo!r}"
-            if hi is not None and value > hi:
-                return f"{value!r} is above the maximum {hi!r}"
-        if self.choices is not None and value not in self.choices:
-            return f"{value!r} is not one of {', '.join(map(repr, self.choices))}"
-        return None
-
-    def coerce(self, value: Any) -> Any:
-        """Convert ``value`` (a string from the command line or a TOML value) to the type.
-
-        Raises ``ValueError`` with a short reason on failure (the caller adds the name).
-        """
-        t = self.type
-        if isinstance(value, str) and t is not str:
-            text = value.strip()
-            if t is bool:
-                low = text.lower()
-                if low in ("true", "1", "yes", "on"):
-                    value = True
-                elif low in ("false", "0", "no", "off"):
-                    value = False
-                else:
-                    raise ValueError(f"expected a boolean (true/false), got {value!r}")
-            elif t is int:
-                try:
-                    value = int(text)
-                except ValueError:
-                    try:
-                        f = float(text)
-                    except ValueError:
-                        raise ValueError(f"expected an integer, got {value!r}") from None
-                    if not (math.isfinite(f) and f == int(f)):
-                        raise ValueError(f"expected an integer, got {value!r}") from None
-                    value = int(f)
-            else:
-                try:
-                    value = float(text)
-                except ValueError:
-                    raise ValueError(f"expected a number, got {value!r}") from None
-        elif t is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        elif t is int and isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if t is float and isinstance(value, int | np.integer) and not isinstance(value, bool):
-            value = float(value)
-        problem = self.check(value)
-        if problem:
-            raise ValueError(problem)
-        return value
-
 
 @dataclass(frozen=True)
 class Axis:

@@ -33,6 +33,9 @@ SPEC = register_problem(
         dump_solution=dump_solution,
         verify=verify,
         dump_instance=dump_instance,
+        instance_type=PartialLoadingInstance,
+        sense="max",
+        objective="users served",
     )
 )
 

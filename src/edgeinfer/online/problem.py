@@ -244,6 +244,7 @@ def _max_split(inst: SlotInstance, i: int) -> int:
 register_problem(ProblemSpec(
     PROBLEM, "LyMDO: one slot's splits and resources minimising drift-plus-penalty (11)",
     SlotInstanceModel, SlotSolutionModel, load_instance, load_solution, dump_solution, verify, dump_instance,
+    instance_type=SlotInstance, sense="min", objective="drift-plus-penalty (11)",
 ))
 
 

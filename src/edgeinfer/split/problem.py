@@ -340,4 +340,5 @@ def verify(inst: SplitInstance, s: SplitSolution) -> VerifyReport:
 SPEC = register_problem(ProblemSpec(
     PROBLEM, "ECC: DNN split, NOMA subchannels, powers and edge compute minimising weighted latency+energy (20)",
     SplitInstanceModel, SplitSolutionModel, load_instance, load_solution, dump_solution, verify, dump_instance,
+    instance_type=SplitInstance, sense="min", objective="weighted latency + energy cost (20)",
 ))

@@ -309,4 +309,5 @@ SPEC = register_problem(ProblemSpec(
     "when layers run while the rest downloads",
     SlideInstanceModel, SlideSolutionModel, load_instance, load_solution,
     dump_solution, verify, dump_instance,
+    instance_type=SlideInstance, sense="max", objective="users served",
 ))
