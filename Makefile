@@ -30,6 +30,7 @@ bench: venv
 lint: venv
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/vulture
 
 schemas: venv
 	$(BIN)/python -m edgeinfer.core.schemas docs/schemas
