@@ -79,3 +79,12 @@ def test_plugin_through_the_front_door(plugin_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["True", "feasible"]
+
+
+def test_plugin_found_after_its_framework_was_imported(plugin_path):
+    """Importing the framework first registers partial_loading; the plugin is still looked up."""
+    code = ("import edgeinfer.loading, edgeinfer\n"
+            f"print(edgeinfer.solve({str(EXAMPLE)!r}, 'fifo').algorithm)")
+    env = {**os.environ, "PYTHONPATH": str(plugin_path)}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and r.stdout.strip() == "fifo", r.stderr

@@ -226,6 +226,8 @@ def get_solver(problem: str, algorithm: str) -> SolverInfo:
     get_problem(problem)
     key = (problem, algorithm)
     if key not in _SOLVERS:
+        load_frameworks()  # a plugin may register it
+    if key not in _SOLVERS:
         known = [a for (p, a) in _SOLVERS if p == problem]
         raise UnknownNameError(f"algorithm for {problem}", algorithm, known)
     return _SOLVERS[key]
