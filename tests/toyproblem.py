@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from edgeinfer.core.errors import InvalidSolutionError
+from edgeinfer.core.options import Param
 from edgeinfer.core.registry import ProblemSpec, get_problem, register_problem, register_solver
 from edgeinfer.core.solution import Solution, SolveOptions, VerifyReport, Violations
 from edgeinfer.core.status import SolveStatus
@@ -95,11 +96,14 @@ def register() -> None:
     register_problem(ProblemSpec("toy_knapsack", "test-only toy problem", ToyInstanceModel, ToySolutionModel,
                                  load_instance, load_solution, dump_solution, verify))
 
-    @register_solver("toy_knapsack", "greedy", "lightest items first (optimal for counting)", exact=True)
+    @register_solver("toy_knapsack", "greedy", "lightest items first (optimal for counting)", exact=True,
+                     params=(Param("max_items", 1000, int, "items to pick at most", bounds=(0, None)),
+                             Param("order", "light", str, "which items first", choices=("light", "heavy"))))
     def greedy(instance: ToyInstance, *, options: SolveOptions) -> ToySolution:
         picked, total = [], 0.0
-        for i, w in sorted(instance.weights.items(), key=lambda kv: kv[1]):
-            if total + w <= instance.capacity_kg:
+        heavy = options.params["order"] == "heavy"
+        for i, w in sorted(instance.weights.items(), key=lambda kv: -kv[1] if heavy else kv[1]):
+            if len(picked) < options.params["max_items"] and total + w <= instance.capacity_kg:
                 picked.append(i)
                 total += w
         return ToySolution(problem="toy_knapsack", algorithm="greedy", status=SolveStatus.OPTIMAL,
@@ -110,6 +114,20 @@ def register() -> None:
         ids = tuple(instance.weights)
         return ToySolution(problem="toy_knapsack", algorithm="broken", status=SolveStatus.FEASIBLE,
                            objective=float(len(ids)), picked=ids)
+
+    @register_solver("toy_knapsack", "crash", "raises a ZeroDivisionError (tests exit code 3)")
+    def crash(instance: ToyInstance, *, options: SolveOptions) -> ToySolution:
+        return 1 / 0  # type: ignore[return-value]
+
+    @register_solver("toy_knapsack", "nan-stats", "optimal answer whose stats hold inf and numpy values")
+    def nan_stats(instance: ToyInstance, *, options: SolveOptions) -> ToySolution:
+        import numpy as np
+
+        sol = greedy(instance, options=SolveOptions(params={"max_items": 1000, "order": "light"}))
+        return ToySolution(problem="toy_knapsack", algorithm="nan-stats", status=sol.status,
+                           objective=sol.objective, picked=sol.picked,
+                           stats={"bound": float("inf"), "nodes": np.int64(3), "gap": np.float64("nan"),
+                                  "trace": np.array([1.0, np.inf])})
 
 
 VALID = {"problem": "toy_knapsack", "capacity_kg": 3.0,
