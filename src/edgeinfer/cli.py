@@ -149,6 +149,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     import json
 
     from edgeinfer.core.io import load_instance, load_solution, to_jsonable
+    from edgeinfer.core.solution import json_safe
 
     spec, instance = load_instance(args.instance)
     solution = load_solution(args.solution, spec, instance)
@@ -157,6 +158,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         print(json.dumps(to_jsonable({
             "ok": report.ok, "feasible": report.feasible, "objective": report.objective,
             "reported_objective": report.reported_objective, "reasons": report.reasons,
+            "details": json_safe(dict(report.details)),
         }), indent=1))
     elif report.ok:
         print(f"ok: feasible, objective {report.objective:g}")

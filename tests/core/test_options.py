@@ -111,3 +111,13 @@ def test_cli_list_shows_params(capsys):
     assert "--param order='light' (str: light|heavy) which items first" in out
     assert main(["list", "--problem", "toy_knapsak"]) == 2
     assert "did you mean 'toy_knapsack'" in capsys.readouterr().err
+
+
+def test_cli_verify_json_has_details(tmp_path, capsys):
+    inst = _write(tmp_path, VALID)
+    out = tmp_path / "o.json"
+    assert main(["solve", inst, "-a", "greedy", "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["verify", inst, str(out), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["ok"] is True and isinstance(rep["details"], dict)
