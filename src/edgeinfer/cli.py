@@ -124,10 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_solve(args: argparse.Namespace) -> int:
     from edgeinfer.core.errors import VerificationError
-    from edgeinfer.core.io import dump_solution, load_instance, write_json
+    from edgeinfer.core.io import check_output_path, dump_solution, load_instance, write_json
     from edgeinfer.core.registry import get_solver, resolve_options, solve
     from edgeinfer.core.solution import SolveOptions
 
+    check_output_path(args.output, (args.instance,))  # refuse a destructive -o before any work
     spec, instance = load_instance(args.instance)
     params = dict(args.param)
     if args.power is not None:
@@ -139,7 +140,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         report = spec.verify(instance, solution)
         if not report.ok:  # a solver bug: never write a wrong answer silently
             raise VerificationError("the solver's result failed verification: " + "; ".join(report.reasons))
-    write_json(args.output, dump_solution(spec, solution))
+    write_json(args.output, dump_solution(spec, solution), inputs=(args.instance,))
     if args.output != "-":
         print(f"{solution.status.value}: objective {solution.objective:g} -> {args.output}", file=sys.stderr)
     return EXIT_OK
@@ -232,6 +233,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout again at exit
         return 1
+    except OSError as exc:  # a path the user named: bad input, named
+        if args.debug:
+            traceback.print_exc()
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"edgeinfer: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except Exception as exc:  # a bug: one line, exit 3; --debug shows where
         if args.debug:
             traceback.print_exc()
