@@ -8,7 +8,7 @@ import pytest
 from edgeinfer.core.errors import UnsupportedInstanceError
 from edgeinfer.core.registry import solve
 from edgeinfer.loading import verify
-from edgeinfer.loading.costs import detect_backbone
+from edgeinfer.loading.model import detect_backbone
 from edgeinfer.loading.scenario import (
     ScenarioConfig,
     make_instance,
@@ -19,7 +19,7 @@ from edgeinfer.loading.scenario import (
 
 def test_backbone_scenario():
     cfg = ScenarioConfig()
-    inst = make_instance(cfg, 0)
+    inst = make_instance(cfg, seed=0)
     assert inst.n_models == 50 and inst.n_users == 80
     assert inst.bandwidth_hz == 200e6 and inst.deadline_s == 0.7
     np.testing.assert_allclose(inst.data_bits, 128 * 128 * 3 * 8)
@@ -29,9 +29,9 @@ def test_backbone_scenario():
     lib = model_library("backbone", 50, 0.85, 0, "layers")
     assert abs(lib.frozen_ratio(measure="layers") - 0.85) < 0.011
     # same seed, same instance; another seed, other users
-    again = make_instance(cfg, 0)
+    again = make_instance(cfg, seed=0)
     np.testing.assert_array_equal(again.spectral_efficiency, inst.spectral_efficiency)
-    other = make_instance(cfg, 1)
+    other = make_instance(cfg, seed=1)
     assert not np.array_equal(other.spectral_efficiency, inst.spectral_efficiency)
     sp = solve("partial_loading", "spec", inst)
     ind = solve("partial_loading", "independent", inst)
@@ -40,7 +40,7 @@ def test_backbone_scenario():
 
 
 def test_general_scenario_is_not_backbone():
-    inst = make_instance(ScenarioConfig(case="general", n_users=30), 3)
+    inst = make_instance(ScenarioConfig(case="general", n_users=30), seed=3)
     assert inst.n_models == 25
     with pytest.raises(UnsupportedInstanceError):
         detect_backbone(inst)
