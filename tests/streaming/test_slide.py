@@ -18,7 +18,7 @@ from edgeinfer.cli import main
 from edgeinfer.core.errors import InvalidInstanceError, InvalidSolutionError
 from edgeinfer.core.registry import get_problem, solve
 from edgeinfer.core.solution import SolveOptions
-from edgeinfer.streaming.latency import (
+from edgeinfer.streaming.model import (
     best_speed,
     finish_time_closed,
     finish_time_recursion,
@@ -242,7 +242,7 @@ def _edf_feasible(jobs):
 def test_dynamic_within_its_exact_optimum(seed):
     """slide-dynamic is a heuristic: never above the time-varying optimum (brute force over
     subsets and models, EDF feasibility at f*), never below slide."""
-    from edgeinfer.streaming.algorithms import layer_jobs, pair_table
+    from edgeinfer.streaming.solvers import layer_jobs, pair_table
 
     rng = np.random.default_rng(100 + seed)
     inst = load_instance(random_doc(rng, int(rng.integers(2, 7)), int(rng.integers(1, 4))))
@@ -266,7 +266,7 @@ def test_dynamic_within_its_exact_optimum(seed):
 
 
 def test_piecewise_download_times():
-    from edgeinfer.streaming.latency import download_times_piecewise
+    from edgeinfer.streaming.model import download_times_piecewise
 
     tl = np.array([[0.0, 1.0, 0.5], [2.0, 3.0, 1.0]])
     # 10 bit/s at share 1: 5 bits by t=1, nothing in (1, 2), 10 more by t=3
