@@ -92,3 +92,25 @@ def test_run_figures_smoke(tmp_path):
 
     md = report_md(res)
     assert "| backbone | spec |" in md and "spec_over_independent_bs | +24.0%" in md
+
+
+def test_generators_one_signature():
+    """config + seed | rng + overrides; validated instances; same draw for the same seed."""
+    from edgeinfer.loading import PartialLoadingInstance
+    from edgeinfer.loading.scenario import (
+        SyntheticConfig,
+        make_synthetic_instance,
+        synthetic_instance_doc,
+    )
+
+    a = make_instance(n_users=12, n_models=4, seed=5)
+    b = make_instance(ScenarioConfig(n_users=12, n_models=4), rng=np.random.default_rng(5))
+    assert isinstance(a, PartialLoadingInstance) and a.n_users == 12 and a.n_models == 4
+    np.testing.assert_array_equal(a.spectral_efficiency, b.spectral_efficiency)
+    with pytest.raises(ValueError, match="not both"):
+        make_instance(seed=1, rng=np.random.default_rng(1))
+    s = make_synthetic_instance(SyntheticConfig(kind="backbone"), seed=3, n_users=9)
+    assert s.n_users == 9
+    doc = synthetic_instance_doc(seed=3, kind="backbone", n_users=9)
+    np.testing.assert_array_equal(s.data_bits, [u["data_bits"] for u in doc["users"]])
+    assert make_synthetic_instance().n_users == SyntheticConfig().n_users

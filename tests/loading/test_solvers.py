@@ -220,3 +220,36 @@ def test_milp_equals_exact(seed):
                               n_users=int(rng.integers(4, 14)), n_blocks=4, deadline_s=(0.5, 3.0), max_batch=(1, 4))
     inst = load_instance(doc)
     assert run(inst, "milp") == run(inst, "exact")
+
+
+@pytest.mark.parametrize("algo, params, name, says", [
+    ("search", {"max_evls": 10}, "max_evls", "did you mean 'max_evals'"),
+    ("search", {"max_evals": 0}, "max_evals", "below the minimum"),
+    ("search", {"max_evals": "lots"}, "max_evals", "expected an integer"),
+    ("gen", {"slot_s": -0.01}, "slot_s", "below the minimum"),
+    ("spec-slotted", {"slot_s": 0.0}, "slot_s", "positive"),
+    ("spec-slotted", {"slot_s": 1e-6}, "slot_s", "too many"),
+    ("equal-bandwidth", {"base": "milp"}, "base", "not one of"),
+    ("equal-bandwidth", {"r": 0}, "r", "below the minimum"),
+    ("exact", {"max_model": 3}, "max_model", "did you mean 'max_models'"),
+    ("spec", {"slot_s": 0.01}, "slot_s", "takes no parameters"),
+])
+def test_bad_params_are_invalid_option_errors(algo, params, name, says):
+    from edgeinfer.core.errors import InvalidOptionError
+
+    inst = load_instance(json.loads((EXAMPLES / "partial_loading_backbone.json").read_text()))
+    with pytest.raises(InvalidOptionError, match=says) as exc:
+        solve(P, algo, inst, SolveOptions(params=params))
+    assert exc.value.field == name and name in str(exc.value)
+
+
+def test_declared_params_reach_the_solver_typed():
+    """Command-line strings are converted by the declared type; defaults fill the rest."""
+    from edgeinfer.core.registry import get_solver
+
+    inst = load_instance(json.loads((EXAMPLES / "partial_loading_backbone.json").read_text()))
+    assert run(inst, "spec-slotted", slot_s="0.01") == run(inst, "spec-slotted")
+    assert {p.name for p in get_solver(P, "search").params} == {
+        "max_evals", "max_work", "neighbours", "full_neighbourhood", "restarts", "kick", "window"}
+    sol = solve(P, "search", inst, SolveOptions(params={"max_evals": "5"}))
+    assert sol.stats["evaluations"] <= 5

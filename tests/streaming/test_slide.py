@@ -273,3 +273,27 @@ def test_piecewise_download_times():
     got = download_times_piecewise(np.array([0.0, 2.5, 5.0, 10.0, 15.0, 16.0]), tl, 10.0)
     assert got[:5] == pytest.approx([0.0, 0.5, 1.0, 2.5, 3.0])
     assert math.isinf(got[5])
+
+
+@pytest.mark.parametrize("algo, params, name, says", [
+    ("slide", {"latncy": "true"}, "latncy", "did you mean 'latency'"),
+    ("slide", {"latency": "sometimes"}, "latency", "not one of"),
+    ("slide-dynamic", {"tol": -1.0}, "tol", "below the minimum"),
+    ("slide-dynamic", {"tol": "tiny"}, "tol", "expected a number"),
+    ("sequential", {"tol": 1e-9}, "tol", "unknown parameter"),
+])
+def test_bad_params_are_invalid_option_errors(algo, params, name, says):
+    from edgeinfer.core.errors import InvalidOptionError
+
+    inst = load_instance(json.loads((EXAMPLES / "slide_small.json").read_text()))
+    with pytest.raises(InvalidOptionError, match=says) as exc:
+        solve("slide", algo, inst, SolveOptions(params=params))
+    assert exc.value.field == name and name in str(exc.value)
+
+
+def test_latency_option():
+    inst = load_instance(json.loads((EXAMPLES / "slide_small.json").read_text()))
+    on = solve("slide", "slide", inst, SolveOptions(params={"latency": "true"}))
+    off = solve("slide", "slide", inst, SolveOptions(params={"latency": "false"}))
+    assert all(a.latency_s is not None for a in on.allocs) and all(a.latency_s is None for a in off.allocs)
+    assert on.objective == off.objective
