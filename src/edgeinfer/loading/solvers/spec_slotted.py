@@ -141,7 +141,7 @@ def slotted_plan(inst: PartialLoadingInstance, slot_s: float,
 
 @register_solver(
     PROBLEM, "spec-slotted", "the paper's slotted DP (Alg. 1-2) as published",
-    params=(Param("slot_s", 0.01, float, "slot length (s; the paper: 10 ms); at most 5000 slots in the deadline",
+    params=(Param("slot_s", 0.01, float, "slot length (s, > 0; the paper: 10 ms); at most 5000 slots in the deadline",
                   bounds=(0.0, None)),),
 )
 def solve_spec_slotted(inst: PartialLoadingInstance, *, options: SolveOptions) -> PartialLoadingSolution:
