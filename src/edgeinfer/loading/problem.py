@@ -17,6 +17,8 @@ System model (Qu et al., PartialLoading, §III):
 
 A solution may list batches that end after the deadline: they are feasible but serve nobody
 (the verifier reports them as ``late_batches``); our solvers only output served batches.
+``verify`` recomputes the phases with :func:`edgeinfer.loading.model.timeline`, the model the
+solvers plan with. Importing this module registers the problem (``SPEC``).
 """
 
 from __future__ import annotations
