@@ -186,12 +186,6 @@ class PartialLoadingInstance:
             self._cache["inc"] = m
         return self._cache["inc"]
 
-    @property
-    def model_bytes(self) -> np.ndarray:
-        if "mbytes" not in self._cache:
-            self._cache["mbytes"] = np.array([float(self.block_bytes[b].sum()) for b in self.model_blocks])
-        return self._cache["mbytes"]
-
     def users_of(self, model: int) -> np.ndarray:
         return np.flatnonzero(self.user_model == model)
 

@@ -131,10 +131,6 @@ class OrderDP:
         return out
 
 
-def _key(t: _Tables) -> tuple[int, float]:
-    return (t.served, -t.time_s)
-
-
 def search_plan(
     inst: PartialLoadingInstance, costs: ModelCosts, params: Mapping[str, Any], *, seed: int,
     time_limit_s: float | None,
