@@ -12,6 +12,7 @@ share at every instant. Formats: ``docs/formats.md`` (section slide).
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -177,13 +178,20 @@ def validate_instance(inst: SlideInstance) -> SlideInstance:
         finite(arr, f"users[{{}}].{name}", positive=positive)
     if len(inst.candidates) != n:
         raise InvalidInstanceError("users", f"{len(inst.candidates)} candidate lists for {n} users")
-    for k, c in enumerate(inst.candidates):
-        if not c:
-            raise InvalidInstanceError(f"users[{k}].models", "no candidate models (must list at least one)")
-        if any(not 0 <= m < len(inst.model_ids) for m in c):
-            raise InvalidInstanceError(f"users[{k}].models", "unknown model index")
-        if len(set(c)) != len(c):
-            raise InvalidInstanceError(f"users[{k}].models", "a candidate model is listed twice")
+    lens = np.fromiter(map(len, inst.candidates), dtype=np.int64, count=n)
+    if np.any(lens == 0):
+        k = int(np.flatnonzero(lens == 0)[0])
+        raise InvalidInstanceError(f"users[{k}].models", "no candidate models (must list at least one)")
+    flat = np.fromiter(itertools.chain.from_iterable(inst.candidates), dtype=np.int64, count=int(lens.sum()))
+    owner = np.repeat(np.arange(n), lens)
+    bad = (flat < 0) | (flat >= len(inst.model_ids))
+    if np.any(bad):
+        raise InvalidInstanceError(f"users[{int(owner[np.flatnonzero(bad)[0]])}].models", "unknown model index")
+    order = np.lexsort((flat, owner))
+    twice = (owner[order][1:] == owner[order][:-1]) & (flat[order][1:] == flat[order][:-1])
+    if np.any(twice):
+        raise InvalidInstanceError(f"users[{int(owner[order][1:][twice][0])}].models",
+                                   "a candidate model is listed twice")
     return inst
 
 
