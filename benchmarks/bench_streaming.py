@@ -10,7 +10,7 @@ import numpy as np
 
 from edgeinfer.core.registry import get_problem, solve
 from edgeinfer.core.solution import SolveOptions
-from edgeinfer.streaming.scenario import synthetic_instance
+from edgeinfer.streaming.scenario import make_synthetic_instance
 
 
 def _timed(algo, inst, n=1):
@@ -26,7 +26,7 @@ def run(quick: bool = False) -> list[dict]:
     rows: list[dict] = []
     n_big = 20_000 if quick else 100_000
     t0 = time.perf_counter()
-    inst = synthetic_instance(np.random.default_rng(0), n_big, n_models=3, n_layers=50)
+    inst = make_synthetic_instance(rng=np.random.default_rng(0), n_users=n_big, n_models=3, n_layers=50)
     rows.append({"benchmark": "streaming", "case": f"generate {n_big} users x 3 models x 50 layers",
                  "value": time.perf_counter() - t0, "unit": "s"})
     for algo in ("slide", "sequential", "equal-bandwidth"):
@@ -39,7 +39,7 @@ def run(quick: bool = False) -> list[dict]:
         rows.append(row)
     spec = get_problem("slide")
     n_dyn = 300 if quick else 1000
-    inst = synthetic_instance(np.random.default_rng(1), n_dyn, n_models=3, n_layers=50, bandwidth_hz=500e6)
+    inst = make_synthetic_instance(rng=np.random.default_rng(1), n_users=n_dyn, n_models=3, n_layers=50, bandwidth_hz=500e6)
     served = {}
     for algo in ("sequential", "equal-bandwidth", "slide", "slide-dynamic"):
         t, sol = _timed(algo, inst, 1 if quick else 3)

@@ -21,7 +21,7 @@ from edgeinfer.loading import (
     load_solution,
     verify,
 )
-from edgeinfer.loading.generate import random_instance_doc
+from edgeinfer.loading.scenario import synthetic_instance_doc
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 P = "partial_loading"
@@ -222,7 +222,7 @@ def test_cli_list(capsys):
 def test_random_instance_docs_are_valid():
     for kind in ("backbone", "general"):
         for s in range(5):
-            inst = load_instance(random_instance_doc(s, kind=kind))
+            inst = load_instance(synthetic_instance_doc(seed=s, kind=kind))
             assert inst.n_models == 4
 
 

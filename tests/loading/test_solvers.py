@@ -13,8 +13,8 @@ from edgeinfer.core.registry import solve
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
 from edgeinfer.loading import load_instance, verify
-from edgeinfer.loading.costs import detect_backbone
-from edgeinfer.loading.generate import random_instance_doc
+from edgeinfer.loading.model import detect_backbone
+from edgeinfer.loading.scenario import synthetic_instance_doc
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 P = "partial_loading"
@@ -90,7 +90,7 @@ def test_examples_optima():
 @pytest.mark.parametrize("seed", range(160))
 def test_brute_force_backbone(seed):
     rng = np.random.default_rng(seed)
-    doc = random_instance_doc(seed, kind="backbone", n_models=int(rng.integers(1, 5)),
+    doc = synthetic_instance_doc(seed=seed, kind="backbone", n_models=int(rng.integers(1, 5)),
                               n_users=int(rng.integers(1, 7)), n_clusters=int(rng.integers(1, 3)),
                               n_blocks=3, deadline_s=(0.6, 3.0))
     inst = load_instance(doc)
@@ -105,7 +105,7 @@ def test_brute_force_backbone(seed):
 @pytest.mark.parametrize("seed", range(160))
 def test_brute_force_general(seed):
     rng = np.random.default_rng(1000 + seed)
-    doc = random_instance_doc(1000 + seed, kind="general", n_models=int(rng.integers(1, 5)),
+    doc = synthetic_instance_doc(seed=1000 + seed, kind="general", n_models=int(rng.integers(1, 5)),
                               n_users=int(rng.integers(1, 7)), n_blocks=5, deadline_s=(0.6, 3.0))
     inst = load_instance(doc)
     opt = brute_force(inst)
@@ -117,7 +117,7 @@ def test_brute_force_general(seed):
 @pytest.mark.parametrize("seed", range(25))
 def test_spec_equals_exact_larger_backbone(seed):
     rng = np.random.default_rng(2000 + seed)
-    doc = random_instance_doc(2000 + seed, kind="backbone", n_models=int(rng.integers(4, 10)),
+    doc = synthetic_instance_doc(seed=2000 + seed, kind="backbone", n_models=int(rng.integers(4, 10)),
                               n_users=int(rng.integers(10, 40)), n_clusters=int(rng.integers(1, 4)),
                               n_blocks=5, max_batch=(1, 6), deadline_s=(0.5, 5.0))
     inst = load_instance(doc)
@@ -136,7 +136,7 @@ def test_search_gap_small_general():
     gaps = []
     for s in range(12):
         rng = np.random.default_rng(3000 + s)
-        doc = random_instance_doc(3000 + s, kind="general", n_models=int(rng.integers(5, 11)),
+        doc = synthetic_instance_doc(seed=3000 + s, kind="general", n_models=int(rng.integers(5, 11)),
                                   n_users=int(rng.integers(10, 40)), n_blocks=8,
                                   deadline_s=(1.0, 4.0), max_batch=(2, 6))
         inst = load_instance(doc)
@@ -150,7 +150,7 @@ def test_search_gap_small_general():
 @pytest.mark.parametrize("kind", ["backbone", "general"])
 def test_monotone_in_deadline(kind):
     for seed in range(6):
-        doc = random_instance_doc(4000 + seed, kind=kind, n_models=5, n_users=14, n_blocks=4, max_batch=(1, 4))
+        doc = synthetic_instance_doc(seed=4000 + seed, kind=kind, n_models=5, n_users=14, n_blocks=4, max_batch=(1, 4))
         prev = {"exact": -1, "spec": -1}
         for dl in np.linspace(0.05, 4.0, 9):
             doc["deadline_s"] = float(dl)
@@ -163,7 +163,7 @@ def test_monotone_in_deadline(kind):
 
 
 def test_exact_refuses_large_without_time_limit():
-    doc = random_instance_doc(5, kind="general", n_models=6, n_users=20, n_blocks=5, deadline_s=(3.0, 4.0))
+    doc = synthetic_instance_doc(seed=5, kind="general", n_models=6, n_users=20, n_blocks=5, deadline_s=(3.0, 4.0))
     inst = load_instance(doc)
     with pytest.raises(UnsupportedInstanceError, match="max_models"):
         solve(P, "exact", inst, SolveOptions(params={"max_models": 2}))
@@ -180,7 +180,7 @@ def test_slotted_rounding_loses_users_somewhere():
     """The slotted DP is below spec on some instance (rounding loss is real)."""
     worse = 0
     for seed in range(30):
-        doc = random_instance_doc(6000 + seed, kind="backbone", n_models=6, n_users=25, n_blocks=4,
+        doc = synthetic_instance_doc(seed=6000 + seed, kind="backbone", n_models=6, n_users=25, n_blocks=4,
                                   max_batch=(2, 6), deadline_s=(0.5, 3.0))
         inst = load_instance(doc)
         sp = run(inst, "spec")
@@ -191,7 +191,7 @@ def test_slotted_rounding_loses_users_somewhere():
 
 
 def test_equal_bandwidth_r_limits_batch_and_shares():
-    doc = random_instance_doc(7, kind="backbone", n_models=4, n_users=20, n_blocks=3, max_batch=(4, 8),
+    doc = synthetic_instance_doc(seed=7, kind="backbone", n_models=4, n_users=20, n_blocks=3, max_batch=(4, 8),
                               deadline_s=(4.0, 5.0))
     inst = load_instance(doc)
     sol = solve(P, "equal-bandwidth", inst, SolveOptions(params={"r": 3}))
@@ -203,7 +203,7 @@ def test_equal_bandwidth_r_limits_batch_and_shares():
 
 
 def test_exact_time_limit_returns_incumbent():
-    doc = random_instance_doc(11, kind="general", n_models=7, n_users=30, n_blocks=6, deadline_s=(2.0, 3.0))
+    doc = synthetic_instance_doc(seed=11, kind="general", n_models=7, n_users=30, n_blocks=6, deadline_s=(2.0, 3.0))
     inst = load_instance(doc)
     opt = solve(P, "exact", inst).objective
     sol = solve(P, "exact", inst, SolveOptions(time_limit_s=1e-9, params={"max_models": 3}))
@@ -216,7 +216,40 @@ def test_milp_equals_exact(seed):
     """An independent exact method (HiGHS on the plan MILP) agrees with the DP."""
     rng = np.random.default_rng(8000 + seed)
     kind = "backbone" if seed % 2 else "general"
-    doc = random_instance_doc(8000 + seed, kind=kind, n_models=int(rng.integers(2, 5)),
+    doc = synthetic_instance_doc(seed=8000 + seed, kind=kind, n_models=int(rng.integers(2, 5)),
                               n_users=int(rng.integers(4, 14)), n_blocks=4, deadline_s=(0.5, 3.0), max_batch=(1, 4))
     inst = load_instance(doc)
     assert run(inst, "milp") == run(inst, "exact")
+
+
+@pytest.mark.parametrize("algo, params, name, says", [
+    ("search", {"max_evls": 10}, "max_evls", "did you mean 'max_evals'"),
+    ("search", {"max_evals": 0}, "max_evals", "below the minimum"),
+    ("search", {"max_evals": "lots"}, "max_evals", "expected an integer"),
+    ("gen", {"slot_s": -0.01}, "slot_s", "below the minimum"),
+    ("spec-slotted", {"slot_s": 0.0}, "slot_s", "positive"),
+    ("spec-slotted", {"slot_s": 1e-6}, "slot_s", "too many"),
+    ("equal-bandwidth", {"base": "milp"}, "base", "not one of"),
+    ("equal-bandwidth", {"r": 0}, "r", "below the minimum"),
+    ("exact", {"max_model": 3}, "max_model", "did you mean 'max_models'"),
+    ("spec", {"slot_s": 0.01}, "slot_s", "takes no parameters"),
+])
+def test_bad_params_are_invalid_option_errors(algo, params, name, says):
+    from edgeinfer.core.errors import InvalidOptionError
+
+    inst = load_instance(json.loads((EXAMPLES / "partial_loading_backbone.json").read_text()))
+    with pytest.raises(InvalidOptionError, match=says) as exc:
+        solve(P, algo, inst, SolveOptions(params=params))
+    assert exc.value.field == name and name in str(exc.value)
+
+
+def test_declared_params_reach_the_solver_typed():
+    """Command-line strings are converted by the declared type; defaults fill the rest."""
+    from edgeinfer.core.registry import get_solver
+
+    inst = load_instance(json.loads((EXAMPLES / "partial_loading_backbone.json").read_text()))
+    assert run(inst, "spec-slotted", slot_s="0.01") == run(inst, "spec-slotted")
+    assert {p.name for p in get_solver(P, "search").params} == {
+        "max_evals", "max_work", "neighbours", "full_neighbourhood", "restarts", "kick", "window"}
+    sol = solve(P, "search", inst, SolveOptions(params={"max_evals": "5"}))
+    assert sol.stats["evaluations"] <= 5

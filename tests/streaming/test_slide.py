@@ -18,7 +18,7 @@ from edgeinfer.cli import main
 from edgeinfer.core.errors import InvalidInstanceError, InvalidSolutionError
 from edgeinfer.core.registry import get_problem, solve
 from edgeinfer.core.solution import SolveOptions
-from edgeinfer.streaming.latency import (
+from edgeinfer.streaming.model import (
     best_speed,
     finish_time_closed,
     finish_time_recursion,
@@ -242,7 +242,7 @@ def _edf_feasible(jobs):
 def test_dynamic_within_its_exact_optimum(seed):
     """slide-dynamic is a heuristic: never above the time-varying optimum (brute force over
     subsets and models, EDF feasibility at f*), never below slide."""
-    from edgeinfer.streaming.algorithms import layer_jobs, pair_table
+    from edgeinfer.streaming.solvers import layer_jobs, pair_table
 
     rng = np.random.default_rng(100 + seed)
     inst = load_instance(random_doc(rng, int(rng.integers(2, 7)), int(rng.integers(1, 4))))
@@ -266,10 +266,34 @@ def test_dynamic_within_its_exact_optimum(seed):
 
 
 def test_piecewise_download_times():
-    from edgeinfer.streaming.latency import download_times_piecewise
+    from edgeinfer.streaming.model import download_times_piecewise
 
     tl = np.array([[0.0, 1.0, 0.5], [2.0, 3.0, 1.0]])
     # 10 bit/s at share 1: 5 bits by t=1, nothing in (1, 2), 10 more by t=3
     got = download_times_piecewise(np.array([0.0, 2.5, 5.0, 10.0, 15.0, 16.0]), tl, 10.0)
     assert got[:5] == pytest.approx([0.0, 0.5, 1.0, 2.5, 3.0])
     assert math.isinf(got[5])
+
+
+@pytest.mark.parametrize("algo, params, name, says", [
+    ("slide", {"latncy": "true"}, "latncy", "did you mean 'latency'"),
+    ("slide", {"latency": "sometimes"}, "latency", "not one of"),
+    ("slide-dynamic", {"tol": -1.0}, "tol", "below the minimum"),
+    ("slide-dynamic", {"tol": "tiny"}, "tol", "expected a number"),
+    ("sequential", {"tol": 1e-9}, "tol", "unknown parameter"),
+])
+def test_bad_params_are_invalid_option_errors(algo, params, name, says):
+    from edgeinfer.core.errors import InvalidOptionError
+
+    inst = load_instance(json.loads((EXAMPLES / "slide_small.json").read_text()))
+    with pytest.raises(InvalidOptionError, match=says) as exc:
+        solve("slide", algo, inst, SolveOptions(params=params))
+    assert exc.value.field == name and name in str(exc.value)
+
+
+def test_latency_option():
+    inst = load_instance(json.loads((EXAMPLES / "slide_small.json").read_text()))
+    on = solve("slide", "slide", inst, SolveOptions(params={"latency": "true"}))
+    off = solve("slide", "slide", inst, SolveOptions(params={"latency": "false"}))
+    assert all(a.latency_s is not None for a in on.allocs) and all(a.latency_s is None for a in off.allocs)
+    assert on.objective == off.objective

@@ -17,18 +17,20 @@ System model (Qu et al., PartialLoading, §III):
 
 A solution may list batches that end after the deadline: they are feasible but serve nobody
 (the verifier reports them as ``late_batches``); our solvers only output served batches.
+``verify`` recomputes the phases with :func:`edgeinfer.loading.model.timeline`, the model the
+solvers plan with. Importing this module registers the problem (``SPEC``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
 from edgeinfer.core.errors import InvalidInstanceError, InvalidSolutionError
+from edgeinfer.core.registry import ProblemSpec, register_problem
 from edgeinfer.core.solution import Solution, VerifyReport, Violations
 from edgeinfer.core.status import SolveStatus
 from edgeinfer.core.validation import (
@@ -44,27 +46,24 @@ from edgeinfer.core.validation import (
     parse_model,
     require_nonempty,
 )
+from edgeinfer.loading.model import BatchTiming, timeline
 
 __all__ = [
     "PROBLEM",
-    "DEADLINE_RTOL",
+    "SPEC",
     "InstanceDoc",
     "SolutionDoc",
     "PartialLoadingInstance",
     "Batch",
     "PartialLoadingSolution",
-    "BatchTiming",
     "load_instance",
     "dump_instance",
     "load_solution",
     "dump_solution",
     "verify",
-    "timeline",
 ]
 
 PROBLEM = "partial_loading"
-#: A batch ends "by the deadline" when ``end <= deadline * (1 + DEADLINE_RTOL)`` (floating-point slack).
-DEADLINE_RTOL = 1e-9
 #: Slack on the sum of bandwidth shares of a batch (eq. 5).
 SHARE_TOL = 1e-9
 
@@ -187,12 +186,6 @@ class PartialLoadingInstance:
             self._cache["inc"] = m
         return self._cache["inc"]
 
-    @property
-    def model_bytes(self) -> np.ndarray:
-        if "mbytes" not in self._cache:
-            self._cache["mbytes"] = np.array([float(self.block_bytes[b].sum()) for b in self.model_blocks])
-        return self._cache["mbytes"]
-
     def users_of(self, model: int) -> np.ndarray:
         return np.flatnonzero(self.user_model == model)
 
@@ -215,16 +208,6 @@ class Batch:
     model: int
     users: tuple[int, ...]
     shares: tuple[float, ...]
-
-
-@dataclass(frozen=True)
-class BatchTiming:
-    start_s: float
-    upload_s: float
-    load_s: float
-    compute_s: float
-    end_s: float
-    served: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -373,31 +356,6 @@ def load_solution(doc: Any, inst: PartialLoadingInstance) -> PartialLoadingSolut
     )
 
 
-def timeline(inst: PartialLoadingInstance, batches: Sequence[Batch]) -> list[BatchTiming]:
-    """Recompute every batch's phases from the instance alone (eqs. 1, 6-9).
-
-    A user with a zero share never finishes uploading (infinite time).
-    """
-    out = []
-    t = 0.0
-    prev: int | None = None
-    unit = inst.unit_upload_s
-    limit = inst.deadline_s * (1.0 + DEADLINE_RTOL)
-    for b in batches:
-        users = np.asarray(b.users, dtype=np.int64)
-        shares = np.asarray(b.shares, dtype=float)
-        with np.errstate(divide="ignore"):
-            per_user = np.where(shares > 0, unit[users] / np.where(shares > 0, shares, 1.0), np.inf)
-        up = float(per_user.max()) if len(users) else 0.0
-        load = inst.load_bytes(prev, b.model) * inst.load_s_per_byte
-        comp = float(inst.compute_per_sample_s[b.model] * len(users) + inst.compute_fixed_s[b.model])
-        end = t + up + load + comp
-        out.append(BatchTiming(t, up, load, comp, end, bool(end <= limit)))
-        t = end
-        prev = b.model
-    return out
-
-
 def verify(inst: PartialLoadingInstance, sol: PartialLoadingSolution) -> VerifyReport:
     """Check a solution against the instance and recount the users served.
 
@@ -486,3 +444,21 @@ def dump_solution(sol: PartialLoadingSolution, inst: PartialLoadingInstance | No
         "wall_time_s": float(sol.wall_time_s),
         "stats": stats,
     }
+
+
+SPEC = register_problem(
+    ProblemSpec(
+        name=PROBLEM,
+        description="PartialLoading: batch users of parameter-sharing models, maximise users served by the deadline",
+        instance_model=InstanceDoc,
+        solution_model=SolutionDoc,
+        load_instance=load_instance,
+        load_solution=load_solution,
+        dump_solution=dump_solution,
+        verify=verify,
+        dump_instance=dump_instance,
+        instance_type=PartialLoadingInstance,
+        sense="max",
+        objective="users served",
+    )
+)

@@ -1,4 +1,11 @@
-"""The paper's §VII system set-up as an instance generator.
+"""Instance generators of ``partial_loading``: the paper's §VII set-up and small synthetic ones.
+
+Both are random draws with one signature, ``f(config=None, *, seed=0 | rng=Generator,
+**overrides)``, and return validated instances (:func:`make_instance`,
+:func:`make_synthetic_instance`); the ``*_doc`` variants return the instance document
+before validation (to edit it, e.g. another deadline, then ``load_instance``).
+
+§VII (:class:`ScenarioConfig`, :func:`make_instance`):
 
 Users: ``K`` uniform in a 250 m disk around the server; spectral efficiency
 ``R_k = log2(1 + P d^-alpha |h|^2 / N0)`` with ``P = 5e-9 W/Hz`` (transmit PSD),
@@ -30,13 +37,14 @@ paper gives no numbers, so these are ASSUMPTIONS, documented in docs/loading.md)
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 import numpy as np
 
 from edgeinfer.core.rng import SeedLike, make_rng
 from edgeinfer.core.units import dbm_per_hz_to_w_per_hz
+from edgeinfer.loading.problem import PROBLEM, PartialLoadingInstance, load_instance
 from edgeinfer.system import (
     drop_uniform_disk,
     log_distance_gain,
@@ -44,7 +52,16 @@ from edgeinfer.system import (
     spectral_efficiency,
 )
 
-__all__ = ["ScenarioConfig", "make_instance_doc", "make_instance", "model_library", "server_constants"]
+__all__ = [
+    "ScenarioConfig",
+    "make_instance",
+    "make_instance_doc",
+    "model_library",
+    "server_constants",
+    "SyntheticConfig",
+    "make_synthetic_instance",
+    "synthetic_instance_doc",
+]
 
 PROFILES = ("resnet18_fine", "resnet34_fine", "resnet50_fine")
 #: §VII: "25 AI models fine-tuned from the pre-trained model" (one network; ResNet-50 as in Fig. 2)
@@ -88,6 +105,22 @@ class ScenarioConfig:
         return replace(self, **kw)
 
 
+_C = TypeVar("_C", "ScenarioConfig", "SyntheticConfig")
+
+
+def _setup(cls: type[_C], config: _C | None, overrides: dict[str, Any], seed: SeedLike,
+           rng: np.random.Generator | None) -> tuple[_C, np.random.Generator]:
+    """The config with ``overrides`` applied, and the generator (``rng``, else one from ``seed``)."""
+    cfg = cls() if config is None else config
+    if overrides:
+        cfg = replace(cfg, **overrides)
+    if rng is not None:
+        if seed is not None:
+            raise ValueError("give seed or rng, not both")
+        return cfg, rng
+    return cfg, make_rng(0 if seed is None else seed)
+
+
 @functools.lru_cache(maxsize=32)
 def model_library(case: str, n_models: int, sharing_ratio: float, library_seed: int = 0,
                   measure: str = "layers") -> Any:
@@ -118,9 +151,14 @@ def server_constants(cfg: ScenarioConfig, arch: str) -> tuple[float, float, int]
     return float(mu), float(cfg.fixed_overhead_s), int(max(1, min(cfg.batch_cap, by_memory)))
 
 
-def make_instance_doc(cfg: ScenarioConfig, seed: SeedLike) -> dict[str, Any]:
-    """One realisation (user positions, fading, requests) as an instance document."""
-    rng = make_rng(seed)
+def make_instance_doc(config: ScenarioConfig | None = None, *, seed: SeedLike = None,
+                      rng: np.random.Generator | None = None, **overrides: Any) -> dict[str, Any]:
+    """One §VII realisation (user positions, fading, requests) as an instance document.
+
+    ``config`` (default :class:`ScenarioConfig`) with ``overrides`` applied; ``seed`` (default 0)
+    or ``rng`` draws the users (the library comes from ``config.library_seed``).
+    """
+    cfg, rng = _setup(ScenarioConfig, config, overrides, seed, rng)
     lib = model_library(cfg.case, cfg.models, float(cfg.sharing_ratio), cfg.library_seed, cfg.sharing_measure)
     consts = {a: server_constants(cfg, a) for a in set(lib.arch.values())}
     models = []
@@ -137,7 +175,7 @@ def make_instance_doc(cfg: ScenarioConfig, seed: SeedLike) -> dict[str, Any]:
     users = [{"id": f"u{k}", "model": models[int(req[k])]["id"], "data_bits": float(cfg.data_bits),
               "spectral_efficiency": float(max(se[k], 1e-9))} for k in range(cfg.n_users)]
     return {
-        "problem": "partial_loading",
+        "problem": PROBLEM,
         "name": f"sec7-{cfg.case}-K{cfg.n_users}-B{cfg.bandwidth_hz / 1e6:g}MHz-T{cfg.deadline_s * 1e3:g}ms-"
                 f"theta{cfg.sharing_ratio:g}",
         "bandwidth_hz": float(cfg.bandwidth_hz),
@@ -149,11 +187,89 @@ def make_instance_doc(cfg: ScenarioConfig, seed: SeedLike) -> dict[str, Any]:
     }
 
 
-def make_instance(cfg: ScenarioConfig, seed: SeedLike) -> Any:
-    from edgeinfer.loading.problem import load_instance
+def make_instance(config: ScenarioConfig | None = None, *, seed: SeedLike = None,
+                  rng: np.random.Generator | None = None, **overrides: Any) -> PartialLoadingInstance:
+    """One §VII realisation, validated (:func:`make_instance_doc` then ``load_instance``)."""
+    return load_instance(make_instance_doc(config, seed=seed, rng=rng, **overrides))
 
-    return load_instance(make_instance_doc(cfg, seed))
+
+# ----------------------------------------------------------------------------- synthetic
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Small random instances (tests, benchmarks), with every term of the same order.
+
+    ``kind="backbone"``: ``n_clusters`` clusters, each with a backbone of up to ``n_blocks``
+    blocks; model i holds the first ``l_i`` of them (0..all) plus 0-2 own blocks (at least one
+    block in all). ``kind="general"``: ``n_blocks`` blocks, each model a random non-empty subset.
+    Times are of order 0.01-1 s for uploads, loads and batches. ``max_batch`` and ``deadline_s``
+    are the (low, high) ranges drawn from.
+    """
+
+    kind: str = "general"
+    n_models: int = 4
+    n_users: int = 6
+    n_clusters: int = 2
+    n_blocks: int = 6
+    max_batch: tuple[int, int] = (1, 3)
+    deadline_s: tuple[float, float] = (0.3, 3.0)
+    bandwidth_hz: float = 1e6
 
 
-def config_dict(cfg: ScenarioConfig) -> dict[str, Any]:
-    return asdict(cfg)
+def synthetic_instance_doc(config: SyntheticConfig | None = None, *, seed: SeedLike = None,
+                           rng: np.random.Generator | None = None, **overrides: Any) -> dict[str, Any]:
+    """A random synthetic instance document (:class:`SyntheticConfig`)."""
+    cfg, rng = _setup(SyntheticConfig, config, overrides, seed, rng)
+    blocks: list[dict[str, Any]] = []
+    models: list[dict[str, Any]] = []
+
+    def new_block(name: str) -> str:
+        blocks.append({"id": name, "bytes": float(rng.uniform(0.02, 1.0) * 1e9)})
+        return name
+
+    if cfg.kind == "backbone":
+        backbones = []
+        for c in range(cfg.n_clusters):
+            nb = int(rng.integers(1, max(cfg.n_blocks, 1) + 1))
+            backbones.append([new_block(f"c{c}.bb{j}") for j in range(nb)])
+        for i in range(cfg.n_models):
+            c = int(rng.integers(cfg.n_clusters))
+            bb = backbones[c]
+            level = int(rng.integers(0, len(bb) + 1))
+            own = int(rng.integers(0 if level else 1, 3))
+            ids = bb[:level] + [new_block(f"m{i}.own{j}") for j in range(own)]
+            models.append({"id": f"m{i}", "blocks": ids})
+    elif cfg.kind == "general":
+        ids_all = [new_block(f"b{j}") for j in range(cfg.n_blocks)]
+        for i in range(cfg.n_models):
+            size = int(rng.integers(1, cfg.n_blocks + 1))
+            pick = sorted(rng.choice(cfg.n_blocks, size=size, replace=False).tolist())
+            models.append({"id": f"m{i}", "blocks": [ids_all[j] for j in pick]})
+    else:
+        raise ValueError(f"kind must be 'backbone' or 'general', not {cfg.kind!r}")
+    for m in models:
+        m["compute_per_sample_s"] = float(rng.uniform(0.0, 0.15))
+        m["compute_fixed_s"] = float(rng.uniform(0.0, 0.3))
+        m["max_batch"] = int(rng.integers(cfg.max_batch[0], cfg.max_batch[1] + 1))
+    users = []
+    for k in range(cfg.n_users):
+        users.append({
+            "id": f"u{k}",
+            "model": f"m{int(rng.integers(cfg.n_models))}",
+            "data_bits": float(rng.uniform(1e4, 3e5)),
+            "spectral_efficiency": float(rng.uniform(0.5, 10.0)),
+        })
+    return {
+        "problem": PROBLEM,
+        "bandwidth_hz": cfg.bandwidth_hz,
+        "deadline_s": float(rng.uniform(*cfg.deadline_s)),
+        "load": {"disk_bytes_per_s": 2e9, "host_to_device_bytes_per_s": 1e10},
+        "blocks": blocks,
+        "models": models,
+        "users": users,
+    }
+
+
+def make_synthetic_instance(config: SyntheticConfig | None = None, *, seed: SeedLike = None,
+                            rng: np.random.Generator | None = None, **overrides: Any) -> PartialLoadingInstance:
+    """A random synthetic instance, validated."""
+    return load_instance(synthetic_instance_doc(config, seed=seed, rng=rng, **overrides))

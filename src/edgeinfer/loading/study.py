@@ -66,7 +66,7 @@ def run_point(cfg: ScenarioConfig, algos: Sequence[str], seed: int) -> dict[str,
     from edgeinfer.core.solution import SolveOptions
     from edgeinfer.loading.problem import verify
 
-    inst = make_instance(cfg, seed)
+    inst = make_instance(cfg, seed=seed)
     out = {}
     for name in algos:
         algo, params = ALGO_PARAMS[name]
@@ -270,7 +270,7 @@ def run_task(task: TaskSpec) -> list[dict[str, Any]]:
     seeds = task.child_seeds(2)
     rows: list[dict[str, Any]] = []
     for case, seed in zip(("backbone", "general"), seeds, strict=True):
-        inst = make_instance(_task_config(p, case), np.random.default_rng(seed))
+        inst = make_instance(_task_config(p, case), rng=np.random.default_rng(seed))
         extra: dict[str, Any] = {}
         if p["fig9_scale"]:
             t0 = time.perf_counter()

@@ -4,13 +4,15 @@ An instance has the downlink bandwidth, the models (per-layer bits and FLOPs) an
 (candidate models, spectral efficiency, deadline, speed cap, energy coefficient and budget).
 A solution lists the users that get a model, with their bandwidth share (constant, or a
 piecewise-constant ``share_timeline`` for ``slide-dynamic``), speed and latency.
-``verify`` recomputes every finish time by the layer recursion (docs/streaming.md eq. (R)),
+``verify`` recomputes every finish time by the layer recursion (docs/streaming.md eq. (R),
+:func:`edgeinfer.streaming.model.user_finish_time`),
 simulating the timeline exactly, the speed cap, the energy, the candidate sets and the total
 share at every instant. Formats: ``docs/formats.md`` (section slide).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -33,10 +35,10 @@ from edgeinfer.core.validation import (
     parse_status,
     require_nonempty,
 )
-from edgeinfer.streaming.latency import download_times_piecewise, finish_time_from_downloads
+from edgeinfer.streaming.model import user_finish_time
 
-__all__ = ["PROBLEM", "SlideInstance", "SlideSolution", "UserAlloc", "load_instance", "dump_instance",
-           "load_solution", "dump_solution", "verify"]
+__all__ = ["PROBLEM", "SPEC", "SlideInstance", "SlideSolution", "UserAlloc", "load_instance", "dump_instance",
+           "validate_instance", "load_solution", "dump_solution", "verify"]
 
 PROBLEM = "slide"
 #: relative tolerance of verify (deadline, speed, energy, total share)
@@ -141,6 +143,58 @@ class SlideSolution(Solution):
     execution: str = "pipelined"
 
 
+def validate_instance(inst: SlideInstance) -> SlideInstance:
+    """Check a typed instance with the rules of :func:`load_instance` (for generators); return it.
+
+    Raises ``InvalidInstanceError`` naming the field as in the document (``users[3].deadline_s``).
+    """
+    def finite(x: np.ndarray, field: str, *, positive: bool) -> None:
+        x = np.asarray(x, dtype=float)
+        bad = ~np.isfinite(x) | ((x <= 0) if positive else (x < 0))
+        if np.any(bad):
+            k = int(np.flatnonzero(bad)[0])
+            raise InvalidInstanceError(field.format(k), f"must be a finite number {'>' if positive else '>='} 0, "
+                                       f"got {float(x[k])!r}")
+
+    finite(np.array([inst.bandwidth_hz]), "bandwidth_hz", positive=True)
+    require_nonempty(inst.model_ids, "models")
+    check_unique_ids(inst.model_ids, "models")
+    check_unique_ids(inst.user_ids, "users")
+    if not (len(inst.model_bits) == len(inst.model_flops) == len(inst.model_ids)):
+        raise InvalidInstanceError("models", "model_ids, model_bits and model_flops differ in length")
+    for i in range(len(inst.model_ids)):
+        if len(inst.model_bits[i]) != len(inst.model_flops[i]):
+            raise InvalidInstanceError(f"models[{i}].layers", "bits and flops differ in length")
+        if len(inst.model_bits[i]) == 0:
+            raise InvalidInstanceError(f"models[{i}].layers", "must not be empty")
+        finite(inst.model_bits[i], f"models[{i}].layers[{{}}].bits", positive=False)
+        finite(inst.model_flops[i], f"models[{i}].layers[{{}}].flops", positive=False)
+    n = inst.num_users
+    for name, positive in (("spectral_efficiency", True), ("deadline_s", True), ("max_flops_per_s", True),
+                           ("energy_coefficient", False), ("energy_budget_j", False)):
+        arr = getattr(inst, name)
+        if len(arr) != n:
+            raise InvalidInstanceError("users", f"{name} has {len(arr)} entries for {n} users")
+        finite(arr, f"users[{{}}].{name}", positive=positive)
+    if len(inst.candidates) != n:
+        raise InvalidInstanceError("users", f"{len(inst.candidates)} candidate lists for {n} users")
+    lens = np.fromiter(map(len, inst.candidates), dtype=np.int64, count=n)
+    if np.any(lens == 0):
+        k = int(np.flatnonzero(lens == 0)[0])
+        raise InvalidInstanceError(f"users[{k}].models", "no candidate models (must list at least one)")
+    flat = np.fromiter(itertools.chain.from_iterable(inst.candidates), dtype=np.int64, count=int(lens.sum()))
+    owner = np.repeat(np.arange(n), lens)
+    bad = (flat < 0) | (flat >= len(inst.model_ids))
+    if np.any(bad):
+        raise InvalidInstanceError(f"users[{int(owner[np.flatnonzero(bad)[0]])}].models", "unknown model index")
+    order = np.lexsort((flat, owner))
+    twice = (owner[order][1:] == owner[order][:-1]) & (flat[order][1:] == flat[order][:-1])
+    if np.any(twice):
+        raise InvalidInstanceError(f"users[{int(owner[order][1:][twice][0])}].models",
+                                   "a candidate model is listed twice")
+    return inst
+
+
 def load_instance(doc: object) -> SlideInstance:
     m = parse_model(SlideInstanceModel, doc)
     require_nonempty(m.models, "models")
@@ -237,24 +291,6 @@ def dump_solution(s: SlideSolution) -> dict[str, Any]:
     return {"problem": PROBLEM, "algorithm": s.algorithm, "status": s.status.value, "served": int(s.objective),
             "objective": float(s.objective), "execution": s.execution, "wall_time_s": float(s.wall_time_s),
             "users": users, "stats": stats}
-
-
-def user_finish_time(inst: SlideInstance, a: UserAlloc, execution: str = "pipelined") -> float:
-    """Finish time of one allocation, recomputed from the instance by the recursion (R)."""
-    bits, flops = inst.model_bits[a.model], inst.model_flops[a.model]
-    full = inst.full_rate_bps(a.user)
-    cum = np.cumsum(bits)
-    if a.timeline is not None and len(a.timeline):
-        dl = download_times_piecewise(cum, a.timeline, full)
-    elif a.timeline is not None:
-        dl = np.where(cum > 0, math.inf, 0.0)
-    else:
-        rate = a.share * full
-        with np.errstate(divide="ignore", invalid="ignore"):
-            dl = np.where(cum > 0, cum / rate if rate > 0 else math.inf, 0.0)
-    if execution == "sequential":
-        return float(dl[-1]) + float(np.sum(flops)) / a.speed
-    return finish_time_from_downloads(dl, flops, a.speed)
 
 
 def verify(inst: SlideInstance, s: SlideSolution) -> VerifyReport:

@@ -1,4 +1,8 @@
-"""Instance generators for ``slide``: synthetic (benchmarks) and from the zoo's real profiles.
+"""Instance generators for ``slide``: from the zoo's real profiles and synthetic (benchmarks).
+
+Both are random draws with one signature, ``f(config=None, *, seed=0 | rng=Generator,
+**overrides)``, returning validated instances: :func:`make_instance` (:class:`ScenarioConfig`,
+zoo models and device classes) and :func:`make_synthetic_instance` (:class:`SyntheticConfig`).
 
 Device classes (effective sustained DNN throughput, FP32, and the dynamic-power coefficient
 ``kappa`` of ``E = kappa f^2 F``; documented in docs/streaming.md):
@@ -18,12 +22,16 @@ A layer's download is its parameters (``param_bytes * 8`` bits); its work is ``2
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 import numpy as np
 
-from edgeinfer.streaming.problem import SlideInstance
+from edgeinfer.core.rng import SeedLike, make_rng
+from edgeinfer.streaming.problem import SlideInstance, validate_instance
 
-__all__ = ["DEVICE_CLASSES", "synthetic_instance", "zoo_instance", "zoo_models"]
+__all__ = ["DEVICE_CLASSES", "ScenarioConfig", "make_instance", "SyntheticConfig", "make_synthetic_instance",
+           "zoo_models"]
 
 #: name -> (max FLOP/s, kappa, (budget low, budget high) J)
 DEVICE_CLASSES: dict[str, tuple[float, float, tuple[float, float]]] = {
@@ -34,21 +42,47 @@ DEVICE_CLASSES: dict[str, tuple[float, float, tuple[float, float]]] = {
 }
 
 
-def synthetic_instance(rng: np.random.Generator, n_users: int, n_models: int = 3, n_layers: int = 50,
-                       cands_per_user: int = 3, bandwidth_hz: float = 100e6) -> SlideInstance:
+@dataclass(frozen=True)
+class ScenarioConfig:
+    """Users from the device classes (uniformly), spectral efficiency U(1, 8) bit/s/Hz, deadline
+    U(0.5, 1.5) x ``deadline_s``, ``n_candidates`` random candidate models out of ``models`` (zoo
+    profiles); ``size_scale`` scales bits and FLOPs, ``bits_scale`` the bits only (e.g. 0.25 for int8)."""
+
+    n_users: int = 50
+    models: tuple[str, ...] = ("alexnet", "resnet18", "resnet50")
+    bandwidth_hz: float = 100e6
+    deadline_s: float = 1.0
+    size_scale: float = 1.0
+    classes: tuple[str, ...] = ("phone", "tablet", "laptop-gpu")
+    n_candidates: int = 2
+    bits_scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
     """Random models (bits ~ U(0.1, 2) Mbit, FLOPs ~ U(10, 200) MFLOP per layer) and users."""
-    bits = tuple(rng.uniform(1e5, 2e6, n_layers) for _ in range(n_models))
-    flops = tuple(rng.uniform(1e7, 2e8, n_layers) for _ in range(n_models))
-    c = min(cands_per_user, n_models)
-    cands = np.argsort(rng.random((n_users, n_models)), axis=1)[:, :c]
-    return SlideInstance(
-        bandwidth_hz=bandwidth_hz, model_ids=tuple(f"m{m}" for m in range(n_models)), model_bits=bits,
-        model_flops=flops, user_ids=tuple(f"u{k}" for k in range(n_users)),
-        candidates=tuple(tuple(int(x) for x in row) for row in cands),
-        spectral_efficiency=rng.uniform(1.0, 8.0, n_users), deadline_s=rng.uniform(0.2, 2.0, n_users),
-        max_flops_per_s=rng.uniform(2e10, 2e11, n_users), energy_coefficient=np.full(n_users, 1e-33),
-        energy_budget_j=rng.uniform(0.5, 5.0, n_users),
-    )
+
+    n_users: int = 100
+    n_models: int = 3
+    n_layers: int = 50
+    cands_per_user: int = 3
+    bandwidth_hz: float = 100e6
+
+
+_C = TypeVar("_C", "ScenarioConfig", "SyntheticConfig")
+
+
+def _setup(cls: type[_C], config: _C | None, overrides: dict[str, Any], seed: SeedLike,
+           rng: np.random.Generator | None) -> tuple[_C, np.random.Generator]:
+    """The config with ``overrides`` applied, and the generator (``rng``, else one from ``seed``)."""
+    cfg = cls() if config is None else config
+    if overrides:
+        cfg = replace(cfg, **overrides)
+    if rng is not None:
+        if seed is not None:
+            raise ValueError("give seed or rng, not both")
+        return cfg, rng
+    return cfg, make_rng(0 if seed is None else seed)
 
 
 def zoo_models(names: Sequence[str], size_scale: float = 1.0) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
@@ -64,26 +98,43 @@ def zoo_models(names: Sequence[str], size_scale: float = 1.0) -> tuple[tuple[np.
     return tuple(bits), tuple(flops)
 
 
-def zoo_instance(rng: np.random.Generator, n_users: int, *, models: Sequence[str] = ("alexnet", "resnet18", "resnet50"),
-                 bandwidth_hz: float = 100e6, deadline_s: float = 1.0, size_scale: float = 1.0,
-                 classes: Sequence[str] = ("phone", "tablet", "laptop-gpu"),
-                 n_candidates: int = 2, bits_scale: float = 1.0) -> SlideInstance:
-    """Users from the device classes (uniformly), spectral efficiency U(1, 8) bit/s/Hz, deadline
-    U(0.5, 1.5) x ``deadline_s``, ``n_candidates`` random candidate models out of ``models``;
-    ``size_scale`` scales bits and FLOPs, ``bits_scale`` the bits only (e.g. 0.25 for int8)."""
-    bits, flops = zoo_models(models, size_scale)
-    bits = tuple(b * bits_scale for b in bits)
+def make_instance(config: ScenarioConfig | None = None, *, seed: SeedLike = None,
+                  rng: np.random.Generator | None = None, **overrides: Any) -> SlideInstance:
+    """A random population of :class:`ScenarioConfig` (``seed`` default 0, or ``rng``), validated."""
+    cfg, rng = _setup(ScenarioConfig, config, overrides, seed, rng)
+    n_users, models, classes = cfg.n_users, tuple(cfg.models), tuple(cfg.classes)
+    bits, flops = zoo_models(models, cfg.size_scale)
+    bits = tuple(b * cfg.bits_scale for b in bits)
     cls = rng.integers(0, len(classes), n_users)
     fmax = np.array([DEVICE_CLASSES[classes[c]][0] for c in cls])
     kappa = np.array([DEVICE_CLASSES[classes[c]][1] for c in cls])
     budget = np.array([rng.uniform(*DEVICE_CLASSES[classes[c]][2]) for c in cls])
-    c = min(n_candidates, len(models))
+    c = min(cfg.n_candidates, len(models))
     cands = np.argsort(rng.random((n_users, len(models))), axis=1)[:, :c]
-    return SlideInstance(
-        bandwidth_hz=bandwidth_hz, model_ids=tuple(models), model_bits=bits, model_flops=flops,
+    return validate_instance(SlideInstance(
+        bandwidth_hz=cfg.bandwidth_hz, model_ids=models, model_bits=bits, model_flops=flops,
         user_ids=tuple(f"u{k}" for k in range(n_users)),
         candidates=tuple(tuple(int(x) for x in row) for row in cands),
         spectral_efficiency=rng.uniform(1.0, 8.0, n_users),
-        deadline_s=deadline_s * rng.uniform(0.5, 1.5, n_users), max_flops_per_s=fmax,
+        deadline_s=cfg.deadline_s * rng.uniform(0.5, 1.5, n_users), max_flops_per_s=fmax,
         energy_coefficient=kappa, energy_budget_j=budget,
-    )
+    ))
+
+
+def make_synthetic_instance(config: SyntheticConfig | None = None, *, seed: SeedLike = None,
+                            rng: np.random.Generator | None = None, **overrides: Any) -> SlideInstance:
+    """A random synthetic instance of :class:`SyntheticConfig` (``seed`` default 0, or ``rng``), validated."""
+    cfg, rng = _setup(SyntheticConfig, config, overrides, seed, rng)
+    n_users, n_models, n_layers = cfg.n_users, cfg.n_models, cfg.n_layers
+    bits = tuple(rng.uniform(1e5, 2e6, n_layers) for _ in range(n_models))
+    flops = tuple(rng.uniform(1e7, 2e8, n_layers) for _ in range(n_models))
+    c = min(cfg.cands_per_user, n_models)
+    cands = np.argsort(rng.random((n_users, n_models)), axis=1)[:, :c]
+    return validate_instance(SlideInstance(
+        bandwidth_hz=cfg.bandwidth_hz, model_ids=tuple(f"m{m}" for m in range(n_models)), model_bits=bits,
+        model_flops=flops, user_ids=tuple(f"u{k}" for k in range(n_users)),
+        candidates=tuple(tuple(int(x) for x in row) for row in cands),
+        spectral_efficiency=rng.uniform(1.0, 8.0, n_users), deadline_s=rng.uniform(0.2, 2.0, n_users),
+        max_flops_per_s=rng.uniform(2e10, 2e11, n_users), energy_coefficient=np.full(n_users, 1e-33),
+        energy_budget_j=rng.uniform(0.5, 5.0, n_users),
+    ))

@@ -21,10 +21,10 @@ def run_task(task: TaskSpec) -> list[dict[str, Any]]:
     """One random user population (zoo models, device mix) at one parameter point."""
     from edgeinfer.core.registry import solve
     from edgeinfer.core.solution import SolveOptions
-    from edgeinfer.streaming.scenario import zoo_instance
+    from edgeinfer.streaming.scenario import make_instance
 
     p = task.params
-    inst = zoo_instance(task.rng(), p["num_users"], models=("vit_tiny", "nin", "resnet18"),
+    inst = make_instance(rng=task.rng(), n_users=p["num_users"], models=("vit_tiny", "nin", "resnet18"),
                         bandwidth_hz=p["bandwidth_hz"], deadline_s=p["deadline_s"],
                         bits_scale=p["model_size_scale"], size_scale=1.0, classes=MIXES[p["device_mix"]],
                         n_candidates=p["candidates"])

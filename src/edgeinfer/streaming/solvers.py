@@ -1,5 +1,6 @@
-"""Solvers of ``slide``: the exact ``slide`` algorithm, the ``sequential`` and ``equal-bandwidth``
-baselines and the time-varying ``slide-dynamic`` extension (docs/streaming.md).
+"""Solvers of ``slide``, in the paper's order: the exact ``slide`` algorithm, our time-varying
+``slide-dynamic`` extension, and the ``sequential`` and ``equal-bandwidth`` baselines
+(docs/streaming.md). ``edgeinfer list --problem slide`` prints their parameters.
 
 Everything per (user, candidate model) is vectorised with NumPy: the least share of a pair is
 the closed form ``max_l bits_{<=l} / (T - flops_{>=l}/f*) / (B * se)`` (Theorem 1) at the
@@ -12,23 +13,25 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import cast
+from typing import Any
 
 import numpy as np
 
+from edgeinfer.core.options import Param
 from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
-from edgeinfer.streaming.problem import (
-    PROBLEM,
-    SlideInstance,
-    SlideSolution,
-    UserAlloc,
-    user_finish_time,
-)
+from edgeinfer.streaming.model import user_finish_time
+from edgeinfer.streaming.problem import PROBLEM, SlideInstance, SlideSolution, UserAlloc
 
-__all__ = ["PairTable", "pair_table", "best_speeds", "solve_slide", "solve_sequential", "solve_equal_bandwidth",
-           "solve_slide_dynamic", "admit_sorted"]
+__all__ = ["PairTable", "pair_table", "best_speeds", "solve_slide", "solve_slide_dynamic", "solve_sequential",
+           "solve_equal_bandwidth", "admit_sorted", "layer_jobs"]
+
+#: ``latency=auto`` reports per-user latencies up to this many served users (each costs one recursion)
+LATENCY_AUTO_MAX_USERS = 20000
+#: the ``latency`` option of ``slide``, ``sequential`` and ``equal-bandwidth``
+LATENCY = Param("latency", "auto", str, "report each served user's latency_s (recursion (R)); auto: up to "
+                f"{LATENCY_AUTO_MAX_USERS} served users", choices=("auto", "true", "false"))
 
 
 def best_speeds(inst: SlideInstance, total_flops: float | np.ndarray, users: np.ndarray) -> np.ndarray:
@@ -113,7 +116,8 @@ def admit_sorted(shares: np.ndarray, capacity: float = 1.0) -> np.ndarray:
 
 
 def _static_solution(inst: SlideInstance, algorithm: str, status: SolveStatus, table: PairTable, rows: np.ndarray,
-                     shares: np.ndarray | None = None, execution: str = "pipelined", stats: dict | None = None,
+                     shares: np.ndarray | None = None, execution: str = "pipelined",
+                     stats: dict[str, Any] | None = None,
                      with_latency: bool = True) -> SlideSolution:
     allocs = []
     for i, r in enumerate(rows):
@@ -129,48 +133,25 @@ def _static_solution(inst: SlideInstance, algorithm: str, status: SolveStatus, t
                          execution=execution, stats=dict(stats or {}))
 
 
-def _with_latency(options: SolveOptions, n: int) -> bool:
-    flag = options.param("latency", "auto")
-    if flag == "auto":
-        return n <= 20000
-    return str(flag).lower() in ("1", "true", "yes")
+def _with_latency(flag: str, n: int) -> bool:
+    """Whether to report latencies for ``n`` served users (``latency`` = auto | true | false)."""
+    return n <= LATENCY_AUTO_MAX_USERS if flag == "auto" else flag == "true"
 
 
-@register_solver(PROBLEM, "slide", "optimal: closed-form least share per user/model, fastest speed, "
-                 "admit cheapest first (polynomial)", exact=True)
-def solve_slide(inst: SlideInstance, *, options: SolveOptions) -> SlideSolution:
+def _slide(inst: SlideInstance, latency: str) -> SlideSolution:
+    """The ``slide`` algorithm (Theorems 1-3) with the ``latency`` option."""
     table = pair_table(inst, "pipelined")
     best, best_share = cheapest_per_user(inst, table)
     admitted = admit_sorted(best_share)
     used = float(best_share[admitted].sum()) if len(admitted) else 0.0
     return _static_solution(inst, "slide", SolveStatus.OPTIMAL, table, best[admitted],
-                            stats={"total_share": used}, with_latency=_with_latency(options, len(admitted)))
+                            stats={"total_share": used}, with_latency=_with_latency(latency, len(admitted)))
 
 
-@register_solver(PROBLEM, "sequential", "baseline: download-then-infer, optimally allocated (least share "
-                 "bits/(T - F/f*), cheapest first)")
-def solve_sequential(inst: SlideInstance, *, options: SolveOptions) -> SlideSolution:
-    table = pair_table(inst, "sequential")
-    best, best_share = cheapest_per_user(inst, table)
-    admitted = admit_sorted(best_share)
-    return _static_solution(inst, "sequential", SolveStatus.FEASIBLE, table, best[admitted], execution="sequential",
-                            with_latency=_with_latency(options, len(admitted)))
-
-
-@register_solver(PROBLEM, "equal-bandwidth", "baseline: the largest k such that k users finish "
-                 "(pipelined) with an equal share 1/k")
-def solve_equal_bandwidth(inst: SlideInstance, *, options: SolveOptions) -> SlideSolution:
-    table = pair_table(inst, "pipelined")
-    best, best_share = cheapest_per_user(inst, table)
-    order = np.argsort(best_share, kind="stable")
-    s = best_share[order]
-    ks = np.arange(1, len(s) + 1)
-    ok = np.flatnonzero(s <= 1.0 / ks)  # the k-th cheapest fits in 1/k, so do the k cheapest
-    k = int(ok[-1]) + 1 if len(ok) else 0
-    rows = best[order[:k]]
-    return _static_solution(inst, "equal-bandwidth", SolveStatus.FEASIBLE, table, rows,
-                            shares=np.full(k, 1.0 / k) if k else None, stats={"k": k},
-                            with_latency=_with_latency(options, k))
+@register_solver(PROBLEM, "slide", "optimal: closed-form least share per user/model, fastest speed, "
+                 "admit cheapest first (polynomial)", exact=True, params=(LATENCY,))
+def solve_slide(inst: SlideInstance, *, options: SolveOptions) -> SlideSolution:
+    return _slide(inst, options.params["latency"])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -250,11 +231,13 @@ def edf_timelines(inst: SlideInstance, chosen: list[tuple[int, int, float]]) -> 
 
 
 @register_solver(PROBLEM, "slide-dynamic", "beyond the paper: time-varying shares (EDF over each layer's "
-                 "latest download time), slide's users plus greedily added ones")
+                 "latest download time), slide's users plus greedily added ones",
+                 params=(Param("tol", 1e-9, float, "relative slack of the EDF feasibility test "
+                               "(sum of channel times <= deadline)", bounds=(0.0, None)),))
 def solve_slide_dynamic(inst: SlideInstance, *, options: SolveOptions) -> SlideSolution:
     t0 = time.perf_counter()
-    tol = float(options.param("tol", 1e-9))
-    static = cast(SlideSolution, solve_slide(inst, options=SolveOptions(params={"latency": False})))
+    tol = options.params["tol"]
+    static = _slide(inst, "false")
     table = pair_table(inst, "pipelined")
     edf = _EDFSet(tol)
     chosen: list[tuple[int, int, float]] = []
@@ -262,7 +245,7 @@ def solve_slide_dynamic(inst: SlideInstance, *, options: SolveOptions) -> SlideS
     for a in static.allocs:
         p, d = layer_jobs(inst, a.user, a.model, a.speed)
         if not edf.fits(p, d):  # numerically borderline: keep the static optimum
-            return _finish_static(inst, options, t0)
+            return _finish_static(inst)
         edf.add(p, d)
         chosen.append((a.user, a.model, a.speed))
         served[a.user] = True
@@ -300,7 +283,7 @@ def solve_slide_dynamic(inst: SlideInstance, *, options: SolveOptions) -> SlideS
                                 latency_s=user_finish_time(inst, a)))
     # a user whose simulated finish misses its deadline by rounding makes us fall back
     if any(a.latency_s is None or a.latency_s > inst.deadline_s[a.user] * (1 + 1e-10) for a in allocs):
-        return _finish_static(inst, options, t0)
+        return _finish_static(inst)
     allocs.sort(key=lambda a: a.user)
     return SlideSolution(problem=PROBLEM, algorithm="slide-dynamic", status=status, objective=float(len(allocs)),
                          allocs=tuple(allocs), user_ids=inst.user_ids, model_ids=inst.model_ids,
@@ -308,8 +291,40 @@ def solve_slide_dynamic(inst: SlideInstance, *, options: SolveOptions) -> SlideS
                                 "tried": tried})
 
 
-def _finish_static(inst: SlideInstance, options: SolveOptions, t0: float) -> SlideSolution:
-    s = cast(SlideSolution, solve_slide(inst, options=options))
+def _finish_static(inst: SlideInstance) -> SlideSolution:
+    """Fallback of ``slide-dynamic``: the static optimum (latencies as ``latency=auto``)."""
+    s = _slide(inst, "auto")
     return SlideSolution(problem=PROBLEM, algorithm="slide-dynamic", status=SolveStatus.FEASIBLE,
                          objective=s.objective, allocs=s.allocs, user_ids=s.user_ids, model_ids=s.model_ids,
                          stats={"static_served": len(s.allocs), "added": 0, "fallback": "static"})
+
+
+# ----------------------------------------------------------------------------------------------
+# baselines
+# ----------------------------------------------------------------------------------------------
+
+
+@register_solver(PROBLEM, "sequential", "baseline: download-then-infer, optimally allocated (least share "
+                 "bits/(T - F/f*), cheapest first)", params=(LATENCY,))
+def solve_sequential(inst: SlideInstance, *, options: SolveOptions) -> SlideSolution:
+    table = pair_table(inst, "sequential")
+    best, best_share = cheapest_per_user(inst, table)
+    admitted = admit_sorted(best_share)
+    return _static_solution(inst, "sequential", SolveStatus.FEASIBLE, table, best[admitted], execution="sequential",
+                            with_latency=_with_latency(options.params["latency"], len(admitted)))
+
+
+@register_solver(PROBLEM, "equal-bandwidth", "baseline: the largest k such that k users finish "
+                 "(pipelined) with an equal share 1/k", params=(LATENCY,))
+def solve_equal_bandwidth(inst: SlideInstance, *, options: SolveOptions) -> SlideSolution:
+    table = pair_table(inst, "pipelined")
+    best, best_share = cheapest_per_user(inst, table)
+    order = np.argsort(best_share, kind="stable")
+    s = best_share[order]
+    ks = np.arange(1, len(s) + 1)
+    ok = np.flatnonzero(s <= 1.0 / ks)  # the k-th cheapest fits in 1/k, so do the k cheapest
+    k = int(ok[-1]) + 1 if len(ok) else 0
+    rows = best[order[:k]]
+    return _static_solution(inst, "equal-bandwidth", SolveStatus.FEASIBLE, table, rows,
+                            shares=np.full(k, 1.0 / k) if k else None, stats={"k": k},
+                            with_latency=_with_latency(options.params["latency"], k))

@@ -19,24 +19,31 @@ Complexity O(M I_m^2 T^2) with T the number of slots.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from edgeinfer.core.errors import InvalidInstanceError
+from edgeinfer.core.errors import InvalidOptionError
+from edgeinfer.core.options import Param
 from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
-from edgeinfer.loading.costs import detect_backbone, model_costs, plan_to_solution
+from edgeinfer.loading.model import ModelCosts, detect_backbone, model_costs
 from edgeinfer.loading.problem import PROBLEM, PartialLoadingInstance, PartialLoadingSolution
+from edgeinfer.loading.solvers.plans import plan_to_solution
 
 __all__ = ["solve_spec_slotted", "slotted_plan"]
 
+#: "minus infinity" of the integer user tables (no feasible choice)
 NEG = -(10**9)
+#: the most slots the DP accepts (its time and memory grow as T^2)
+MAX_SLOTS = 5000
 
 
-def slotted_plan(inst: PartialLoadingInstance, slot_s: float, costs=None) -> tuple[list[tuple[int, int]], dict]:
+def slotted_plan(inst: PartialLoadingInstance, slot_s: float,
+                 costs: ModelCosts) -> tuple[list[tuple[int, int]], dict[str, Any]]:
+    """Algorithms 1-2 with ``T = floor(deadline / slot_s)`` slots; returns (plan, stats)."""
     bb = detect_backbone(inst)
-    costs = costs or model_costs(inst)
     T = int(math.floor(inst.deadline_s / slot_s * (1 + 1e-12)))
     taus = np.arange(T + 1)
     budget_s = taus * slot_s * (1 + 1e-12)
@@ -46,7 +53,7 @@ def slotted_plan(inst: PartialLoadingInstance, slot_s: float, costs=None) -> tup
     valid_shift = (th >= 1) & (diff >= 0)
     diff_c = np.where(valid_shift, diff, 0)
     gs: list[np.ndarray] = []  # g_m(I_m, .) per cluster
-    choices: list[dict] = []
+    choices: list[dict[str, Any]] = []
     for grp in bb.clusters:
         models = [int(i) for i in grp if len(costs.cost[int(i)]) > 1]
         nm = len(models)
@@ -132,14 +139,18 @@ def slotted_plan(inst: PartialLoadingInstance, slot_s: float, costs=None) -> tup
     return plan_rev, {"slots": T, "slot_s": slot_s, "dp_served": int(f[M, T])}
 
 
-@register_solver(PROBLEM, "spec-slotted", "the paper's slotted DP (Alg. 1-2) as published; param slot_s (10 ms)")
+@register_solver(
+    PROBLEM, "spec-slotted", "the paper's slotted DP (Alg. 1-2) as published",
+    params=(Param("slot_s", 0.01, float, "slot length (s, > 0; the paper: 10 ms); at most 5000 slots in the deadline",
+                  bounds=(0.0, None)),),
+)
 def solve_spec_slotted(inst: PartialLoadingInstance, *, options: SolveOptions) -> PartialLoadingSolution:
-    slot = options.param("slot_s", 0.01)
-    if not isinstance(slot, int | float) or not slot > 0 or not math.isfinite(slot):
-        raise InvalidInstanceError("params.slot_s", "must be a positive number of seconds")
-    if inst.deadline_s / slot > 5000:
-        raise InvalidInstanceError("params.slot_s", f"{inst.deadline_s / slot:.0f} slots is too many (max 5000)")
+    slot = options.params["slot_s"]
+    if slot <= 0:
+        raise InvalidOptionError("slot_s", f"{slot!r} must be a positive number of seconds")
+    if inst.deadline_s / slot > MAX_SLOTS:
+        raise InvalidOptionError("slot_s", f"{inst.deadline_s / slot:.0f} slots is too many (max {MAX_SLOTS})")
     costs = model_costs(inst)
-    plan, stats = slotted_plan(inst, float(slot), costs)
+    plan, stats = slotted_plan(inst, slot, costs)
     return plan_to_solution(inst, plan, algorithm="spec-slotted", status=SolveStatus.FEASIBLE, costs=costs,
                             stats=stats)

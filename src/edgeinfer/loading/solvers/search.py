@@ -23,26 +23,37 @@ the time limit. Deterministic.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from edgeinfer.core.options import Param
 from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
-from edgeinfer.loading.costs import (
-    ModelCosts,
-    deadline_of,
-    load_matrix,
-    minplus_extend,
-    model_costs,
-    plan_to_solution,
-    user_bound,
-)
-from edgeinfer.loading.greedy import gen_plan
+from edgeinfer.loading.model import ModelCosts, deadline_of, load_matrix, model_costs, user_bound
 from edgeinfer.loading.problem import PROBLEM, PartialLoadingInstance, PartialLoadingSolution
+from edgeinfer.loading.solvers.dp import minplus_extend
+from edgeinfer.loading.solvers.gen import gen_plan
+from edgeinfer.loading.solvers.plans import plan_to_solution
 
-__all__ = ["solve_search", "search_plan", "OrderDP"]
+__all__ = ["PARAMS", "solve_search", "search_plan", "OrderDP"]
+
+#: The declared parameters of ``search`` (also the budget of ``exact``'s fallback).
+PARAMS: tuple[Param, ...] = (
+    Param("max_evals", 100_000, int, "most order evaluations (inner DPs) in all", bounds=(1, None)),
+    Param("max_work", 1.5e8, float, "work budget: sum over evaluations of positions recomputed x "
+          "(models x user bound + 1e4)", bounds=(0.0, None)),
+    Param("neighbours", 6, int, "insertion targets beyond full_neighbourhood: after the models a model "
+          "loads fastest after", bounds=(1, None)),
+    Param("full_neighbourhood", 16, int, "up to this many models every insertion position is tried",
+          bounds=(0, None)),
+    Param("restarts", 10, int, "iterated-local-search kicks after the first descent", bounds=(0, None)),
+    Param("kick", 2, int, "random moves per kick", bounds=(0, None)),
+    Param("window", 12, int, "large instances: positions evaluated beyond the plan's models", bounds=(0, None)),
+)
 
 #: Work units charged per recomputed position on top of ``n * size`` (the per-model Python and
 #: min-plus overhead, which dominates when the user bound is small).
@@ -120,17 +131,15 @@ class OrderDP:
         return out
 
 
-def _key(t: _Tables) -> tuple[int, float]:
-    return (t.served, -t.time_s)
-
-
 def search_plan(
-    inst: PartialLoadingInstance, *, costs: ModelCosts | None = None, time_limit_s: float | None = None,
-    max_evals: int = 100_000, max_work: float = 1.5e8, neighbours: int = 6, full_neighbourhood: int = 16,
-    restarts: int = 10, kick: int = 2, seed: int | None = None, window: int = 12,
-) -> tuple[list[tuple[int, int]], dict]:
+    inst: PartialLoadingInstance, costs: ModelCosts, params: Mapping[str, Any], *, seed: int,
+    time_limit_s: float | None,
+) -> tuple[list[tuple[int, int]], dict[str, Any]]:
+    """The search from gen's order; ``params`` holds every name of :data:`PARAMS`. Returns (plan, stats)."""
     t0 = time.perf_counter()
-    costs = costs or model_costs(inst)
+    max_evals, max_work = params["max_evals"], params["max_work"]
+    neighbours, full_neighbourhood = params["neighbours"], params["full_neighbourhood"]
+    restarts, kick, window = params["restarts"], params["kick"], params["window"]
     full, d = load_matrix(inst)
     deadline = deadline_of(inst)
     size = min(inst.n_users, user_bound(inst, costs)) + 1
@@ -142,8 +151,8 @@ def search_plan(
             if cheapest_load + costs.cost[i][1] <= deadline:
                 cand.append(i)
     if not cand or size <= 1:
-        return [], {"evals": 0}
-    g = [i for i, _ in gen_plan(inst, costs=costs)]
+        return [], {"evaluations": 0}
+    g = [i for i, _ in gen_plan(inst, costs, slot_s=0.0)]
     rest = [i for i in cand if i not in g]
     order = [i for i in g if i in cand]
     while rest:  # nearest loading cost from the last model
@@ -153,7 +162,7 @@ def search_plan(
         rest.remove(nxt)
     dp = OrderDP(full, d, costs, deadline, size)
     n = len(order)
-    state = {"work": 0.0, "stop": False}
+    state: dict[str, Any] = {"work": 0.0, "stop": False}
     full_nbhd = n <= full_neighbourhood
 
     def better(x: _Tables, y: _Tables) -> bool:
@@ -283,21 +292,15 @@ def search_plan(
             if better(ct, best):
                 best_full, best = cf, ct
     cur = best
-    stats = {"evals": dp.evals, "budget_exhausted": state["stop"], "planned_time_s": cur.time_s,
+    stats = {"evaluations": dp.evals, "budget_exhausted": state["stop"], "planned_time_s": cur.time_s,
              "kicks": kicks, "served_first_descent": first}
     return OrderDP.plan(cur), stats
 
 
-@register_solver(PROBLEM, "search", "order local search from gen's order with an exact inner DP (ours); "
-                 "param max_evals")
+@register_solver(PROBLEM, "search", "order local search from gen's order with an exact inner DP (ours)",
+                 params=PARAMS)
 def solve_search(inst: PartialLoadingInstance, *, options: SolveOptions) -> PartialLoadingSolution:
     costs = model_costs(inst)
-    plan, stats = search_plan(
-        inst, costs=costs, time_limit_s=options.time_limit_s,
-        max_evals=int(options.param("max_evals", 100_000)), max_work=float(options.param("max_work", 1.5e8)),
-        neighbours=int(options.param("neighbours", 6)),
-        full_neighbourhood=int(options.param("full_neighbourhood", 16)),
-        restarts=int(options.param("restarts", 10)), kick=int(options.param("kick", 2)),
-        seed=0 if options.seed is None else options.seed, window=int(options.param("window", 12)),
-    )
+    plan, stats = search_plan(inst, costs, options.params, seed=0 if options.seed is None else options.seed,
+                              time_limit_s=options.time_limit_s)
     return plan_to_solution(inst, plan, algorithm="search", status=SolveStatus.FEASIBLE, costs=costs, stats=stats)

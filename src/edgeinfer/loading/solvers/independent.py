@@ -2,7 +2,7 @@
 
 Every model switch loads the whole model (consecutive batches of the same model keep it).
 Then the load of a plan does not depend on the order, and the best plan is a knapsack over
-(model, users) solved exactly by :func:`~edgeinfer.loading.dp.chain_dp` with one model per
+(model, users) solved exactly by :func:`~edgeinfer.loading.solvers.dp.chain_dp` with one model per
 group. Its schedule is feasible for the real system too (partial loading only shortens it),
 so the verifier counts the same users.
 """
@@ -14,15 +14,10 @@ import numpy as np
 from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
-from edgeinfer.loading.costs import (
-    deadline_of,
-    load_matrix,
-    model_costs,
-    plan_to_solution,
-    user_bound,
-)
-from edgeinfer.loading.dp import chain_dp
+from edgeinfer.loading.model import deadline_of, load_matrix, model_costs, user_bound
 from edgeinfer.loading.problem import PROBLEM, PartialLoadingInstance, PartialLoadingSolution
+from edgeinfer.loading.solvers.dp import chain_dp
+from edgeinfer.loading.solvers.plans import plan_to_solution
 
 __all__ = ["solve_independent"]
 

@@ -10,32 +10,32 @@ short batch first, which minimises the sum of the batch maxima.
 
 from __future__ import annotations
 
-from edgeinfer.core.errors import InvalidInstanceError, UnsupportedInstanceError
+from edgeinfer.core.errors import UnsupportedInstanceError
+from edgeinfer.core.options import Param
 from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
-from edgeinfer.loading.costs import (
-    deadline_of,
-    detect_backbone,
-    model_costs,
-    plan_to_solution,
-    user_bound,
-)
-from edgeinfer.loading.dp import chain_dp
-from edgeinfer.loading.greedy import gen_plan
+from edgeinfer.loading.model import deadline_of, detect_backbone, model_costs, user_bound
 from edgeinfer.loading.problem import PROBLEM, PartialLoadingInstance, PartialLoadingSolution
+from edgeinfer.loading.solvers.dp import chain_dp
+from edgeinfer.loading.solvers.gen import SLOT_S, gen_plan
+from edgeinfer.loading.solvers.plans import plan_to_solution
 
 __all__ = ["solve_equal_bandwidth"]
 
 
-@register_solver(PROBLEM, "equal-bandwidth", "Fig. 8 ablation: r equal sub-channels (param r=10, base=auto|spec|gen)")
+@register_solver(
+    PROBLEM, "equal-bandwidth", "Fig. 8 ablation: r equal sub-channels, then spec's DP or gen",
+    params=(
+        Param("r", 10, int, "equal sub-channels of B/r each (at most r users per batch)", bounds=(1, None)),
+        Param("base", "auto", str, "scheduler on the equal-share costs: spec (backbone sharing), gen, "
+              "or auto (spec when the instance is backbone-sharing, else gen)", choices=("auto", "spec", "gen")),
+        SLOT_S,
+    ),
+)
 def solve_equal_bandwidth(inst: PartialLoadingInstance, *, options: SolveOptions) -> PartialLoadingSolution:
-    r = options.param("r", 10)
-    if isinstance(r, bool) or not isinstance(r, int) or r < 1:
-        raise InvalidInstanceError("params.r", "must be a positive integer (number of sub-channels)")
-    base = options.param("base", "auto")
-    if base not in ("auto", "spec", "gen"):
-        raise InvalidInstanceError("params.base", f"must be auto, spec or gen, not {base!r}")
+    r = options.params["r"]
+    base = options.params["base"]
     costs = model_costs(inst, subchannels=r)
     bb = None
     if base in ("auto", "spec"):
@@ -49,7 +49,7 @@ def solve_equal_bandwidth(inst: PartialLoadingInstance, *, options: SolveOptions
         plan = chain_dp(bb.clusters, bb.prefix_s, bb.own_s, costs, deadline_of(inst), u).plan
         used = "spec"
     else:
-        plan = gen_plan(inst, costs=costs, slot_s=float(options.param("slot_s", 0.0)))
+        plan = gen_plan(inst, costs, slot_s=options.params["slot_s"])
         used = "gen"
     return plan_to_solution(inst, plan, algorithm="equal-bandwidth", status=SolveStatus.FEASIBLE, costs=costs,
                             stats={"r": r, "base": used})

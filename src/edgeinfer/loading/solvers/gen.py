@@ -15,26 +15,23 @@ import math
 
 import numpy as np
 
+from edgeinfer.core.options import Param
 from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
-from edgeinfer.loading.costs import (
-    ModelCosts,
-    deadline_of,
-    load_matrix,
-    model_costs,
-    plan_to_solution,
-)
+from edgeinfer.loading.model import ModelCosts, deadline_of, load_matrix, model_costs
 from edgeinfer.loading.problem import PROBLEM, PartialLoadingInstance, PartialLoadingSolution
+from edgeinfer.loading.solvers.plans import plan_to_solution
 
 __all__ = ["solve_gen", "gen_plan"]
 
 
-def gen_plan(inst: PartialLoadingInstance, *, costs: ModelCosts | None = None, slot_s: float = 0.0,
-             independent: bool = False) -> list[tuple[int, int]]:
-    """Algorithm 3. Returns the plan ``[(model, k), ...]``."""
-    costs = costs or model_costs(inst)
-    full, d = load_matrix(inst, independent=independent)
+def gen_plan(inst: PartialLoadingInstance, costs: ModelCosts, *, slot_s: float) -> list[tuple[int, int]]:
+    """Algorithm 3 on the cost curves ``costs`` (eqs. 22-23); ``slot_s = 0``: continuous time.
+
+    Returns the plan ``[(model, k), ...]``.
+    """
+    full, d = load_matrix(inst)
     deadline = deadline_of(inst)
     # flat candidate list (model, k, c_i(k)) for k >= 1
     mods, ks, cs = [], [], []
@@ -81,14 +78,15 @@ def gen_plan(inst: PartialLoadingInstance, *, costs: ModelCosts | None = None, s
     return plan
 
 
-@register_solver(PROBLEM, "gen", "the paper's greedy Alg. 3 (most users per unit time next); param slot_s")
-def solve_gen(inst: PartialLoadingInstance, *, options: SolveOptions) -> PartialLoadingSolution:
-    slot = float(options.param("slot_s", 0.0))
-    if not slot >= 0 or not math.isfinite(slot):
-        from edgeinfer.core.errors import InvalidInstanceError
+#: ``slot_s`` of ``gen`` and ``equal-bandwidth`` (which runs ``gen`` on general instances)
+SLOT_S = Param("slot_s", 0.0, float, "slot length (s) of Alg. 3's time count; 0: continuous time, "
+               "0.01: as published", bounds=(0.0, None))
 
-        raise InvalidInstanceError("params.slot_s", "must be a non-negative number of seconds")
+
+@register_solver(PROBLEM, "gen", "the paper's greedy Alg. 3 (most users per unit time next)", params=(SLOT_S,))
+def solve_gen(inst: PartialLoadingInstance, *, options: SolveOptions) -> PartialLoadingSolution:
+    slot = options.params["slot_s"]
     costs = model_costs(inst)
-    plan = gen_plan(inst, costs=costs, slot_s=slot)
+    plan = gen_plan(inst, costs, slot_s=slot)
     return plan_to_solution(inst, plan, algorithm="gen", status=SolveStatus.FEASIBLE, costs=costs,
                             stats={"slot_s": slot})

@@ -1,5 +1,6 @@
-"""Pipelined download-and-inference latency of SLIDE: the recursion, its closed form,
-the least rate for a deadline and the best device speed.
+"""The SLIDE latency model shared by the solvers and ``verify``: the pipelined
+download-and-inference recursion, its closed form, the least rate for a deadline, the best
+device speed and the finish time of an allocation (constant or time-varying share).
 
 Notation (docs/streaming.md): layer ``l = 1..L`` has ``bits_l`` and ``flops_l``; a user
 downloads at rate ``r`` (bit/s) and computes at speed ``f`` (FLOP/s). The recursion is
@@ -17,8 +18,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from edgeinfer.streaming.problem import SlideInstance, UserAlloc
 
 __all__ = [
     "finish_time_recursion",
@@ -30,6 +35,7 @@ __all__ = [
     "best_speed",
     "download_deadlines",
     "download_times_piecewise",
+    "user_finish_time",
 ]
 
 
@@ -129,3 +135,21 @@ def download_times_piecewise(cum_bits: np.ndarray, timeline: np.ndarray, bits_pe
         rem = max(0.0, target - cum_start[j])
         out[i] = min(t1[j], t0[j] + (rem / rate if rate > 0 else 0.0))
     return out
+
+
+def user_finish_time(inst: SlideInstance, a: UserAlloc, execution: str = "pipelined") -> float:
+    """Finish time of one allocation, recomputed from the instance by the recursion (R)."""
+    bits, flops = inst.model_bits[a.model], inst.model_flops[a.model]
+    full = inst.full_rate_bps(a.user)
+    cum = np.cumsum(bits)
+    if a.timeline is not None and len(a.timeline):
+        dl = download_times_piecewise(cum, a.timeline, full)
+    elif a.timeline is not None:
+        dl = np.where(cum > 0, math.inf, 0.0)
+    else:
+        rate = a.share * full
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dl = np.where(cum > 0, cum / rate if rate > 0 else math.inf, 0.0)
+    if execution == "sequential":
+        return float(dl[-1]) + float(np.sum(flops)) / a.speed
+    return finish_time_from_downloads(dl, flops, a.speed)

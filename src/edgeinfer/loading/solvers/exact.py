@@ -14,33 +14,29 @@ until the limit and the best plan found so far is returned with status ``time_li
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
 from edgeinfer.core.errors import UnsupportedInstanceError
+from edgeinfer.core.options import Param, resolve_params
 from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
-from edgeinfer.loading.costs import (
-    deadline_of,
-    load_matrix,
-    minplus_extend,
-    model_costs,
-    plan_to_solution,
-    user_bound,
-)
+from edgeinfer.loading.model import ModelCosts, deadline_of, load_matrix, model_costs, user_bound
 from edgeinfer.loading.problem import PROBLEM, PartialLoadingInstance, PartialLoadingSolution
+from edgeinfer.loading.solvers.dp import minplus_extend
+from edgeinfer.loading.solvers.plans import plan_to_solution
 
 __all__ = ["solve_exact", "exact_plan"]
 
 
 def exact_plan(
-    inst: PartialLoadingInstance, *, time_limit_s: float | None = None, max_models: int = 15,
-    max_memory_bytes: float = 1.5e9, costs=None,
-) -> tuple[list[tuple[int, int]], bool, dict]:
-    """Return (plan, proven_optimal, stats)."""
+    inst: PartialLoadingInstance, costs: ModelCosts, *, time_limit_s: float | None, max_models: int,
+    max_memory_bytes: float, seed: int,
+) -> tuple[list[tuple[int, int]], bool, dict[str, Any]]:
+    """Return (plan, proven_optimal, stats); ``seed`` seeds the ``search`` fallback."""
     t0 = time.perf_counter()
-    costs = costs or model_costs(inst)
     full, d = load_matrix(inst)
     deadline = deadline_of(inst)
     useful = [i for i in range(inst.n_models)
@@ -48,7 +44,7 @@ def exact_plan(
     n = len(useful)
     ub = min(inst.n_users, user_bound(inst, costs))
     size = ub + 1
-    stats: dict = {"models_considered": n, "user_bound": ub}
+    stats: dict[str, Any] = {"models_considered": n, "user_bound": ub}
     if n == 0 or ub == 0:
         return [], True, stats
     mem = float(2**n) * n * size * 8.0
@@ -63,9 +59,10 @@ def exact_plan(
                 f"exact: the subset table would need {mem / 1e9:.1f} GB (> {max_memory_bytes / 1e9:.1f} GB); "
                 "use search, or give --time-limit"
             )
-        from edgeinfer.loading.search import search_plan
+        from edgeinfer.loading.solvers.search import PARAMS, search_plan
 
-        fallback, _ = search_plan(inst, costs=costs, time_limit_s=time_limit_s)
+        fallback, _ = search_plan(inst, costs, resolve_params(PARAMS, {}, where="solver partial_loading/search"),
+                                  seed=seed, time_limit_s=time_limit_s)
         stats["method"] = "search (subset table too large)"
         return fallback, False, stats
 
@@ -161,13 +158,20 @@ def exact_plan(
     return plan, proven, stats
 
 
-@register_solver(PROBLEM, "exact", "exact DP over subsets of models x last model (any instance, <= ~15 models)",
-                 exact=True)
+@register_solver(
+    PROBLEM, "exact", "exact DP over subsets of models x last model (any instance, <= ~15 models)", exact=True,
+    params=(
+        Param("max_models", 15, int, "refuse more candidate models than this without --time-limit "
+              "(the table has 2^n rows)", bounds=(0, None)),
+        Param("max_memory_bytes", 1.5e9, float, "largest subset table (bytes); above it, without --time-limit "
+              "refuse, with it fall back to search", bounds=(0.0, None)),
+    ),
+)
 def solve_exact(inst: PartialLoadingInstance, *, options: SolveOptions) -> PartialLoadingSolution:
     costs = model_costs(inst)
     plan, proven, stats = exact_plan(
-        inst, time_limit_s=options.time_limit_s, max_models=int(options.param("max_models", 15)),
-        max_memory_bytes=float(options.param("max_memory_bytes", 1.5e9)), costs=costs,
+        inst, costs, time_limit_s=options.time_limit_s, max_models=options.params["max_models"],
+        max_memory_bytes=options.params["max_memory_bytes"], seed=0 if options.seed is None else options.seed,
     )
     status = SolveStatus.OPTIMAL if proven else SolveStatus.TIME_LIMIT
     return plan_to_solution(inst, plan, algorithm="exact", status=status, costs=costs, stats=stats)

@@ -5,7 +5,7 @@ once (the GPU starts empty), i.e. ``sum_{i in S} own_i + sum_m prefix_m(max_{i i
 in the backbone-sharing case, and serving each cluster's models in ascending ``l_i``
 (Corollary 1) loads exactly that. Upload + compute of model i is at least ``c_i(k_i)``
 (Theorem 2). So the optimum is a plan in the order (cluster, ascending l_i), and
-:func:`~edgeinfer.loading.dp.chain_dp` finds the best such plan exactly. Proof in
+:func:`~edgeinfer.loading.solvers.dp.chain_dp` finds the best such plan exactly. Proof in
 docs/loading.md. Time O(U K + I) after sorting, U = bound on the users served.
 """
 
@@ -14,15 +14,10 @@ from __future__ import annotations
 from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
-from edgeinfer.loading.costs import (
-    deadline_of,
-    detect_backbone,
-    model_costs,
-    plan_to_solution,
-    user_bound,
-)
-from edgeinfer.loading.dp import chain_dp
+from edgeinfer.loading.model import deadline_of, detect_backbone, model_costs, user_bound
 from edgeinfer.loading.problem import PROBLEM, PartialLoadingInstance, PartialLoadingSolution
+from edgeinfer.loading.solvers.dp import chain_dp
+from edgeinfer.loading.solvers.plans import plan_to_solution
 
 __all__ = ["solve_spec"]
 

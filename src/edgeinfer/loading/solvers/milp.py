@@ -11,7 +11,7 @@ docs/loading.md the optimum is a plan (distinct models, each serving its k cheap
 * ``sum (p + mu) x + sum beta nb + sum full_i z[0, i] + sum d(j, i) w[t, j, i] <= deadline``;
 * maximise ``sum x``.
 
-O(I^3) variables: for checks on small instances (``max_models``, default 12).
+O(I^3) variables: for checks on small instances (``max_models``).
 """
 
 from __future__ import annotations
@@ -19,23 +19,22 @@ from __future__ import annotations
 import numpy as np
 
 from edgeinfer.core.errors import UnsupportedInstanceError
+from edgeinfer.core.options import Param
 from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
-from edgeinfer.loading.costs import (
-    deadline_of,
-    load_matrix,
-    model_costs,
-    plan_duration,
-    plan_to_solution,
-)
+from edgeinfer.loading.model import deadline_of, load_matrix, model_costs, plan_duration
 from edgeinfer.loading.problem import PROBLEM, PartialLoadingInstance, PartialLoadingSolution
+from edgeinfer.loading.solvers.plans import plan_to_solution
 
 __all__ = ["solve_milp"]
 
 
-@register_solver(PROBLEM, "milp", "P2 as a MILP (HiGHS via scipy), for cross-checks on small instances",
-                 exact=True)
+@register_solver(
+    PROBLEM, "milp", "P2 as a MILP (HiGHS via scipy), for cross-checks on small instances", exact=True,
+    params=(Param("max_models", 12, int, "refuse instances with more models with users (O(I^3) variables)",
+                  bounds=(0, None)),),
+)
 def solve_milp(inst: PartialLoadingInstance, *, options: SolveOptions) -> PartialLoadingSolution:
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import lil_matrix
@@ -45,7 +44,7 @@ def solve_milp(inst: PartialLoadingInstance, *, options: SolveOptions) -> Partia
     deadline = deadline_of(inst)
     models = [i for i in range(inst.n_models) if len(costs.cost[i]) > 1]
     n = len(models)
-    max_models = int(options.param("max_models", 12))
+    max_models = options.params["max_models"]
     if n > max_models:
         raise UnsupportedInstanceError(f"milp: {n} models with users (> max_models={max_models})")
     if n == 0:
@@ -144,4 +143,4 @@ def solve_milp(inst: PartialLoadingInstance, *, options: SolveOptions) -> Partia
             plan.pop()
         status = SolveStatus.FEASIBLE
     return plan_to_solution(inst, plan, algorithm="milp", status=status, costs=costs,
-                            stats={"milp_status": int(res.status), "mip_gap": float(getattr(res, "mip_gap", 0.0) or 0.0)})
+                            stats={"milp_status": int(res.status), "gap": float(getattr(res, "mip_gap", 0.0) or 0.0)})

@@ -1,13 +1,15 @@
-"""Building blocks shared by the solvers: per-model cost curves, loading costs, plans.
+"""The PartialLoading cost model shared by the solvers and ``verify`` (Qu et al., §III-IV).
 
-A *plan* is a sequence ``[(model, k), ...]`` of distinct models, each serving its ``k``
-cheapest users (Theorem 2.1) in ``ceil(k / b)`` consecutive batches (Theorem 2.2). Its
-duration is ``sum_i c_i(k_i) + sum_i d(prev_i, i)`` with
+* :func:`timeline`: the phases of a given batch sequence, recomputed from the instance alone
+  (eqs. 1, 6-9); ``verify`` counts the users of the batches that end by the deadline (eq. 2).
+* A *plan* is a sequence ``[(model, k), ...]`` of distinct models, each serving its ``k``
+  cheapest users (Theorem 2.1) in ``ceil(k / b)`` consecutive batches (Theorem 2.2). Its
+  duration (:func:`plan_duration`) is ``sum_i c_i(k_i) + sum_i d(prev_i, i)`` with
 
-* ``c_i(k)`` (:func:`model_costs`): upload + compute of the k users of model i with the fewest
-  ``p_k = D_k / R_k``; with the optimal shares of eq. (12) the upload is the SUM of
-  ``D_k / (B R_k)`` (eq. 11), so ``c_i(k) = sum_{first k} p/B + mu_i k + beta_i ceil(k / b_i)``;
-* ``d(j, i)`` (:func:`load_matrix`): the seconds to load the blocks of i that j lacks (eq. 8).
+  * ``c_i(k)`` (:func:`model_costs`): upload + compute of the k users of model i with the fewest
+    ``p_k = D_k / R_k``; with the optimal shares of eq. (12) the upload is the SUM of
+    ``D_k / (B R_k)`` (eq. 11), so ``c_i(k) = sum_{first k} p/B + mu_i k + beta_i ceil(k / b_i)``;
+  * ``d(j, i)`` (:func:`load_matrix`): the seconds to load the blocks of i that j lacks (eq. 8).
 
 Why plans of distinct models suffice (any instance): ``d`` obeys the triangle inequality,
 ``J_c \\ J_a  ⊆  (J_b \\ J_a) ∪ (J_c \\ J_b)``, so deleting a repeated visit of a model
@@ -17,18 +19,21 @@ with the cheapest users keeps upload + compute minimal. See docs/loading.md.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edgeinfer.core.errors import UnsupportedInstanceError
-from edgeinfer.core.solution import SolveOptions
-from edgeinfer.core.status import SolveStatus
-from edgeinfer.loading.problem import PROBLEM, Batch, PartialLoadingInstance, PartialLoadingSolution
+
+if TYPE_CHECKING:
+    from edgeinfer.loading.problem import Batch, PartialLoadingInstance
 
 __all__ = [
+    "DEADLINE_RTOL",
+    "BatchTiming",
+    "timeline",
     "ModelCosts",
     "model_costs",
     "load_matrix",
@@ -36,12 +41,52 @@ __all__ = [
     "detect_backbone",
     "user_bound",
     "plan_duration",
-    "plan_to_solution",
-    "minplus_extend",
     "deadline_of",
 ]
 
-Plan = list[tuple[int, int]]
+#: A batch ends "by the deadline" when ``end <= deadline * (1 + DEADLINE_RTOL)`` (floating-point slack).
+DEADLINE_RTOL = 1e-9
+
+
+# ----------------------------------------------------------------------------- timeline (verify)
+@dataclass(frozen=True)
+class BatchTiming:
+    """One batch's phases (s): start, upload (eq. 7), partial load (eq. 8), compute (eq. 9), end."""
+
+    start_s: float
+    upload_s: float
+    load_s: float
+    compute_s: float
+    end_s: float
+    served: bool
+
+
+def timeline(inst: PartialLoadingInstance, batches: Sequence[Batch]) -> list[BatchTiming]:
+    """Recompute every batch's phases from the instance alone (eqs. 1, 6-9).
+
+    A user with a zero share never finishes uploading (infinite time).
+    """
+    out = []
+    t = 0.0
+    prev: int | None = None
+    unit = inst.unit_upload_s
+    limit = inst.deadline_s * (1.0 + DEADLINE_RTOL)
+    for b in batches:
+        users = np.asarray(b.users, dtype=np.int64)
+        shares = np.asarray(b.shares, dtype=float)
+        with np.errstate(divide="ignore"):
+            per_user = np.where(shares > 0, unit[users] / np.where(shares > 0, shares, 1.0), np.inf)
+        up = float(per_user.max()) if len(users) else 0.0
+        load = inst.load_bytes(prev, b.model) * inst.load_s_per_byte
+        comp = float(inst.compute_per_sample_s[b.model] * len(users) + inst.compute_fixed_s[b.model])
+        end = t + up + load + comp
+        out.append(BatchTiming(t, up, load, comp, end, bool(end <= limit)))
+        t = end
+        prev = b.model
+    return out
+
+
+# ----------------------------------------------------------------------------- plans (solvers)
 
 
 @dataclass(frozen=True)
@@ -115,29 +160,22 @@ def model_costs(inst: PartialLoadingInstance, *, subchannels: int | None = None)
     return mc
 
 
-def load_matrix(inst: PartialLoadingInstance, *, independent: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """``(full, d)``: ``full[i]`` seconds to load model i into an empty GPU, ``d[j, i]`` after j.
-
-    With ``independent=True`` shared blocks are reloaded anyway (``d[j, i] = full[i]``, j != i).
-    """
-    key = f"load:{independent}"
-    if key in inst._cache:
-        return inst._cache[key]
+def load_matrix(inst: PartialLoadingInstance) -> tuple[np.ndarray, np.ndarray]:
+    """``(full, d)``: ``full[i]`` seconds to load model i into an empty GPU, ``d[j, i]`` after j (eq. 8)."""
+    if "load" in inst._cache:
+        return inst._cache["load"]
     spb = inst.load_s_per_byte
     inc = inst.incidence
     full_bytes = np.array([float(inst.block_bytes[b].sum()) for b in inst.model_blocks])
     full = full_bytes * spb
-    if independent:
-        d = np.repeat(full[None, :], inst.n_models, axis=0)
-    else:
-        # missing[j, i] = bytes of model i's blocks that model j lacks (no BLAS: avoids its
-        # thread-pool start-up, which costs more than the whole product at these sizes)
-        missing = np.empty((inst.n_models, inst.n_models))
-        for i, b in enumerate(inst.model_blocks):
-            missing[:, i] = ((~inc[:, b]) * inst.block_bytes[b][None, :]).sum(axis=1)
-        d = missing * spb
+    # missing[j, i] = bytes of model i's blocks that model j lacks (no BLAS: avoids its
+    # thread-pool start-up, which costs more than the whole product at these sizes)
+    missing = np.empty((inst.n_models, inst.n_models))
+    for i, b in enumerate(inst.model_blocks):
+        missing[:, i] = ((~inc[:, b]) * inst.block_bytes[b][None, :]).sum(axis=1)
+    d = missing * spb
     np.fill_diagonal(d, 0.0)
-    inst._cache[key] = (full, d)
+    inst._cache["load"] = (full, d)
     return full, d
 
 
@@ -257,70 +295,11 @@ def user_bound(inst: PartialLoadingInstance, costs: ModelCosts) -> int:
     return int(np.searchsorted(cs, deadline_of(inst), side="right"))
 
 
-def minplus_extend(g: np.ndarray, c: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """``h[u] = min_{k >= 1} g[u - k] + c[k]`` for u < size; returns (h, argmin k).
-
-    ``g`` has shape (..., size); the last axis is the user count.
-    """
-    h = np.full(g.shape, np.inf)
-    arg = np.zeros(g.shape, dtype=np.int32)
-    kmax = min(len(c) - 1, size - 1)
-    for k in range(1, kmax + 1):
-        cand = g[..., : size - k] + c[k]
-        tgt = h[..., k:]
-        better = cand < tgt
-        np.copyto(tgt, cand, where=better)
-        np.copyto(arg[..., k:], k, where=better)
-    return h, arg
-
-
-def plan_duration(inst: PartialLoadingInstance, plan: Sequence[tuple[int, int]], costs: ModelCosts,
-                  *, independent: bool = False) -> float:
-    full, d = load_matrix(inst, independent=independent)
+def plan_duration(inst: PartialLoadingInstance, plan: Sequence[tuple[int, int]], costs: ModelCosts) -> float:
+    """Seconds a plan takes: its partial loads (eq. 8) plus each model's ``c_i(k)``."""
+    full, d = load_matrix(inst)
     t, prev = 0.0, -1
     for i, k in plan:
         t += (full[i] if prev < 0 else d[prev, i]) + costs.cost[i][k]
         prev = i
     return t
-
-
-def plan_to_solution(
-    inst: PartialLoadingInstance,
-    plan: Sequence[tuple[int, int]],
-    *,
-    algorithm: str,
-    status: SolveStatus,
-    costs: ModelCosts,
-    stats: dict | None = None,
-    options: SolveOptions | None = None,
-) -> PartialLoadingSolution:
-    """Turn a plan into batches with bandwidth shares (eq. 12, or 1/r with r sub-channels)."""
-    batches = []
-    unit = inst.unit_upload_s
-    for i, k in plan:
-        if k <= 0:
-            continue
-        for users in costs.batches(i, k):
-            if costs.subchannels is None:
-                w = unit[users]
-                shares = w / w.sum()  # eq. (12)
-            else:
-                shares = np.full(len(users), 1.0 / costs.subchannels)
-            batches.append(Batch(int(i), tuple(int(u) for u in users), tuple(float(s) for s in shares)))
-    served = sum(len(b.users) for b in batches)
-    st = dict(stats or {})
-    st.setdefault("n_batches", len(batches))
-    st.setdefault("models_served", sum(1 for _, k in plan if k > 0))
-    return PartialLoadingSolution(
-        problem=PROBLEM,
-        algorithm=algorithm,
-        status=status,
-        objective=float(served),
-        stats=st,
-        batches=tuple(batches),
-        instance=inst,
-    )
-
-
-def check_finite_time(x: float) -> bool:
-    return math.isfinite(x)
