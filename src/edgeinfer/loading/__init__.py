@@ -8,6 +8,7 @@ demand). Importing this package registers the problem and its solvers; NumPy onl
 """
 
 from edgeinfer.loading import solvers  # noqa: F401  (the solvers register themselves)
+from edgeinfer.loading.model import BatchTiming, timeline
 from edgeinfer.loading.problem import (
     PROBLEM,
     SPEC,
@@ -27,6 +28,7 @@ __all__ = [
     "PROBLEM",
     "SPEC",
     "Batch",
+    "BatchTiming",
     "InstanceDoc",
     "PartialLoadingInstance",
     "PartialLoadingSolution",
@@ -35,5 +37,6 @@ __all__ = [
     "dump_solution",
     "load_instance",
     "load_solution",
+    "timeline",
     "verify",
 ]
