@@ -26,7 +26,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from edgeinfer.broadcast.model import qos_tol, rate_bps
+from edgeinfer.broadcast.model import min_energy_j, qos_tol, rate_bps
 from edgeinfer.core.errors import InvalidInstanceError, InvalidSolutionError
 from edgeinfer.core.registry import ProblemSpec, register_problem
 from edgeinfer.core.solution import Solution, VerifyReport, Violations
@@ -152,10 +152,6 @@ class MBAInstance:
     def best_scores(self) -> np.ndarray:
         """Highest score each device can reach with the whole library (sum over n of max_i I)."""
         return self.scores.max(axis=0).sum(axis=0)
-
-    def min_block_energy_j(self, gain: np.ndarray | float) -> np.ndarray | float:
-        """Least energy to deliver one block at worst gain ``H``: ``N0 Q ln2 / (B H)`` (p -> 0)."""
-        return self.noise_w * self.block_bits * math.log(2) / (self.bandwidth_hz * np.asarray(gain, dtype=float))
 
 
 class Transmission(NamedTuple):
@@ -343,7 +339,8 @@ def infeasibility_certificate(inst: MBAInstance) -> str | None:
         return (f"device {inst.device_ids[k]!r} cannot reach qos {inst.qos[k]:g}: its best assembly "
                 f"from the whole library scores {best[k]:g}")
     # every device receives one block per position; the weakest device needs N blocks at gain <= H_min
-    e_min = inst.num_positions * float(inst.min_block_energy_j(float(inst.gains.min())))
+    e_min = inst.num_positions * min_energy_j(inst.gains.min(keepdims=True), inst.bandwidth_hz, inst.noise_w,
+                                              inst.block_bits)
     if e_min >= inst.energy_j:
         k = int(np.argmin(inst.gains))
         return (f"energy budget {inst.energy_j:g} J is below the least energy {e_min:g} J needed to deliver "
