@@ -153,3 +153,21 @@ def test_scores_read_only(doc):
     with pytest.raises(ValueError):
         inst.scores[0, 0, 0] = 1.0
     assert isinstance(inst.scores, np.ndarray)
+
+
+def test_scenario_make_instance_is_a_validated_random_draw():
+    from edgeinfer.broadcast.problem import dump_instance
+    from edgeinfer.broadcast.scenario import ScenarioConfig, make_instance
+    from edgeinfer.core.errors import InvalidOptionError
+
+    a = make_instance(seed=3, num_devices=4, num_positions=5)
+    b = make_instance(ScenarioConfig(num_devices=4, num_positions=5), rng=np.random.default_rng(3))
+    assert a.scores.shape == (4, 5, 4) and np.array_equal(a.scores, b.scores) and np.array_equal(a.gains, b.gains)
+    assert not np.array_equal(a.gains, make_instance(seed=4, num_devices=4, num_positions=5).gains)
+    assert dump_instance(load_instance(dump_instance(a))) == dump_instance(a)
+    assert not a.scores.flags.writeable  # the same frozen arrays as a loaded file
+    default = make_instance()
+    assert (default.num_devices, default.num_positions, default.energy_j) == (21, 24, 250.0)
+    with pytest.raises(InvalidOptionError) as ei:
+        make_instance(num_device=3)
+    assert ei.value.field == "num_device" and "num_devices" in str(ei.value)

@@ -4,6 +4,7 @@ below the optimum; the example's optimum (28 blocks, unicast 48)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 
@@ -11,16 +12,21 @@ import numpy as np
 import pytest
 
 import edgeinfer.broadcast  # noqa: F401
-from edgeinfer.broadcast.library import synthetic_instance
-from edgeinfer.broadcast.problem import load_instance, make_instance, verify
-from edgeinfer.broadcast.selection import (
+from edgeinfer.broadcast.model import is_feasible
+from edgeinfer.broadcast.problem import build_instance, load_instance, verify
+from edgeinfer.broadcast.scenario import make_instance
+from edgeinfer.broadcast.solvers import (
+    ENGINES,
+    BnbConfig,
     adaptive_greedy_select,
     bnb_select,
     greedy_select,
-    is_feasible,
     milp_select,
     reduce_problem,
 )
+from edgeinfer.broadcast.solvers.bnb import lp_round, map_to_component
+from edgeinfer.broadcast.solvers.component import Component
+from edgeinfer.core.errors import InvalidOptionError
 from edgeinfer.core.registry import solve
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
@@ -46,7 +52,7 @@ def random_instance(seed, M=3, N=3, K=3):
     for k in range(K):
         I[own[k], :, k] = np.round(rng.uniform(0.8, 1.0, size=N), 3)
     qos = np.round(rng.uniform(0.6, 0.95) * I[own, :, np.arange(K)].sum(axis=1), 3)
-    return make_instance(scores=I, gains=rng.exponential(1e-3, K), qos=qos, own_model=own)
+    return build_instance(scores=I, gains=rng.exponential(1e-3, K), qos=qos, own_model=own)
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -66,11 +72,11 @@ def test_exact_equals_brute_force(seed):
 
 @pytest.mark.parametrize("seed", range(10))
 def test_bnb_equals_milp_on_library_instances(seed):
-    inst = synthetic_instance(seed, num_devices=4, num_positions=4 + seed % 2, qos_fraction=0.88)
+    inst = make_instance(seed=seed, num_devices=4, num_positions=4 + seed % 2, qos_fraction=0.88)
     m = milp_select(inst.scores, inst.qos)
     mr = milp_select(inst.scores, inst.qos, reduce=True)
     b = bnb_select(inst.scores, inst.qos, inst.own_model)
-    bd = bnb_select(inst.scores, inst.qos, inst.own_model, node_dominance=True)
+    bd = bnb_select(inst.scores, inst.qos, inst.own_model, config=BnbConfig(engine="tree", node_dominance=True))
     assert bd.blocks == b.blocks and bd.status == "optimal"
     g = greedy_select(inst.scores, inst.qos, inst.own_model)
     assert adaptive_greedy_select(inst.scores, inst.qos).blocks >= b.blocks
@@ -81,7 +87,7 @@ def test_bnb_equals_milp_on_library_instances(seed):
 
 def test_reductions_are_exact_with_families():
     # four families that cannot share: decomposition into components
-    inst = synthetic_instance(3, num_devices=6, num_positions=4, num_families=3, qos_fraction=0.97,
+    inst = make_instance(seed=3, num_devices=6, num_positions=4, num_families=3, qos_fraction=0.97,
                               r_cross=(0.3, 0.0))
     red = reduce_problem(inst.scores, inst.qos)
     assert len(red.components) >= 2
@@ -99,11 +105,11 @@ def test_dominated_duplicate_blocks_are_removed():
 
 
 def test_time_limit_returns_incumbent_and_gap():
-    inst = synthetic_instance(2, num_devices=6, num_positions=8)
+    inst = make_instance(seed=2, num_devices=6, num_positions=8)
     # our tree after one node; HiGHS (the default engine, which now proves this instance at its
     # root) stopped before its root node
     for engine, nodes in (("tree", 1), ("highs", 0)):
-        r = bnb_select(inst.scores, inst.qos, inst.own_model, node_limit=nodes, engine=engine)
+        r = bnb_select(inst.scores, inst.qos, inst.own_model, config=BnbConfig(engine=engine, node_limit=nodes))
         assert r.status == "time_limit" and r.y is not None
         assert is_feasible(inst.scores, inst.qos, r.y)
         assert 0 < r.lower_bound <= r.blocks and 0 <= r.gap < 1
@@ -130,10 +136,10 @@ def test_bnb_engines_equal_milp_with_cuts(seed):
     # both engines (HiGHS branch and cut on the reduced model + deviation cuts + warm start,
     # and our own tree) with every reduction and cut on, against the reference MILP
     inst = (random_instance(100 + seed, M=4, N=4, K=4) if seed % 2
-            else synthetic_instance(20 + seed, num_devices=4, num_positions=5, qos_fraction=0.87))
+            else make_instance(seed=20 + seed, num_devices=4, num_positions=5, qos_fraction=0.87))
     m = milp_select(inst.scores, inst.qos)
     for engine in ("highs", "tree"):
-        b = bnb_select(inst.scores, inst.qos, inst.own_model, engine=engine)
+        b = bnb_select(inst.scores, inst.qos, inst.own_model, config=BnbConfig(engine=engine))
         assert b.status == "optimal" and b.stats["engine"] == engine
         assert b.blocks == m.blocks == b.lower_bound
         assert is_feasible(inst.scores, inst.qos, b.y)
@@ -141,13 +147,13 @@ def test_bnb_engines_equal_milp_with_cuts(seed):
 
 def test_assignment_of_integral_selection_satisfies_cuts():
     # the warm start handed to HiGHS: best assemblies satisfy every row of the reduced model
-    from edgeinfer.broadcast.selection import _Component, _map_to_component
-    inst = synthetic_instance(4, num_devices=5, num_positions=6)
+    inst = make_instance(seed=4, num_devices=5, num_positions=6)
     red = reduce_problem(inst.scores, inst.qos)
     g = adaptive_greedy_select(inst.scores, inst.qos)
     for devs in red.components:
-        comp = _Component(inst.scores, inst.qos, red.U, devs)
-        yb = _map_to_component(comp, g.y)
+        comp = Component(inst.scores, inst.qos, red.U, devs, max_cuts=BnbConfig.max_cuts_per_device,
+                         node_dominance=False)
+        yb = map_to_component(comp, g.y)
         z = np.r_[yb, comp.assignment(yb)]
         assert np.all(comp.A_ub @ z <= comp.b_ub + 1e-9)
         A_c, b_c = comp.canonical_rows()  # best-block rows: the best assembly satisfies them
@@ -156,52 +162,92 @@ def test_assignment_of_integral_selection_satisfies_cuts():
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_bnb_highs_without_canonical_rows_or_integer_x(seed, monkeypatch):
+def test_bnb_highs_without_canonical_rows_or_integer_x(seed):
     # the rows and integrality choices are speed-ups only: every combination stays exact
-    from edgeinfer.broadcast import selection
     inst = random_instance(200 + seed, M=4, N=4, K=4)
     m = milp_select(inst.scores, inst.qos)
-    monkeypatch.setattr(selection, "_CANONICAL", bool(seed % 2))
-    monkeypatch.setattr(selection, "_INTEGER_X", seed < 2)
-    b = bnb_select(inst.scores, inst.qos, inst.own_model)
+    cfg = BnbConfig(best_block_rows=bool(seed % 2), integer_x=seed < 2)
+    b = bnb_select(inst.scores, inst.qos, inst.own_model, config=cfg)
     assert b.status == "optimal" and b.blocks == m.blocks
 
 
-def test_bnb_unknown_engine():
-    inst = random_instance(0)
-    with pytest.raises(ValueError):
-        bnb_select(inst.scores, inst.qos, inst.own_model, engine="nope")
+@pytest.mark.parametrize("seed", range(2))
+def test_bnb_without_deviation_cuts_is_exact(seed):
+    inst = random_instance(210 + seed, M=4, N=4, K=4)
+    m = milp_select(inst.scores, inst.qos)
+    for engine in ENGINES:
+        b = bnb_select(inst.scores, inst.qos, inst.own_model, config=BnbConfig(engine=engine, max_cuts_per_device=0))
+        assert b.status == "optimal" and b.blocks == m.blocks
+
+
+def test_bnb_config_is_checked_and_frozen():
+    with pytest.raises(ValueError, match="engine"):
+        BnbConfig(engine="nope")
+    with pytest.raises(ValueError, match="node_limit"):
+        BnbConfig(node_limit=-1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        BnbConfig().engine = "tree"  # type: ignore[misc]
 
 
 def test_bnb_engine_param(example_path):
-    from edgeinfer.core.errors import InvalidInstanceError
     inst = load_instance(json.loads(example_path.read_text()))
     sol = solve("mba", "bnb", inst, SolveOptions(params={"engine": "tree"}))
     assert sol.status is SolveStatus.OPTIMAL and len(sol.broadcast) == 28 and verify(inst, sol).ok
-    with pytest.raises(InvalidInstanceError):
+    with pytest.raises(InvalidOptionError) as ei:
         solve("mba", "bnb", inst, SolveOptions(params={"engine": "nope"}))
+    assert ei.value.field == "engine"
+
+
+def test_misspelt_bnb_param_names_engine(example_path):
+    inst = load_instance(json.loads(example_path.read_text()))
+    with pytest.raises(InvalidOptionError) as ei:
+        solve("mba", "bnb", inst, SolveOptions(params={"engnie": "tree"}))
+    assert ei.value.field == "engnie" and "'engine'" in str(ei.value)
+
+
+def test_declared_params():
+    from edgeinfer.core.registry import get_solver
+    declared = {a: {p.name: p for p in get_solver("mba", a).params}
+                for a in ("greedy", "bnb", "milp", "unicast", "latency")}
+    assert all(d["power"].choices == ("optimal", "constant") and d["power"].default == "optimal"
+               for d in declared.values())
+    assert set(declared["greedy"]) == {"power", "order", "variant"}
+    assert set(declared["bnb"]) == {"power", "engine", "node_limit"}
+    assert declared["bnb"]["engine"].default == BnbConfig().engine and declared["bnb"]["engine"].choices == ENGINES
+    assert set(declared["milp"]) == {"power", "reduce"} and declared["milp"]["reduce"].default is False
+    assert set(declared["unicast"]) == {"power"}
+    assert set(declared["latency"]) == {"power", "rounds"} and declared["latency"]["rounds"].default == 6
+
+
+def test_cli_params_are_typed(example_path):
+    # command-line strings are converted by the declared type
+    inst = load_instance(json.loads(example_path.read_text()))
+    sol = solve("mba", "bnb", inst, SolveOptions(params={"node_limit": "0", "engine": "tree"}))
+    assert verify(inst, sol).ok
+    with pytest.raises(InvalidOptionError) as ei:
+        solve("mba", "bnb", inst, SolveOptions(params={"node_limit": "-1"}))
+    assert ei.value.field == "node_limit"
+    with pytest.raises(InvalidOptionError):
+        solve("mba", "greedy", inst, SolveOptions(params={"order": "random"}))
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_bnb_highs_large_component_path_is_exact(seed, monkeypatch):
-    # components above _LARGE_PAIRS drop the deviation cuts and start from an LP rounding:
+def test_bnb_highs_large_component_path_is_exact(seed):
+    # components above large_pairs drop the deviation cuts and start from an LP rounding:
     # forced on small instances, the answer still equals the reference MILP
-    from edgeinfer.broadcast import selection
     inst = (random_instance(300 + seed, M=4, N=4, K=4) if seed % 2
-            else synthetic_instance(40 + seed, num_devices=5, num_positions=5, qos_fraction=0.85))
+            else make_instance(seed=40 + seed, num_devices=5, num_positions=5, qos_fraction=0.85))
     m = milp_select(inst.scores, inst.qos)
-    monkeypatch.setattr(selection, "_LARGE_PAIRS", 0)
-    b = bnb_select(inst.scores, inst.qos, inst.own_model)
+    b = bnb_select(inst.scores, inst.qos, inst.own_model, config=BnbConfig(large_pairs=0))
     assert b.status == "optimal" and b.blocks == m.blocks == b.lower_bound
     assert is_feasible(inst.scores, inst.qos, b.y)
 
 
 def test_lp_round_is_feasible():
-    from edgeinfer.broadcast.selection import _Component, _lp_round
-    inst = synthetic_instance(5, num_devices=6, num_positions=6)
+    inst = make_instance(seed=5, num_devices=6, num_positions=6)
     red = reduce_problem(inst.scores, inst.qos)
     for devs in red.components:
-        comp = _Component(inst.scores, inst.qos, red.U, devs, max_cuts=0)
+        comp = Component(inst.scores, inst.qos, red.U, devs, max_cuts=0, node_dominance=False)
         assert comp.num_cuts == 0
-        yb = _lp_round(comp)
+        yb = lp_round(comp)
         assert yb is not None and comp.feasible(yb)

@@ -170,8 +170,7 @@ def shapley_scores(lib: DigitsLibrary, *, num_permutations: int | None = 24, see
 
 def _schedule(inst, requests: np.ndarray, power: str = "optimal"):
     """Broadcast order (most-requested blocks first) with start/end times from power control."""
-    from edgeinfer.broadcast.algorithms import worst_gains
-    from edgeinfer.broadcast.power import power_control
+    from edgeinfer.broadcast.model import power_control, worst_gains
 
     blocks, H = worst_gains(inst, requests)
     plan = power_control(H, mode=power, bandwidth_hz=inst.bandwidth_hz, noise_w=inst.noise_w,
@@ -190,22 +189,23 @@ def _schedule(inst, requests: np.ndarray, power: str = "optimal"):
 def fig9_curves(lib: DigitsLibrary, I: np.ndarray, *, qos_fraction: float = 0.9, seed: int = 0,
                 energy_j: float = 1.0, latency_grid_s: np.ndarray | None = None) -> dict:
     """Real test accuracy vs latency limit for MBA (``milp`` selection) and unicast."""
-    from edgeinfer.broadcast.library import rayleigh_gains
-    from edgeinfer.broadcast.problem import make_instance
-    from edgeinfer.broadcast.selection import best_assembly, milp_select
+    from edgeinfer.broadcast.model import best_assembly
+    from edgeinfer.broadcast.problem import build_instance
+    from edgeinfer.broadcast.scenario import ScenarioConfig, rayleigh_gains
+    from edgeinfer.broadcast.solvers.milp import milp_select
 
     M, N, K = I.shape
     own = np.arange(K)
     qos = qos_fraction * I[own, :, own].sum(axis=1)
-    gains = rayleigh_gains(np.random.default_rng(seed), K)
-    inst = make_instance(scores=I, gains=gains, qos=qos, own_model=own, energy_j=energy_j,
+    gains = rayleigh_gains(np.random.default_rng(seed), K, ScenarioConfig.path_loss)
+    inst = build_instance(scores=I, gains=gains, qos=qos, own_model=own, energy_j=energy_j,
                          model_ids=tuple(lib.tasks), device_ids=tuple(f"dev-{t}" for t in lib.tasks))
     sel = milp_select(I, qos, time_limit_s=30)
     if sel.y is None:
         raise ValueError(f"no MBA selection: {sel.status}")
     mba_sched = _schedule(inst, best_assembly(I, sel.y))
     # unicast: own blocks, one transmission per (device, position), position-major order
-    from edgeinfer.broadcast.power import optimal_power
+    from edgeinfer.broadcast.model import optimal_power
 
     plan = optimal_power(np.repeat(gains, N), bandwidth_hz=inst.bandwidth_hz, noise_w=inst.noise_w,
                          block_bits=inst.block_bits, energy_j=energy_j)

@@ -13,7 +13,8 @@ and each device's assembly (one model id per position). :func:`verify` recompute
 from the instance alone, every device's score (C2, eq. 7), that each assembled block
 reaches the device (bits delivered at the device's own gain >= ``block_bits``; this
 is eq. (3)'s worst-gain rule), the energy (C3, eq. 8) and the total latency (eq. 4),
-which is the objective.
+which is the objective. The rate and QoS rules are :mod:`edgeinfer.broadcast.model`'s, the
+same the solvers use. Random instances: :func:`edgeinfer.broadcast.scenario.make_instance`.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
+from edgeinfer.broadcast.model import min_energy_j, qos_tol, rate_bps
 from edgeinfer.core.errors import InvalidInstanceError, InvalidSolutionError
-from edgeinfer.core.registry import ProblemSpec
+from edgeinfer.core.registry import ProblemSpec, register_problem
 from edgeinfer.core.solution import Solution, VerifyReport, Violations
 from edgeinfer.core.validation import (
     Id,
@@ -54,7 +56,8 @@ __all__ = [
     "load_solution",
     "dump_solution",
     "verify",
-    "make_instance",
+    "build_instance",
+    "infeasibility_certificate",
     "SPEC",
 ]
 
@@ -150,10 +153,6 @@ class MBAInstance:
         """Highest score each device can reach with the whole library (sum over n of max_i I)."""
         return self.scores.max(axis=0).sum(axis=0)
 
-    def min_block_energy_j(self, gain: np.ndarray | float) -> np.ndarray | float:
-        """Least energy to deliver one block at worst gain ``H``: ``N0 Q ln2 / (B H)`` (p -> 0)."""
-        return self.noise_w * self.block_bits * math.log(2) / (self.bandwidth_hz * np.asarray(gain, dtype=float))
-
 
 class Transmission(NamedTuple):
     """One broadcast: block ``position`` of ``model`` sent at ``power_w`` for ``duration_s``."""
@@ -175,7 +174,7 @@ class MBASolution(Solution):
 
 
 # --------------------------------------------------------------------------- loading
-def make_instance(
+def build_instance(
     *,
     scores: np.ndarray,
     gains: np.ndarray,
@@ -188,7 +187,11 @@ def make_instance(
     model_ids: tuple[str, ...] | None = None,
     device_ids: tuple[str, ...] | None = None,
 ) -> MBAInstance:
-    """Build an instance from arrays (validated through the document path)."""
+    """An instance from explicit arrays, validated through the document path (:func:`load_instance`).
+
+    ``scores[i, n, k]`` is ``I_{i,n}^{(k)}`` (shape ``(M, N, K)``); ``own_model`` defaults to
+    ``k mod M``; the physical constants default to the paper's Section VII values.
+    """
     scores = np.asarray(scores, dtype=float)
     M, N, K = scores.shape
     mids = model_ids or tuple(f"m{i}" for i in range(M))
@@ -330,22 +333,19 @@ def infeasibility_certificate(inst: MBAInstance) -> str | None:
         has worst gain ``min_k H_k``: ``N * N0 Q ln2 / (B min_k H_k)``.
     """
     best = inst.best_scores()
-    bad = np.flatnonzero(best < inst.qos - _qos_tol(inst.qos))
+    bad = np.flatnonzero(best < inst.qos - qos_tol(inst.qos))
     if bad.size:
         k = int(bad[0])
         return (f"device {inst.device_ids[k]!r} cannot reach qos {inst.qos[k]:g}: its best assembly "
                 f"from the whole library scores {best[k]:g}")
     # every device receives one block per position; the weakest device needs N blocks at gain <= H_min
-    e_min = inst.num_positions * float(inst.min_block_energy_j(float(inst.gains.min())))
+    e_min = inst.num_positions * min_energy_j(inst.gains.min(keepdims=True), inst.bandwidth_hz, inst.noise_w,
+                                              inst.block_bits)
     if e_min >= inst.energy_j:
         k = int(np.argmin(inst.gains))
         return (f"energy budget {inst.energy_j:g} J is below the least energy {e_min:g} J needed to deliver "
                 f"{inst.num_positions} blocks to device {inst.device_ids[k]!r} (the weakest channel)")
     return None
-
-
-def _qos_tol(qos: np.ndarray | float) -> np.ndarray | float:
-    return 1e-9 * np.maximum(1.0, np.abs(qos))
 
 
 def verify(inst: MBAInstance, s: MBASolution) -> VerifyReport:
@@ -380,7 +380,7 @@ def verify(inst: MBAInstance, s: MBASolution) -> VerifyReport:
             best_bits, best_j = -1.0, None
             for j in by_block.get((i, n), []):
                 t = s.broadcast[j]
-                bits = t.duration_s * B * math.log2(1.0 + t.power_w * H / N0)
+                bits = t.duration_s * float(rate_bps(t.power_w, H, B, N0))  # eq. (2)
                 if bits > best_bits:
                     best_bits, best_j = bits, j
             if best_j is None:
@@ -389,7 +389,7 @@ def verify(inst: MBAInstance, s: MBASolution) -> VerifyReport:
                 v.add(f"device {dev!r} receives only {best_bits:.6g} of {Q:g} bits of block {n} of {mid!r}")
             else:
                 users[best_j].append(k)
-        v.check(scores[k] >= inst.qos[k] - _qos_tol(inst.qos[k]),
+        v.check(scores[k] >= inst.qos[k] - qos_tol(inst.qos[k]),
                 f"device {dev!r} assembles a model scoring {scores[k]:.6g} < qos {inst.qos[k]:g} (C2)")
     energy = float(sum(t.power_w * t.duration_s for t in s.broadcast))
     latency = float(sum(t.duration_s for t in s.broadcast))
@@ -405,7 +405,7 @@ def verify(inst: MBAInstance, s: MBASolution) -> VerifyReport:
     return VerifyReport.from_violations(v, latency, s.objective, details=details, rel_tol=1e-6)
 
 
-SPEC = ProblemSpec(
+SPEC = register_problem(ProblemSpec(
     name=PROBLEM,
     description="MBA: broadcast reusable model blocks, assemble per-device models (latency under energy budget)",
     instance_model=MBAInstanceModel,
@@ -418,4 +418,4 @@ SPEC = ProblemSpec(
     instance_type=MBAInstance,
     sense="min",
     objective="latency (s)",
-)
+))

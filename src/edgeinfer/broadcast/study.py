@@ -31,8 +31,8 @@ ENERGIES = (150.0, 200.0, 250.0, 320.0, 400.0)
 
 def _plans(inst, y):
     """Latency of MBA (optimal/constant power) for selection ``y`` and of unicast."""
-    from edgeinfer.broadcast.algorithms import solution_from_requests, unicast_plan
-    from edgeinfer.broadcast.selection import best_assembly
+    from edgeinfer.broadcast.model import best_assembly
+    from edgeinfer.broadcast.solvers import solution_from_requests, unicast_plan
     from edgeinfer.core.status import SolveStatus
 
     req = best_assembly(inst.scores, y)
@@ -48,8 +48,8 @@ def run_study(*, quick: bool = False, seed: int = 0, pipeline: bool = True,
               devices: tuple[int, ...] = DEVICES, num_positions: int = 24) -> dict:
     from dataclasses import replace
 
-    from edgeinfer.broadcast.library import synthetic_instance
-    from edgeinfer.broadcast.selection import adaptive_greedy_select, bnb_select, greedy_select
+    from edgeinfer.broadcast.scenario import make_instance
+    from edgeinfer.broadcast.solvers import adaptive_greedy_select, bnb_select, greedy_select
 
     t_start = time.perf_counter()
     seeds = [seed] if quick else [seed + s for s in range(3)]
@@ -67,7 +67,7 @@ def run_study(*, quick: bool = False, seed: int = 0, pipeline: bool = True,
         st: list[str] = []
         lat: dict[str, list[float]] = {"mba": [], "mba-constant-power": [], "unicast": []}
         for s in seeds:
-            inst = synthetic_instance(s, num_devices=K, num_positions=N)
+            inst = make_instance(seed=s, num_devices=K, num_positions=N)
             g = greedy_select(inst.scores, inst.qos, inst.own_model)
             b = bnb_select(inst.scores, inst.qos, inst.own_model, time_limit_s=bnb_limit)
             g_b.append(float(g.blocks or 0))
@@ -218,11 +218,11 @@ def run_task(task) -> list[dict]:
     = bnb selection + one power, ``unicast`` = own models; ``greedy``/``greedy-adaptive`` rows carry
     their block counts and their latency with optimal power control.
     """
-    from edgeinfer.broadcast.library import synthetic_instance
-    from edgeinfer.broadcast.selection import adaptive_greedy_select, bnb_select, greedy_select
+    from edgeinfer.broadcast.scenario import make_instance
+    from edgeinfer.broadcast.solvers import adaptive_greedy_select, bnb_select, greedy_select
 
     p = task.params
-    inst = synthetic_instance(task.rng(), num_devices=p["num_devices"], num_positions=p["num_positions"],
+    inst = make_instance(rng=task.rng(), num_devices=p["num_devices"], num_positions=p["num_positions"],
                               num_families=p["num_families"], qos_fraction=p["qos_fraction"],
                               bandwidth_hz=p["bandwidth_hz"], noise_w=p["noise_w"], energy_j=p["energy_j"],
                               block_bits=p["block_bits"], path_loss=p["path_loss"])
@@ -281,7 +281,7 @@ def _build_study():
     return Study(
         name="mba",
         title="MBA (Wu, Zeng, Huang): Figs. 6-8 on the synthetic library",
-        description=("Synthetic two-family library (edgeinfer.broadcast.library); bnb is time-limited "
+        description=("Synthetic two-family library (edgeinfer.broadcast.scenario); bnb is time-limited "
                      "(bnb_time_limit_s) and its incumbent is used from ~8 devices on. Fig. 9 (real "
                      "accuracy, digits + torch) is produced by `python -m edgeinfer.broadcast.study`."),
         params=[

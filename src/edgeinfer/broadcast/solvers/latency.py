@@ -27,35 +27,29 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import numpy as np
 
-from edgeinfer.broadcast.algorithms import infeasible_solution, power_mode, solution_from_requests
-from edgeinfer.broadcast.power import _w_plus_1, optimal_power
+from edgeinfer.broadcast.model import best_assembly, block_cost, optimal_power, worst_gains
 from edgeinfer.broadcast.problem import PROBLEM, MBAInstance, MBASolution
-from edgeinfer.broadcast.selection import (
-    adaptive_greedy_select,
-    best_assembly,
-    milp_select,
-    reduce_problem,
-)
+from edgeinfer.broadcast.solvers.common import reduce_problem
+from edgeinfer.broadcast.solvers.greedy import adaptive_greedy_select
+from edgeinfer.broadcast.solvers.milp import milp_select
+from edgeinfer.broadcast.solvers.plan import POWER, infeasible_solution, solution_from_requests
+from edgeinfer.core.options import Param
 from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
 
-__all__ = ["block_cost", "lagrangian_milp", "joint_latency"]
+__all__ = ["lagrangian_milp", "joint_latency"]
+
+#: time budget of :func:`joint_latency` without a time limit (s)
+DEFAULT_BUDGET_S = 60.0
 
 
-def block_cost(H: np.ndarray, beta: float, inst: MBAInstance) -> np.ndarray:
-    """``g_beta(H)``: least ``T (1 + beta p)`` to deliver one block at worst gain ``H``."""
-    H = np.asarray(H, dtype=float)
-    u = _w_plus_1(H, beta, inst.noise_w)
-    T = inst.block_bits * math.log(2) / (inst.bandwidth_hz * u)
-    p = inst.noise_w / H * np.expm1(u)
-    return T * (1.0 + beta * p)
-
-
-def lagrangian_milp(inst: MBAInstance, beta: float, *, time_limit_s: float | None = None):
+def lagrangian_milp(inst: MBAInstance, beta: float, *,
+                    time_limit_s: float | None = None) -> tuple[np.ndarray | None, float, float, int]:
     """Solve ``LAG_beta``. Returns ``(requests (K, N) or None, objective, dual bound, status)``."""
     import scipy.sparse as sp
     from scipy.optimize import Bounds, LinearConstraint, milp
@@ -66,7 +60,8 @@ def lagrangian_milp(inst: MBAInstance, beta: float, *, time_limit_s: float | Non
     order = np.argsort(inst.gains, kind="stable")
     rank = np.empty(K, dtype=int)
     rank[order] = np.arange(K)
-    g = block_cost(inst.gains[order], beta, inst)
+    g = block_cost(inst.gains[order], beta, bandwidth_hz=inst.bandwidth_hz, noise_w=inst.noise_w,
+                   block_bits=inst.block_bits)
     lev_cost = g - np.r_[g[1:], 0.0]  # >= 0 since g decreases with H
     blocks = np.argwhere(U.any(axis=2))
     nb = len(blocks)
@@ -82,9 +77,14 @@ def lagrangian_milp(inst: MBAInstance, beta: float, *, time_limit_s: float | Non
     obj = np.zeros(nv)
     for b in range(nb):
         obj[nx + b * K: nx + (b + 1) * K] = lev_cost
-    r_eq, c_eq = [], []
-    r_q, c_q, v_q = [], [], []
-    rows, cols, vals = [], [], []
+    r_eq: list[int] = []
+    c_eq: list[int] = []
+    r_q: list[int] = []
+    c_q: list[int] = []
+    v_q: list[float] = []
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
     row = 0
     for j, (k, b) in enumerate(pairs):
         i, n = blocks[b]
@@ -124,18 +124,17 @@ def lagrangian_milp(inst: MBAInstance, beta: float, *, time_limit_s: float | Non
 
 
 def _latency_of(inst: MBAInstance, req: np.ndarray) -> tuple[float, float | None]:
-    from edgeinfer.broadcast.algorithms import worst_gains
-
     _, H = worst_gains(inst, req)
     plan = optimal_power(H, bandwidth_hz=inst.bandwidth_hz, noise_w=inst.noise_w, block_bits=inst.block_bits,
                          energy_j=inst.energy_j)
     return (math.inf, None) if plan is None else (plan.total_latency_s, plan.beta)
 
 
-def joint_latency(inst: MBAInstance, *, time_limit_s: float | None = None, max_rounds: int = 6) -> dict:
-    """Run the iteration; returns requests, latency, lower bound and per-round history."""
+def joint_latency(inst: MBAInstance, *, time_limit_s: float | None, max_rounds: int) -> dict[str, Any]:
+    """Run the iteration (at most ``max_rounds`` Lagrangian MILPs within ``time_limit_s``,
+    default :data:`DEFAULT_BUDGET_S`); returns requests, latency, lower bound and per-round history."""
     t0 = time.perf_counter()
-    limit = 60.0 if time_limit_s is None else float(time_limit_s)
+    limit = DEFAULT_BUDGET_S if time_limit_s is None else float(time_limit_s)
     sel = milp_select(inst.scores, inst.qos, time_limit_s=limit / 3, reduce=True)
     if sel.y is None and sel.status == "time_limit":
         sel = adaptive_greedy_select(inst.scores, inst.qos)
@@ -172,10 +171,14 @@ def joint_latency(inst: MBAInstance, *, time_limit_s: float | None = None, max_r
 
 
 @register_solver(PROBLEM, "latency", "beyond the paper: joint selection + requests for P1 (Lagrangian MILP), "
-                 "then power control")
+                 "then power control",
+                 params=(POWER,
+                         Param("rounds", 6, int, "at most this many Lagrangian MILP rounds after the P2.1 start",
+                               bounds=(0, None))))
 def solve_latency(inst: MBAInstance, *, options: SolveOptions) -> MBASolution:
-    power = power_mode(options)
-    out = joint_latency(inst, time_limit_s=options.time_limit_s, max_rounds=int(options.param("rounds", 6)))
+    p = options.params
+    power = p["power"]
+    out = joint_latency(inst, time_limit_s=options.time_limit_s, max_rounds=p["rounds"])
     sel = out["selection"]
     if out["requests"] is None:
         if sel.status == "infeasible":
@@ -185,11 +188,12 @@ def solve_latency(inst: MBAInstance, *, options: SolveOptions) -> MBASolution:
                                        f"{inst.best_scores()[k]:g}")
         return MBASolution(problem=PROBLEM, algorithm="latency", status=SolveStatus.TIME_LIMIT, objective=math.inf,
                            broadcast=(), assembly={}, stats={"message": "no selection within the time limit"})
-    stats = {"p21_blocks": int(sel.y.sum()), "start_latency_s": out["start_latency_s"],
-             "lower_bound_s": out["lower_bound_s"], "rounds": out["history"]}
+    hist = out["history"]
+    stats: dict[str, Any] = {"p21_blocks": int(sel.y.sum()), "start_latency_s": out["start_latency_s"],
+                             "bound": out["lower_bound_s"], "iterations": len(hist) - 1, "history": hist}
     lat, low = out["latency_s"], out["lower_bound_s"]
     proven = power == "optimal" and math.isfinite(lat) and lat - low <= 1e-6 * lat
-    stats["p1_gap"] = (lat - low) / lat if math.isfinite(lat) and lat > 0 else None
+    stats["gap"] = (lat - low) / lat if math.isfinite(lat) and lat > 0 else None
     return solution_from_requests(inst, out["requests"], algorithm="latency",
                                   status=SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE,
                                   power=power, stats=stats)

@@ -1,4 +1,13 @@
-"""Power control for broadcasting a chosen set of blocks (P3.1).
+# ruff: noqa: E741  (I is the paper's score tensor I_{i,n}^{(k)})
+"""The MBA model shared by the solvers and :func:`edgeinfer.broadcast.problem.verify`.
+
+* Link rate (eq. 2): device ``k`` receives a block sent at power ``p`` at
+  ``R = B log2(1 + p H_k / N0)`` bit/s (:func:`rate_bps`); a block broadcast to a set of
+  devices is sent at the rate of the worst one (eqs. 3, 10; :func:`worst_gains`).
+* Assembly (eq. 6) and QoS (C2, eq. 7): a device's score is the sum of its assembled blocks'
+  scores ``I[i, n, k]``; given a selection it takes its best selected block per position
+  (:func:`best_assembly`, :func:`assembly_scores`, :func:`is_feasible`, tolerance :func:`qos_tol`).
+* Power control (P3.1), below.
 
 Each block ``b`` is sent to its requesting devices at the rate of the worst one, gain
 ``H_b`` (eq. 10). Given the energy budget ``E``, minimise ``sum_b T_b`` subject to
@@ -27,12 +36,82 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["PowerPlan", "optimal_power", "constant_power", "min_energy_j", "power_control"]
+if TYPE_CHECKING:
+    from edgeinfer.broadcast.problem import MBAInstance
+
+__all__ = [
+    "QOS_REL_TOL",
+    "qos_tol",
+    "rate_bps",
+    "best_assembly",
+    "assembly_scores",
+    "is_feasible",
+    "worst_gains",
+    "PowerPlan",
+    "min_energy_j",
+    "w_plus_1",
+    "block_cost",
+    "optimal_power",
+    "constant_power",
+    "power_control",
+]
 
 _LN2 = math.log(2.0)
+#: Relative tolerance on the QoS threshold (C2): ``score >= c - QOS_REL_TOL * max(1, |c|)``.
+QOS_REL_TOL = 1e-9
+
+
+# --------------------------------------------------------------------------- rate, assembly, QoS
+def qos_tol(c: np.ndarray | float) -> np.ndarray | float:
+    """Absolute slack allowed on the QoS threshold ``c`` (C2, eq. 7)."""
+    return QOS_REL_TOL * np.maximum(1.0, np.abs(c))
+
+
+def rate_bps(power_w: np.ndarray | float, gain: np.ndarray | float, bandwidth_hz: float,
+             noise_w: float) -> np.ndarray | float:
+    """Eq. (2): ``B log2(1 + p H / N0)`` (``N0`` a noise power in W, docs/broadcast.md)."""
+    return bandwidth_hz * np.log2(1.0 + power_w * gain / noise_w)
+
+
+def best_assembly(I: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Eq. (6) over a selection ``y (M, N)``: each device's highest-scoring selected block per
+    position, as a model index ``(K, N)``; -1 where a position has no selected block."""
+    masked = np.where(y[:, :, None], I, -np.inf)
+    arg = masked.argmax(axis=0)  # (N, K)
+    has = np.asarray(y.any(axis=0))  # (N,)
+    arg = np.where(has[:, None], arg, -1)
+    return arg.T.copy()
+
+
+def assembly_scores(I: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Best assembled score (eq. 6) of every device given ``y`` (``-inf`` if a position is empty)."""
+    masked = np.where(y[:, :, None], I, -np.inf)
+    return masked.max(axis=0).sum(axis=0)
+
+
+def is_feasible(I: np.ndarray, c: np.ndarray, y: np.ndarray) -> bool:
+    """Selection ``y`` lets every device meet its QoS (C1, C2: eqs. 5, 7)."""
+    return bool(np.all(assembly_scores(I, y) >= c - qos_tol(c)))
+
+
+def worst_gains(inst: MBAInstance, requests: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """Eq. (10): the blocks ``(model, position)`` that ``requests`` (model index ``(K, N)``) uses,
+    sorted, and each one's worst requesting gain (which sets its rate)."""
+    worst: dict[tuple[int, int], float] = {}
+    K, N = requests.shape
+    for k in range(K):
+        for n in range(N):
+            b = (int(requests[k, n]), n)
+            worst[b] = min(worst.get(b, math.inf), float(inst.gains[k]))
+    blocks = sorted(worst)
+    return blocks, np.array([worst[b] for b in blocks])
+
+
+# --------------------------------------------------------------------------- power control (P3.1)
 
 
 @dataclass(frozen=True)
@@ -52,8 +131,8 @@ def min_energy_j(gains: np.ndarray, bandwidth_hz: float, noise_w: float, block_b
     return float(noise_w * block_bits * _LN2 / bandwidth_hz * np.sum(1.0 / g))
 
 
-def _w_plus_1(gains: np.ndarray, beta: float, noise_w: float) -> np.ndarray:
-    """``W0((H/(beta N0) - 1)/e) + 1`` (> 0), accurate near the branch point."""
+def w_plus_1(gains: np.ndarray, beta: float, noise_w: float) -> np.ndarray:
+    """``u = W0((H/(beta N0) - 1)/e) + 1`` (> 0) of eq. (11), accurate near the branch point."""
     from scipy.special import lambertw
     a = gains / (beta * noise_w)  # H / (beta N0)
     x = (a - 1.0) / math.e
@@ -67,8 +146,20 @@ def _w_plus_1(gains: np.ndarray, beta: float, noise_w: float) -> np.ndarray:
     return out
 
 
+def block_cost(gains: np.ndarray, beta: float, *, bandwidth_hz: float, noise_w: float,
+               block_bits: float) -> np.ndarray:
+    """``g_beta(H) = min_p T (1 + beta p)``: the Lagrangian cost of one block at worst gain ``H``
+    (the per-block problem behind Prop. 2): ``Q ln2 / (B u) (1 + beta N0 / H (e^u - 1))``,
+    ``u`` from :func:`w_plus_1`; decreasing in ``H``."""
+    H = np.asarray(gains, dtype=float)
+    u = w_plus_1(H, beta, noise_w)
+    T = block_bits * _LN2 / (bandwidth_hz * u)
+    p = noise_w / H * np.expm1(u)
+    return T * (1.0 + beta * p)
+
+
 def _energy_at(gains: np.ndarray, beta: float, bandwidth_hz: float, noise_w: float, block_bits: float) -> float:
-    u = _w_plus_1(gains, beta, noise_w)
+    u = w_plus_1(gains, beta, noise_w)
     # p T = N0/H (e^u - 1) * Q ln2 / (B u), with expm1 for accuracy
     return float(noise_w * block_bits * _LN2 / bandwidth_hz * np.sum(np.expm1(u) / (gains * u)))
 
@@ -103,7 +194,7 @@ def optimal_power(
             raise ArithmeticError("could not bracket beta (energy budget too close to the minimum)")
     t = brentq(f, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=200)
     beta = math.exp(t)
-    u = _w_plus_1(g, beta, noise_w)
+    u = w_plus_1(g, beta, noise_w)
     dur = block_bits * _LN2 / (bandwidth_hz * u)
     pw = noise_w / g * np.expm1(u)
     return _finish(pw, dur, energy_j, beta)
@@ -118,7 +209,7 @@ def _finish(pw: np.ndarray, dur: np.ndarray, energy_j: float, beta: float | None
 
 
 def _durations(p: float, g: np.ndarray, bandwidth_hz: float, noise_w: float, block_bits: float) -> np.ndarray:
-    return block_bits / (bandwidth_hz * np.log2(1.0 + p * g / noise_w))
+    return np.asarray(block_bits / rate_bps(p, g, bandwidth_hz, noise_w))
 
 
 def constant_power(

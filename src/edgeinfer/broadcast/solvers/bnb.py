@@ -1,0 +1,344 @@
+# ruff: noqa: E741  (I is the paper's score tensor I_{i,n}^{(k)})
+"""``bnb``: Algorithm 2, exact P2.1 by branch and bound, then power control.
+
+After the exact reductions (:func:`~edgeinfer.broadcast.solvers.common.reduce_problem`:
+usable blocks, dominance, components), a heuristic incumbent (the better of the two greedy
+variants) and valid cuts, each component (:class:`~edgeinfer.broadcast.solvers.component.Component`)
+is solved by branch and cut -- by default HiGHS' MILP (``highspy``) on the reduced model with
+our cuts, best-block rows and incumbent (engine ``highs``), or our best-first tree over blocks
+(``y[b] = 1`` / ``0``) with LP bounds (engine ``tree``). The objective is an integer, so a
+node is fathomed when ``ceil(LP) >= incumbent``. Proofs: docs/broadcast.md §3.
+
+The tuning lives in one frozen :class:`BnbConfig`; the solver's declared parameters
+``engine`` and ``node_limit`` are two of its fields.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgeinfer.broadcast.model import best_assembly
+from edgeinfer.broadcast.problem import PROBLEM, MBAInstance, MBASolution
+from edgeinfer.broadcast.solvers.common import SelectionResult, prune_redundant, reduce_problem
+from edgeinfer.broadcast.solvers.component import Component, highspy
+from edgeinfer.broadcast.solvers.greedy import adaptive_greedy_select, greedy_select
+from edgeinfer.broadcast.solvers.plan import POWER, solution_from_selection
+from edgeinfer.core.options import Param
+from edgeinfer.core.registry import register_solver
+from edgeinfer.core.solution import SolveOptions
+
+__all__ = ["ENGINES", "BnbConfig", "bnb_select", "lp_round", "map_to_component"]
+
+#: the branch-and-bound engines of :func:`bnb_select`
+ENGINES = ("highs", "tree")
+
+
+@dataclass(frozen=True)
+class BnbConfig:
+    """Tuning of :func:`bnb_select`. Every setting keeps the answer exact (tests check each);
+    the defaults are the fastest in our trials (docs/broadcast.md §3).
+
+    engine:
+        ``highs`` (HiGHS' MILP branch and cut per component) or ``tree`` (our best-first tree).
+    node_limit:
+        Stop after this many nodes (HiGHS' ``mip_max_nodes``; tree nodes); ``None``: no limit.
+    max_cuts_per_device:
+        Deviation-cardinality cut thresholds per device (spread over its distinct losses).
+    integer_x:
+        Engine ``highs``: declare the assignments ``x`` integer too (not needed for
+        exactness: for an integral ``y`` a device's assignment LP is feasible iff its best
+        assembly meets the QoS; HiGHS closes the hard 6 x 8 instances ~2x faster with it).
+    best_block_rows:
+        Engine ``highs``: add the best-block rows (one ``x`` per ``y``,
+        :meth:`~edgeinfer.broadcast.solvers.component.Component.canonical_rows`).
+    large_pairs:
+        Engine ``highs``: components with at least this many usable (device, block) pairs
+        (21 x 24: 10,584; 12 x 12: 1,728; the 6 x 8 benchmark instances: <= 288) get no
+        deviation cuts (they leave the root LP unchanged or nearly so there and triple the
+        nonzeros) and an LP-rounding incumbent (:func:`lp_round`) when it beats the greedy one.
+        Sizes between 288 and 1,728 pairs were not measured.
+    node_dominance:
+        Engine ``tree``: node-level dominance in the propagation (valid, but it rarely fires
+        on random libraries and costs more than it saves).
+    """
+
+    engine: str = "highs"
+    node_limit: int | None = None
+    max_cuts_per_device: int = 64
+    integer_x: bool = True
+    best_block_rows: bool = True
+    large_pairs: int = 1500
+    node_dominance: bool = False
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"unknown bnb engine {self.engine!r}; use {' or '.join(ENGINES)}")
+        for name in ("node_limit", "max_cuts_per_device", "large_pairs"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+                raise ValueError(f"BnbConfig.{name} must be a non-negative integer, got {v!r}")
+
+
+def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: float | None = None,
+               config: BnbConfig | None = None) -> SelectionResult:
+    """Algorithm 2: exact P2.1 by branch and bound (see the module docstring), tuned by
+    ``config`` (default :class:`BnbConfig`).
+
+    Both engines share the reductions, the decomposition into components, the heuristic
+    incumbent (the better of the two greedy variants) and the deviation cuts.
+
+    * ``engine="highs"`` (default): each component is handed to HiGHS' MILP branch and cut
+      (``highspy``) as the *reduced* compact model -- only usable, undominated blocks and
+      pairs -- plus the deviation cuts, with the heuristic incumbent as a starting solution.
+      ``y`` (and, with ``integer_x``, ``x``) are declared integer; declaring only ``y`` is
+      exact: for an integral ``y`` the assignment LP of each device
+      (one unit per position over its selected usable blocks, score row ``>= c_k``) is
+      feasible iff the device's best assembly meets its QoS (the score of any fractional
+      assignment is at most that of the best one), and that best assembly is integral and
+      satisfies every deviation cut, so the integer ``y`` feasible for the MILP are exactly
+      the feasible selections. The objective is an integer, so a dual bound above
+      ``incumbent - 1`` proves optimality (``mip_abs_gap`` 0.999).
+      Components with at least ``large_pairs`` usable pairs get no deviation cuts (valid
+      rows, so omitting them cannot cut off a solution; at 21 x 24 they leave the root LP
+      unchanged) and an LP-rounding start (:func:`lp_round`, a feasible selection).
+    * ``engine="tree"``: our best-first tree (LP bounds by warm-started dual simplex,
+      most-fractional branching, propagation, rounding heuristic).
+
+    With a time (or node) limit the incumbent is returned with status ``time_limit`` and the
+    proven lower bound (sum over components of their proven bounds).
+    """
+    cfg = config or BnbConfig()
+    M, N, K = I.shape
+    t0 = time.perf_counter()
+    deadline = math.inf if time_limit_s is None else t0 + time_limit_s
+    red = reduce_problem(I, c)
+    if red.infeasible is not None:
+        return SelectionResult(None, "infeasible", math.inf, {"infeasible_device": red.infeasible})
+    greedy = greedy_select(I, c, own)
+    adaptive = adaptive_greedy_select(I, c)
+    if adaptive.y is not None and (greedy.y is None or int(adaptive.y.sum()) < int(greedy.y.sum())):
+        greedy = adaptive  # the better of the two heuristics seeds the incumbent
+    y_total = np.zeros((M, N), bool)
+    lb_total = 0.0
+    stats: dict = {"components": len(red.components), "removed_dominated": red.removed_dominated,
+                   "removed_unusable": red.removed_unusable, "nodes": 0, "lps": 0,
+                   "greedy_blocks": greedy.blocks}
+    status = "optimal"
+    for devs in sorted(red.components, key=len):
+        large = cfg.engine == "highs" and int(red.U[:, :, devs].sum()) >= cfg.large_pairs
+        comp = Component(I, c, red.U, devs, max_cuts=0 if large else cfg.max_cuts_per_device,
+                         node_dominance=cfg.node_dominance)
+        if cfg.engine == "highs":
+            yb, lb, st = _highs_component(comp, greedy.y, deadline, cfg, large=large)
+        else:
+            yb, lb, st = _tree_component(comp, greedy.y, deadline, cfg.node_limit)
+        stats["nodes"] += st["nodes"]
+        stats["lps"] += st["lps"]
+        if st["status"] != "optimal":
+            status = "time_limit"
+        y_total |= comp.y_full(yb)
+        lb_total += lb
+    y_total = prune_redundant(I, c, y_total)
+    if status == "optimal":
+        lb_total = float(y_total.sum())
+    stats["time_s"] = time.perf_counter() - t0
+    stats["engine"] = cfg.engine
+    return SelectionResult(y_total, status, lb_total, stats)
+
+
+def _tree_component(comp: Component, y_greedy: np.ndarray | None, deadline: float,
+                    node_limit: int | None) -> tuple[np.ndarray, float, dict]:
+    """Engine ``tree``: one component by our best-first tree (LP bounds, propagation, rounding)."""
+    nb = comp.nb
+    st: dict = {"nodes": 0, "lps": 0, "status": "optimal"}
+    inc_val, inc = math.inf, None
+    # greedy incumbent: its blocks for these devices, mapped onto kept (undominated) blocks
+    if y_greedy is not None:
+        yb = map_to_component(comp, y_greedy)
+        if yb is not None:
+            inc_val, inc = float(yb.sum()), yb
+    lb0, ub0 = np.zeros(nb), np.ones(nb)
+    ok, lb0, ub0, xm = comp.propagate(lb0, ub0)
+    if not ok:  # cannot happen after reduce_problem's feasibility check
+        raise ArithmeticError("component infeasible after reduction")
+    heap: list = []
+    counter = 0
+
+    def evaluate(lb: np.ndarray, ub: np.ndarray, depth: int) -> None:
+        nonlocal inc_val, inc, counter
+        ok, lb, ub, xm = comp.propagate(lb, ub)
+        if not ok:
+            return
+        if float(lb.sum()) >= inc_val - 0.5 and inc is not None:
+            return
+        out = comp.lp(lb, ub, xm)
+        st["lps"] += 1
+        if out is None:
+            return
+        val, yf = out
+        bound = math.ceil(val - 1e-6)
+        if bound >= inc_val:
+            return
+        frac = np.abs(yf - np.round(yf))
+        if frac.max() < 1e-6:
+            yb = np.round(yf)
+            if comp.feasible(yb):
+                v = float(yb.sum())
+                if v < inc_val:
+                    inc_val, inc = v, yb
+                return
+        yr = comp.round_up(yf, lb, ub) if (st["lps"] <= 50 or st["lps"] % 10 == 0) else None
+        if yr is not None and yr.sum() < inc_val:
+            inc_val, inc = float(yr.sum()), yr
+        if bound >= inc_val:
+            return
+        # branch on the most fractional block (fewest nodes in our trials, docs/broadcast.md §3)
+        cand = np.flatnonzero(frac > 1e-6)
+        b = int(cand[np.argmax(-np.abs(yf[cand] - 0.5))])
+        counter += 1
+        heapq.heappush(heap, (bound, -depth, counter, lb, ub, b))
+
+    evaluate(lb0, ub0, 0)
+    while heap:
+        if time.perf_counter() > deadline or (node_limit is not None and st["nodes"] >= node_limit):
+            st["status"] = "time_limit"
+            break
+        bound, negd, _, lb, ub, b = heapq.heappop(heap)
+        if bound >= inc_val:
+            continue
+        st["nodes"] += 1
+        lb1 = lb.copy()
+        lb1[b] = 1.0
+        evaluate(lb1, ub, -negd + 1)
+        ub0_ = ub.copy()
+        ub0_[b] = 0.0
+        evaluate(lb, ub0_, -negd + 1)
+    if st["status"] == "optimal":
+        lower = inc_val
+    else:
+        lower = min([h[0] for h in heap] + [inc_val])
+    if inc is None:  # no incumbent found in time: round every kept block (feasible) down
+        inc = comp.round_up(np.ones(nb) * 0.5, np.zeros(nb), np.ones(nb))
+    if inc is None:  # cannot happen: every kept block together is feasible
+        inc = np.ones(nb)
+    return inc, float(lower), st
+
+
+def _highs_component(comp: Component, y_greedy: np.ndarray | None, deadline: float,
+                     config: BnbConfig, *, large: bool) -> tuple[np.ndarray, float, dict]:
+    """Engine ``highs``: one component by HiGHS MILP on the reduced model with deviation cuts;
+    ``large`` (at least ``config.large_pairs`` usable pairs, decided once in :func:`bnb_select`)
+    adds the LP-rounding start."""
+    hs = highspy()
+    node_limit = config.node_limit
+    st: dict = {"nodes": 0, "lps": 0, "status": "optimal"}
+    nb = comp.nb
+    inc = map_to_component(comp, y_greedy) if y_greedy is not None else None
+    if inc is None:
+        inc = comp.round_up(np.full(nb, 0.5), np.zeros(nb), np.ones(nb))
+    if inc is None:  # cannot happen: every kept block together is feasible
+        inc = np.ones(nb)
+    # a single block per position (the fewest possible) needs no search
+    if float(inc.sum()) <= comp.N:
+        return inc, float(inc.sum()), st
+    if large and time.perf_counter() < deadline:
+        yr = lp_round(comp)
+        if yr is not None and yr.sum() < inc.sum():
+            inc = yr
+            st["lp_round_blocks"] = int(yr.sum())
+    h = comp._build_highs(canonical=config.best_block_rows)
+    h.setOptionValue("presolve", "on")
+    h.setOptionValue("mip_abs_gap", 0.999)  # integral objective
+    h.setOptionValue("mip_rel_gap", 0.0)
+    if math.isfinite(deadline):
+        h.setOptionValue("time_limit", max(0.01, deadline - time.perf_counter()))
+    if node_limit is not None:
+        h.setOptionValue("mip_max_nodes", int(node_limit))
+    ni = nb + (comp.nx if config.integer_x else 0)
+    h.changeColsIntegrality(ni, np.arange(ni, dtype=np.int32), np.full(ni, hs.HighsVarType.kInteger))
+    sol = hs.HighsSolution()
+    sol.col_value = np.r_[inc, comp.assignment(inc)].tolist()
+    sol.value_valid = True
+    h.setSolution(sol)
+    h.run()
+    status = h.getModelStatus()
+    info = h.getInfo()
+    st["nodes"] = int(info.mip_node_count)
+    yb = inc
+    if info.primal_solution_status == 2:  # kSolutionStatusFeasible
+        cand = np.round(np.asarray(h.getSolution().col_value)[:nb])
+        if comp.feasible(cand):
+            pruned = comp.round_up(cand, np.zeros(nb), cand.copy())  # drop blocks nobody needs
+            if pruned is not None and pruned.sum() <= yb.sum():
+                yb = pruned
+    if status == hs.HighsModelStatus.kOptimal:
+        lower = float(yb.sum())
+    else:
+        st["status"] = "time_limit"
+        bound = float(info.mip_dual_bound)
+        if not math.isfinite(bound):  # stopped before HiGHS had a bound: the root LP's
+            lb0, ub0 = np.zeros(nb), np.ones(nb)
+            ok, lb0, ub0, xm = comp.propagate(lb0, ub0)
+            out = comp.lp(lb0, ub0, xm) if ok else None
+            bound = out[0] if out is not None else float(comp.N)
+        lower = float(math.ceil(bound - 1e-6))
+        lower = min(max(lower, float(comp.N)), float(yb.sum()))
+    return yb, lower, st
+
+
+def lp_round(comp: Component) -> np.ndarray | None:
+    """Primal heuristic for large components: the root LP's ``y`` rounded by
+    :meth:`~edgeinfer.broadcast.solvers.component.Component.round_up` (blocks by decreasing LP value until every device meets its QoS,
+    then redundant ones dropped). Only a starting solution: exactness is untouched."""
+    nb = comp.nb
+    ok, lb, ub, xm = comp.propagate(np.zeros(nb), np.ones(nb))
+    out = comp.lp(lb, ub, xm) if ok else None
+    comp._highs = None  # free the LP model before the MILP is built
+    if out is None:
+        return None
+    return comp.round_up(out[1], lb, ub)
+
+
+def map_to_component(comp: Component, y: np.ndarray) -> np.ndarray | None:
+    """Greedy's selection restricted to the component: each device's chosen block replaced by a
+    kept block at the same position that scores at least as much for it (exists by dominance)."""
+    asm = best_assembly(comp.I, y)  # (K, N)
+    yb = np.zeros(comp.nb)
+    for kk, k in enumerate(comp.devs):
+        for n in range(comp.N):
+            i = asm[k, n]
+            g = comp.by_pos[n]
+            s = comp.I[i, n, k]
+            # prefer the identical block if kept, else a kept block at least as good
+            exact = g[comp.blocks[g, 0] == i]
+            if exact.size and np.isfinite(comp.S[exact[0], kk]):
+                yb[exact[0]] = 1.0
+                continue
+            ok = g[comp.S[g, kk] >= s - 1e-12]
+            if ok.size == 0:
+                return None
+            already = ok[yb[ok] > 0.5]
+            yb[already[0] if already.size else ok[np.argmax(comp.S[ok, kk])]] = 1.0
+    if not comp.feasible(yb):
+        return None
+    return comp.round_up(yb, np.zeros(comp.nb), yb.copy())
+
+
+@register_solver(PROBLEM, "bnb", "Alg. 2: exact P2.1: reductions + cuts + incumbent, branch and cut (HiGHS), "
+                 "then power control", exact=True,
+                 params=(POWER,
+                         Param("engine", BnbConfig.engine, str, "highs (HiGHS branch and cut on the reduced model) "
+                               "or tree (our best-first tree)", choices=ENGINES),
+                         Param("node_limit", BnbConfig.node_limit, int, "stop after this many branch-and-bound "
+                               "nodes (incumbent + bound, status time_limit); null: no limit",
+                               bounds=(0, None), optional=True)))
+def solve_bnb(inst: MBAInstance, *, options: SolveOptions) -> MBASolution:
+    p = options.params
+    sel = bnb_select(inst.scores, inst.qos, inst.own_model, time_limit_s=options.time_limit_s,
+                     config=BnbConfig(engine=p["engine"], node_limit=p["node_limit"]))
+    return solution_from_selection(inst, sel, algorithm="bnb", power=p["power"], exact=True)
