@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from edgeinfer.core.errors import InvalidInstanceError, UnknownNameError
-from edgeinfer.online.allocation import greedy_split
-from edgeinfer.online.system import LyMDOConfig
+from edgeinfer.online.greedy import greedy_split
+from edgeinfer.online.model import LyMDOConfig
 
 __all__ = [
     "AGENTS",
