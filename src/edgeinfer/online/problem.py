@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from edgeinfer.core.errors import InvalidInstanceError, InvalidSolutionError, UnknownNameError
 from edgeinfer.core.registry import ProblemSpec, register_problem
-from edgeinfer.core.solution import Solution, VerifyReport, Violations
+from edgeinfer.core.solution import Solution, VerifyReport, Violations, json_safe
 from edgeinfer.core.validation import (
     Id,
     NonNegativeFloat,
@@ -97,6 +97,7 @@ class SlotSolutionModel(StrictModel):
     objective: float
     wall_time_s: NonNegativeFloat = 0.0
     devices: list[DeviceDecisionModel]
+    stats: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,7 @@ def load_solution(doc: object, inst: SlotInstance) -> SlotSolution:
         problem=PROBLEM, algorithm=m.algorithm, status=status, objective=m.objective, wall_time_s=m.wall_time_s,
         ids=inst.ids, split=np.array([d.split for d in ds], dtype=np.int64),
         f_ue_hz=np.array([d.f_ue_hz for d in ds]), f_es_hz=np.array([d.f_es_hz for d in ds]),
-        alpha=np.array([d.alpha for d in ds]),
+        alpha=np.array([d.alpha for d in ds]), stats=dict(m.stats),
     )
 
 
@@ -191,6 +192,7 @@ def dump_solution(s: SlotSolution) -> dict:
              "f_es_hz": float(s.f_es_hz[i]), "alpha": float(s.alpha[i])}
             for i in range(len(s.ids))
         ],
+        "stats": json_safe(dict(s.stats)),
     }
 
 
