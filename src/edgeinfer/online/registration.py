@@ -42,7 +42,7 @@ def register_env(gym: ModuleType | None = None) -> None:
 class _RegisterAfterImport(importlib.abc.MetaPathFinder):
     """Finds nothing itself: wraps the real loader of ``gymnasium`` to register afterwards."""
 
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(self, fullname: str, _path: Any = None, _target: Any = None) -> importlib.machinery.ModuleSpec | None:
         if fullname != "gymnasium":
             return None
         _uninstall()

@@ -113,7 +113,6 @@ class DescentResult:
 def descend(
     st: RelaxedState, tables: SplitTables, x0: Point, tx: np.ndarray, *, fix_beta: bool = False,
     eps: float = 1e-7, max_iter: int = 1000, step: float = 1.0, deadline: float | None = None, bb: bool = True,
-    precondition: bool = False,
 ) -> DescentResult:
     """Projected gradient descent with backtracking (Table I lines 3-12).
 
@@ -145,27 +144,6 @@ def descend(
     eta = step
     prev_z: np.ndarray | None = None
     prev_g: np.ndarray | None = None
-    # diagonal preconditioner: each device's block scaled by the inverse of its share of the
-    # objective (curvature grows with the cost), fixed during this descent
-    if precondition:
-        zero = np.zeros(inst.num_devices)
-        ru = relaxed_uplink(st, x.bu, x.p, zero, False)[4]
-        rd = relaxed_downlink(st, x.bd, x.pw, zero, False)[4]
-        wt, we = inst.w_latency, inst.w_energy
-        with np.errstate(divide="ignore", invalid="ignore"):
-            comm = np.where(tx, (wt + we * x.p) * tables.up_bits / ru + (wt + we * x.pw) * inst.result_bits / rd, 0.0)
-        comm = np.where(np.isfinite(comm) & (comm > 0), comm, np.nan)
-        dev = np.nanmean(comm) / comm if np.isfinite(comm).any() else np.ones(inst.num_devices)
-        dev = np.clip(np.nan_to_num(dev, nan=1.0), 1e-3, 1e3)
-        ecost = tables.edge_flops * (wt / inst.edge_unit_flops_per_s + we * inst.edge_kappa
-                                     * inst.edge_unit_flops_per_s**2)
-        ecost = np.where(ecost > 0, ecost, np.nan)
-        der = np.clip(np.nan_to_num(np.nanmean(ecost) / ecost if np.isfinite(ecost).any() else 1.0, nan=1.0),
-                      1e-3, 1e3) * np.ones(inst.num_devices)
-    else:
-        dev = der = np.ones(inst.num_devices)
-    m = inst.num_subchannels
-    dvec = np.concatenate([np.repeat(dev, m), np.repeat(dev, m), dev, dev, der])
     while it < max_iter:
         if deadline is not None and time.perf_counter() > deadline:
             break
@@ -180,21 +158,16 @@ def descend(
             dz, dg = zvec - prev_z, gvec - prev_g
             sy = float(dz @ dg)
             if sy > 0:
-                eta = min(max(float(dz @ (dz / dvec)) / sy, 1e-12), 1e12)
+                eta = min(max(float(dz @ dz) / sy, 1e-12), 1e12)
         prev_z, prev_g = zvec, gvec
-        # preconditioned gradient (the projection per row/box is unchanged: the scale is
-        # constant over each simplex row)
-        gbu_s, gbd_s = gbu * dev[:, None], gbd * dev[:, None]
-        gzp_s, gzP_s, gzr_s = gzp * dev, gzP * dev, gzr * der
         accepted = False
         while True:
-            cand = project(Point(x.bu - eta * gbu_s, x.bd - eta * gbd_s, x.p - eta * gzp_s * sp,
-                                 x.pw - eta * gzP_s * sP, x.r - eta * gzr_s * sr))
+            cand = project(Point(x.bu - eta * gbu, x.bd - eta * gbd, x.p - eta * gzp * sp,
+                                 x.pw - eta * gzP * sP, x.r - eta * gzr * sr))
             du, dd = cand.bu - x.bu, cand.bd - x.bd
             dzp, dzP, dzr = (cand.p - x.p) / sp, (cand.pw - x.pw) / sP, (cand.r - x.r) / sr
             lin = float((gbu * du).sum() + (gbd * dd).sum() + gzp @ dzp + gzP @ dzP + gzr @ dzr)
-            sq = float(((du**2).sum(1) / dev).sum() + ((dd**2).sum(1) / dev).sum() + dzp @ (dzp / dev)
-                       + dzP @ (dzP / dev) + dzr @ (dzr / der))
+            sq = float((du**2).sum(1).sum() + (dd**2).sum(1).sum() + dzp @ dzp + dzP @ dzP + dzr @ dzr)
             if sq == 0.0:
                 break
             val = f(cand, False).value
