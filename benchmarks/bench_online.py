@@ -24,7 +24,8 @@ def _per_call(fn, n: int) -> float:
 
 def run(quick: bool = False) -> list[dict]:
     from edgeinfer.online.allocation import allocate, bandwidth_shares, local_frequency
-    from edgeinfer.online.system import LyMDOConfig, build_tables, draw_arrivals, draw_channels
+    from edgeinfer.online.model import LyMDOConfig, build_tables
+    from edgeinfer.online.scenario import draw_arrivals, draw_channels
 
     cfg = LyMDOConfig()
     tb = build_tables(cfg)

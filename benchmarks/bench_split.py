@@ -20,7 +20,7 @@ def _run(inst, algo: str, params: dict | None = None):
 def run(quick: bool = False) -> list[dict]:
     rows: list[dict] = []
     for model in (["vgg16"] if quick else ["vgg16", "nin", "tiny_yolov2"]):
-        inst = make_instance(0, model=model, num_aps=5, users_per_ap=10, num_subchannels=6)
+        inst = make_instance(seed=0, model=model, num_aps=5, users_per_ap=10, num_subchannels=6)
         case = f"{model}, 50 devices, 5 APs, M=6"
         lig, t_l = _run(inst, "li-gd")
         dev, _ = _run(inst, "device-only")
@@ -46,7 +46,7 @@ def run(quick: bool = False) -> list[dict]:
         ]
     # the paper's scale: 1,250 devices, 5 APs, 250 subchannels of 40 kHz (quick: 250 devices, M = 50)
     n_per_ap, m = (50, 50) if quick else (250, 250)
-    inst = make_instance(0, model="vgg16", num_aps=5, users_per_ap=n_per_ap, num_subchannels=m)
+    inst = make_instance(seed=0, model="vgg16", num_aps=5, users_per_ap=n_per_ap, num_subchannels=m)
     lig, t_l = _run(inst, "li-gd")
     case = f"vgg16, {5 * n_per_ap} devices, 5 APs, M={m}"
     rows += [
@@ -58,7 +58,7 @@ def run(quick: bool = False) -> list[dict]:
          "unit": f"of {int(inst.num_layers.max())}"},
     ]
     # a large case where offloading pays (prune off: every split descended)
-    inst = make_instance(0, model="vgg16", num_aps=5, users_per_ap=20 if quick else 50, num_subchannels=10)
+    inst = make_instance(seed=0, model="vgg16", num_aps=5, users_per_ap=20 if quick else 50, num_subchannels=10)
     lig, t_l = _run(inst, "li-gd", {"prune": False})
     case = f"vgg16, {inst.num_devices} devices, 5 APs, M=10, prune off"
     rows += [

@@ -27,7 +27,13 @@ KNOWN_OPTIMA = {
     "partial_loading_backbone.json": 19,
     "partial_loading_general.json": 20,
     "slide_small.json": 11,
+    # minimisation, continuous objectives: `reference` (exhaustive splits and subchannels,
+    # multi-start powers: the same value from 4 to 40 starts) and `exhaustive` (every split)
+    "split_noma_small.json": 0.15566655916301367,
+    "lymdo_slot_small.json": 5.505674155241771,
 }
+#: Relative tolerance of comparisons with a non-integer known optimum (integer optima compare exactly).
+OPTIMUM_REL_TOL = 1e-6
 #: Objectives a solver for a problem reports that are counts of a different quantity.
 #: Solvers of a relaxation (a larger feasible set than the known optimum's): slide-dynamic lets
 #: bandwidth shares vary over time, so it may serve more than the static-share optimum.
@@ -80,12 +86,15 @@ def test_every_solver_verifies_on_examples(path, algorithm):
     known = KNOWN_OPTIMA.get(path.name)
     if known is not None and sol.status.has_solution:
         info = [s for s in list_solvers(spec.name) if s.algorithm == algorithm][0]
+        tol = 0 if isinstance(known, int) else OPTIMUM_REL_TOL * abs(known)
+        # "better than the optimum" in the problem's sense: larger for max, smaller for min
+        gain = rep.objective - known if spec.sense == "max" else known - rep.objective
         if info.exact and sol.status.value == "optimal":
-            assert rep.objective == known
+            assert abs(gain) <= tol, (rep.objective, known)
         elif (spec.name, algorithm) in RELAXATIONS:
-            assert rep.objective >= known  # starts from the static optimum
+            assert gain >= -tol, (rep.objective, known)  # starts from the static optimum
         else:
-            assert rep.objective <= known  # heuristics never beat the optimum
+            assert gain <= tol, (rep.objective, known)  # heuristics never beat the optimum
 
 
 @pytest.mark.parametrize("path", EXAMPLE_PARAMS)
@@ -132,7 +141,7 @@ def test_cli_list_imports_nothing_heavy():
 def test_cli_solve_imports_nothing_heavy(path, tmp_path):
     spec, _ = load_instance(json.loads(path.read_text()))
     algo = next((s.algorithm for s in list_solvers(spec.name) if s.algorithm in
-                 ("gen", "greedy", "slide", "li-gd", "device-only")), list_solvers(spec.name)[0].algorithm)
+                 ("gen", "greedy", "slide", "li-gd", "device-only", "greedy-dpp")), list_solvers(spec.name)[0].algorithm)
     code = ("import sys\nfrom edgeinfer.cli import main\n"
             f"rc = main(['solve', {str(path)!r}, '-a', {algo!r}, '-o', {str(tmp_path / 'o.json')!r}])\n"
             f"print(rc, [m for m in {HEAVY!r} if m in sys.modules])")

@@ -8,26 +8,25 @@ import math
 import numpy as np
 import pytest
 
+from edgeinfer.dnn.profiles import load_profile
 from edgeinfer.online.allocation import (
     allocate,
     bandwidth_objective,
     bandwidth_shares,
     edge_frequencies,
-    greedy_split,
     local_frequency,
     local_objective,
     repair_split,
 )
-from edgeinfer.online.system import (
+from edgeinfer.online.greedy import greedy_split
+from edgeinfer.online.model import (
     LyMDOConfig,
     build_tables,
     dpp_objective,
-    draw_arrivals,
-    draw_channels,
     evaluate_slot,
-    get_profile,
     memory_cost_bytes,
 )
+from edgeinfer.online.scenario import draw_arrivals, draw_channels
 from edgeinfer.system.energy import md1_sojourn_time_s
 
 cp = pytest.importorskip("cvxpy")
@@ -274,7 +273,7 @@ def test_md1_formula_matches_discrete_event_simulation() -> None:
 
 
 def test_memory_model_eq6_endpoints() -> None:
-    p = get_profile("resnet18")
+    p = load_profile("resnet18")
     mem = memory_cost_bytes(p, 0.2, 0.8)
     w = p.split_output_bytes()
     assert math.isclose(mem[-1], 0.2 * p.param_bytes + float(np.max(w)))

@@ -85,3 +85,24 @@ def test_joint_mode_penalises_unstable_choices() -> None:
     assert not info["stable"].any()
     assert np.all(info["split"] == env.tables.num_layers)
     assert np.all(info["delay_s"] == pytest.approx(env.cfg.delay_cap_s))
+
+
+def _fresh(code: str) -> str:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_import_edgeinfer_online_registers_the_id_without_importing_gymnasium() -> None:
+    """`import edgeinfer.online` registers the id (as Gymnasium packages do), lazily: Gymnasium
+    (and torch/SB3) stay unimported until the user imports Gymnasium, in either order."""
+    heavy = ("gymnasium", "torch", "stable_baselines3")
+    assert _fresh(f"import sys, edgeinfer.online; print([m for m in {heavy!r} if m in sys.modules])") == "[]"
+    make = ("env = gymnasium.make('edgeinfer/CoopInference-v0', episode_slots=3); env.reset(seed=0); "
+            "print(type(env.unwrapped).__name__)")
+    assert _fresh(f"import edgeinfer.online, gymnasium; {make}") == "CoopInferenceEnv"
+    assert _fresh(f"import gymnasium, edgeinfer.online; {make}") == "CoopInferenceEnv"
+    assert _fresh(f"import edgeinfer.online, gymnasium, sys; {make.split(';')[0]}; "
+                  "print([m for m in ('torch', 'stable_baselines3') if m in sys.modules])") == "[]"

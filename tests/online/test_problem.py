@@ -122,3 +122,38 @@ def test_dump_instance_roundtrip() -> None:
     again = spec.load_instance(spec.dump_instance(inst))
     np.testing.assert_array_equal(again.h, inst.h)
     assert again.split == inst.split
+
+
+@pytest.mark.parametrize(("algorithm", "params", "name"), [
+    ("exhaustive", {"max_combination": 10}, "max_combination"),  # misspelt
+    ("exhaustive", {"max_combinations": 0}, "max_combinations"),  # out of range
+    ("greedy-dpp", {"max_sweeps": "many"}, "max_sweeps"),  # mistyped
+    ("convex", {"method": "golden"}, "method"),  # convex takes no parameters
+])
+def test_bad_params_are_invalid_options_naming_them(algorithm: str, params: dict, name: str) -> None:
+    from edgeinfer.core.errors import InvalidOptionError
+
+    _, inst = load_instance(_free(DOC))
+    with pytest.raises(InvalidOptionError) as exc:
+        solve("lymdo_slot", algorithm, inst, SolveOptions(params=params))
+    assert name in str(exc.value)
+
+
+def test_scenario_draws_validated_slots() -> None:
+    from edgeinfer.online.scenario import ScenarioConfig, make_instance
+
+    a = make_instance(seed=3)
+    b = make_instance(ScenarioConfig(), seed=3)
+    np.testing.assert_array_equal(a.h, b.h)
+    np.testing.assert_array_equal(a.lam, b.lam)
+    assert not np.array_equal(make_instance(seed=4).h, a.h)
+    c = make_instance(seed=1, models=("alexnet",) * 2, arrival_rate=1.5, energy_queue=2.0)
+    assert c.ids == ("ue0", "ue1") and (c.Q == 2.0).all() and c.split == (None, None)
+    spec = get_problem("lymdo_slot")
+    again = spec.load_instance(spec.dump_instance(c))  # a drawn slot is a valid file
+    np.testing.assert_array_equal(again.lam, c.lam)
+    assert spec.verify(c, solve("lymdo_slot", "exhaustive", c)).ok
+    with pytest.raises(TypeError, match="arrival_rat"):
+        make_instance(arrival_rat=1.0)
+    with pytest.raises(InvalidInstanceError):
+        make_instance(tx_power_w=-1.0)

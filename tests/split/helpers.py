@@ -11,7 +11,7 @@ from edgeinfer.split.scenario import make_instance, synthetic_profile
 def tiny(seed: int, *, users_per_ap: int = 2, num_aps: int = 2, m: int = 2, layers: int = 3,
          limit: int = 3) -> SplitInstance:
     """A small instance whose optimum offloads (fast edge, slow device)."""
-    return make_instance(seed, model=synthetic_profile(layers, flops=2e9, seed=seed), num_aps=num_aps,
+    return make_instance(seed=seed, model=synthetic_profile(layers, flops=2e9, seed=seed), num_aps=num_aps,
                          users_per_ap=users_per_ap, num_subchannels=m, max_per_subchannel=limit,
                          ap_spacing_m=300.0, cell_radius_m=250.0, device_flops=1e10)
 

@@ -15,7 +15,7 @@ from edgeinfer.core.solution import SolveOptions
 from edgeinfer.split.problem import dump_instance
 from edgeinfer.split.scenario import make_instance
 
-INST = make_instance(4, model="nin", num_aps=2, users_per_ap=3, num_subchannels=3)
+INST = make_instance(seed=4, model="nin", num_aps=2, users_per_ap=3, num_subchannels=3)
 DOC = json.loads(json.dumps(dump_instance(INST)))
 
 

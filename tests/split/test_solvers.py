@@ -50,7 +50,7 @@ def test_ligd_within_one_percent_on_four_devices(seed: int) -> None:
 
 
 def test_reference_refuses_large_instances() -> None:
-    inst = make_instance(0, model="nin", num_aps=2, users_per_ap=3, num_subchannels=3)
+    inst = make_instance(seed=0, model="nin", num_aps=2, users_per_ap=3, num_subchannels=3)
     with pytest.raises(UnsupportedInstanceError):
         solve("split_noma", "reference", inst, SolveOptions())
 
@@ -71,7 +71,7 @@ def test_descent_never_increases_the_objective(seed: int) -> None:
 
 
 def test_ligd_fewer_iterations_than_gd_at_equal_accuracy() -> None:
-    inst = make_instance(3, model="nin", num_aps=3, users_per_ap=4, num_subchannels=4)
+    inst = make_instance(seed=3, model="nin", num_aps=3, users_per_ap=4, num_subchannels=4)
     opts = SolveOptions(params={"eps": 1e-7, "prune": False})
     lig = solve("split_noma", "li-gd", inst, opts)
     gd = solve("split_noma", "gd", inst, opts)
@@ -85,7 +85,7 @@ def test_ligd_fewer_iterations_than_gd_at_equal_accuracy() -> None:
 
 
 def test_ligd_beats_device_only_and_neurosurgeon_on_the_default_scenario() -> None:
-    inst = make_instance(1, model="vgg16", num_aps=5, users_per_ap=4, num_subchannels=4)
+    inst = make_instance(seed=1, model="vgg16", num_aps=5, users_per_ap=4, num_subchannels=4)
     sols = {a: solve("split_noma", a, inst, SolveOptions()) for a in ["li-gd", *BASELINES]}
     for a, s in sols.items():
         _check(inst, s)
@@ -98,7 +98,7 @@ def test_ligd_beats_device_only_and_neurosurgeon_on_the_default_scenario() -> No
 @pytest.mark.parametrize("model", ["nin", "tiny_yolov2"])
 def test_all_baselines_feasible_and_respect_the_limit(model: str) -> None:
     # 3 subchannels x limit 1 for 5 devices per cell: two devices per cell must run locally
-    inst = make_instance(2, model=model, num_aps=2, users_per_ap=5, num_subchannels=3, max_per_subchannel=1)
+    inst = make_instance(seed=2, model=model, num_aps=2, users_per_ap=5, num_subchannels=3, max_per_subchannel=1)
     for a in [*BASELINES, "li-gd"]:
         s = solve("split_noma", a, inst, SolveOptions())
         _check(inst, s)
@@ -119,7 +119,7 @@ def test_every_registered_solver_is_tested_here() -> None:
 
 
 def test_time_limit_is_respected() -> None:
-    inst = make_instance(0, model="vgg16", num_aps=3, users_per_ap=5, num_subchannels=4)
+    inst = make_instance(seed=0, model="vgg16", num_aps=3, users_per_ap=5, num_subchannels=4)
     s = solve("split_noma", "gd", inst, SolveOptions(time_limit_s=0.05))
     _check(inst, s)
     assert s.status.value in ("time_limit", "feasible")
@@ -146,10 +146,39 @@ def test_split_lower_bounds_hold_at_random_relaxed_points(seed: int) -> None:
 
 
 def test_pruning_skips_hopeless_splits_and_stays_feasible() -> None:
-    inst = make_instance(0, model="vgg16", num_aps=2, users_per_ap=4, num_subchannels=4)
+    inst = make_instance(seed=0, model="vgg16", num_aps=2, users_per_ap=4, num_subchannels=4)
     s = solve("split_noma", "li-gd", inst, SolveOptions())
     _check(inst, s)
     assert len(s.stats["pruned_splits"]) > 0
     full = solve("split_noma", "li-gd", inst, SolveOptions(params={"prune": False}))
     assert full.stats["pruned_splits"] == []
     assert s.objective <= full.objective * 1.02
+
+
+@pytest.mark.parametrize(("algorithm", "params", "name"), [
+    ("li-gd", {"epss": 1e-6}, "epss"),  # misspelt
+    ("li-gd", {"max_iter": 0}, "max_iter"),  # out of range
+    ("gd", {"polish": "maybe"}, "polish"),  # mistyped
+    ("reference", {"start": 3}, "start"),
+    ("dnn-surgery", {"edge_capacity_units": -1.0}, "edge_capacity_units"),
+    ("device-only", {"eps": 1e-6}, "eps"),  # a baseline takes no parameters
+])
+def test_bad_params_are_invalid_options_naming_them(algorithm: str, params: dict, name: str) -> None:
+    from edgeinfer.core.errors import InvalidOptionError
+
+    inst = tiny(0, users_per_ap=1, num_aps=1, m=1, layers=2)
+    with pytest.raises(InvalidOptionError) as exc:
+        solve("split_noma", algorithm, inst, SolveOptions(params=params))
+    assert name in str(exc.value)
+
+
+def test_declared_params_are_the_defaults_in_use() -> None:
+    """Every declared default reproduces the solver run with no parameters given."""
+    inst = tiny(1, users_per_ap=2, num_aps=2, m=2)
+    for info in list_solvers("split_noma"):
+        if info.algorithm == "reference":
+            continue  # slow on this instance; its two params are covered by test_cli
+        a = solve("split_noma", info.algorithm, inst, SolveOptions())
+        b = solve("split_noma", info.algorithm, inst,
+                  SolveOptions(params={p.name: p.default for p in info.params}))
+        assert a.objective == b.objective, info.algorithm

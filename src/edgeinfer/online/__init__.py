@@ -1,24 +1,48 @@
-"""LyMDO: online DNN partitioning with Lyapunov queues, PPO and exact convex allocation.
+"""LyMDO: online DNN partitioning with Lyapunov queues, PPO and exact convex allocation
+(Ye et al.), problem ``lymdo_slot`` (one slot) and the Gymnasium environment
+``edgeinfer/CoopInference-v0``.
 
-Importing this package pulls in NumPy only. The Gymnasium environment lives in
-:mod:`edgeinfer.online.env` and the learning agents in :mod:`edgeinfer.online.agents`
-(Stable-Baselines3/torch imported inside functions).
+Rooms: :mod:`~edgeinfer.online.problem` (file format, ``verify``),
+:mod:`~edgeinfer.online.model` (delays, energy, memory, queues: eqs. 1-11), the solver kernels
+:mod:`~edgeinfer.online.allocation` (P3-P5) and the solvers :mod:`~edgeinfer.online.convex`,
+:mod:`~edgeinfer.online.exhaustive`, :mod:`~edgeinfer.online.greedy`,
+:mod:`~edgeinfer.online.scenario` (random channels, arrivals and slots),
+:mod:`~edgeinfer.online.env` (Gymnasium) and :mod:`~edgeinfer.online.agents` (PPO via SB3).
+
+Importing this package pulls in NumPy only; it registers the Gymnasium id without importing
+Gymnasium (:mod:`~edgeinfer.online.registration`). Stable-Baselines3/torch load inside the
+agents' functions.
 """
 
-from edgeinfer.online import problem as _problem  # noqa: F401  (registers lymdo_slot and its solvers)
+from edgeinfer.online import (  # noqa: F401  (register the problem, its solvers and the Gymnasium id)
+    convex,
+    exhaustive,
+    greedy,
+    problem,
+    registration,
+)
 from edgeinfer.online.allocation import (
     Allocation,
     allocate,
     bandwidth_shares,
     edge_frequencies,
-    greedy_split,
     local_frequency,
 )
-from edgeinfer.online.system import LyMDOConfig, build_tables, evaluate_slot
+from edgeinfer.online.greedy import greedy_split
+from edgeinfer.online.model import LyMDOConfig, build_tables, evaluate_slot
+from edgeinfer.online.problem import PROBLEM, SPEC, SlotInstance, SlotSolution
+from edgeinfer.online.registration import ENV_ID
+from edgeinfer.online.scenario import ScenarioConfig, make_instance
 
 __all__ = [
+    "ENV_ID",
+    "PROBLEM",
+    "SPEC",
     "Allocation",
     "LyMDOConfig",
+    "ScenarioConfig",
+    "SlotInstance",
+    "SlotSolution",
     "allocate",
     "bandwidth_shares",
     "build_tables",
@@ -26,4 +50,5 @@ __all__ = [
     "evaluate_slot",
     "greedy_split",
     "local_frequency",
+    "make_instance",
 ]

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from edgeinfer.core.errors import InvalidInstanceError, UnknownNameError
-from edgeinfer.online.allocation import greedy_split
-from edgeinfer.online.system import LyMDOConfig
+from edgeinfer.online.greedy import greedy_split
+from edgeinfer.online.model import LyMDOConfig
 
 __all__ = [
     "AGENTS",
@@ -106,17 +106,13 @@ class _Random:
 
 
 class _Greedy:
-    def __init__(self) -> None:
-        self.prev: np.ndarray | None = None
-
     def reset(self, seed: int | None) -> None:
-        self.prev = None
+        pass
 
     def act(self, env: Any, obs: np.ndarray) -> np.ndarray:
         e = env.unwrapped
         st = e.state
         sp, _ = greedy_split(e.cfg, e.tables, st["h"], st["lam"], st["Q"], st["W"])
-        self.prev = sp
         return sp
 
 

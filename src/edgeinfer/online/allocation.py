@@ -18,7 +18,9 @@ Given the splits, problem (11) separates into
   bisection on the multiplier ``mu`` as a fallback; it stops at machine precision.
 
 The kernels are plain Python on floats: for the five devices of the paper this is several
-times faster than NumPy on tiny arrays. NumPy only; no SciPy, no cvxpy.
+times faster than NumPy on tiny arrays. NumPy only; no SciPy, no cvxpy. The solvers built on
+these kernels: :mod:`~edgeinfer.online.convex`, :mod:`~edgeinfer.online.exhaustive`,
+:mod:`~edgeinfer.online.greedy`.
 """
 
 from __future__ import annotations
@@ -29,11 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgeinfer.online.system import (
-    DeviceTables,
-    LyMDOConfig,
-    SlotMetrics,
-)
+from edgeinfer.online.model import DeviceTables, LyMDOConfig, SlotMetrics
 
 __all__ = [
     "Allocation",
@@ -44,7 +42,6 @@ __all__ = [
     "bandwidth_objective",
     "repair_split",
     "allocate",
-    "greedy_split",
 ]
 
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
@@ -324,10 +321,6 @@ def repair_split(cfg: LyMDOConfig, tables: DeviceTables, split: Sequence[int] | 
     return sp, rep
 
 
-def _energy_weight(cfg: LyMDOConfig, Q: float, lam: float) -> float:
-    return Q * lam * cfg.slot_s / cfg.energy_unit_j
-
-
 def allocate(
     cfg: LyMDOConfig,
     tables: DeviceTables,
@@ -364,7 +357,7 @@ def allocate(
     noise = bw * cfg.noise_psd_w_per_hz
     snr = [p_tx * hv / noise for hv in h_l]
     alpha = bandwidth_shares([(ew[i] * p_tx + V) * psi[i] for i in range(n)], snr).tolist()
-    # metrics (same formulas as system.evaluate_slot, in plain Python for speed)
+    # metrics (same formulas as model.evaluate_slot, in plain Python for speed)
     t_ue, t_tr, t_es, energy = [], [], [], []
     obj = 0.0
     for i in range(n):
@@ -391,52 +384,3 @@ def allocate(
     alpha_a = np.array(alpha)
     return Allocation(split=sp_arr, f_ue_hz=f_ue_a, f_es_hz=f_es_a, alpha=alpha_a, metrics=m, objective=obj,
                       repaired=rep)
-
-
-def greedy_split(
-    cfg: LyMDOConfig,
-    tables: DeviceTables,
-    h: np.ndarray,
-    lam: np.ndarray,
-    Q: np.ndarray,
-    W: np.ndarray,
-    *,
-    start: Sequence[int] | np.ndarray | None = None,
-    max_sweeps: int = 10,
-) -> tuple[np.ndarray, float]:
-    """Coordinate descent on the splits minimising (11) with the exact allocation inside.
-
-    Starts from ``start`` (default: the better of all-local and all-edge) and changes one
-    device's split at a time to its best value given the others, until a sweep changes
-    nothing. A local optimum of the per-slot problem; non-learning baseline ``greedy-dpp``.
-    """
-    n = tables.n
-    lam = np.asarray(lam, dtype=float)
-    cache: dict[tuple[int, ...], float] = {}
-
-    def cost(sp: tuple[int, ...]) -> float:
-        if sp not in cache:
-            cache[sp] = allocate(cfg, tables, sp, h, lam, Q, W).objective
-        return cache[sp]
-
-    if start is None:
-        cands = [tuple(int(x) for x in tables.num_layers), (0,) * n]
-        cur = min(cands, key=cost)
-    else:
-        cur = tuple(int(x) for x in repair_split(cfg, tables, start, lam)[0])
-    best = cost(cur)
-    for _ in range(max_sweeps):
-        changed = False
-        for i in range(n):
-            for sl in range(int(tables.num_layers[i]) + 1):
-                if sl == cur[i]:
-                    continue
-                cand = cur[:i] + (sl,) + cur[i + 1:]
-                if tables.cycles_ue[i][sl] * lam[i] >= cfg.f_ue_max_hz:
-                    continue
-                c = cost(cand)
-                if c < best - 1e-12 * abs(best):
-                    best, cur, changed = c, cand, True
-        if not changed:
-            break
-    return np.array(cur, dtype=np.int64), best

@@ -3,7 +3,7 @@
 Usage::
 
     import gymnasium
-    import edgeinfer.online.env  # registers the id
+    import edgeinfer.online  # registers the id (edgeinfer.online.registration)
     env = gymnasium.make("edgeinfer/CoopInference-v0", arrival_rate=2.5)
     # or, without the explicit import:
     env = gymnasium.make("edgeinfer.online.env:edgeinfer/CoopInference-v0")
@@ -37,19 +37,18 @@ import numpy as np
 from gymnasium import spaces
 
 from edgeinfer.online.allocation import allocate
-from edgeinfer.online.system import (
+from edgeinfer.online.model import (
     LyMDOConfig,
     build_tables,
     dpp_objective,
-    draw_arrivals,
-    draw_channels,
     evaluate_slot,
     update_queues,
 )
+from edgeinfer.online.registration import ENV_ID, register_env
+from edgeinfer.online.scenario import draw_arrivals, draw_channels
 
 __all__ = ["ENV_ID", "CoopInferenceEnv", "register_envs", "joint_action_to_decisions"]
 
-ENV_ID = "edgeinfer/CoopInference-v0"
 #: upper bound of the observation box (observations are clipped to it; never reached in practice)
 OBS_HIGH = 1e9
 
@@ -187,8 +186,7 @@ class CoopInferenceEnv(gymnasium.Env):
 
 def register_envs() -> None:
     """Register ``edgeinfer/CoopInference-v0`` with Gymnasium (idempotent)."""
-    if ENV_ID not in gymnasium.registry:
-        gymnasium.register(id=ENV_ID, entry_point="edgeinfer.online.env:CoopInferenceEnv")
+    register_env(gymnasium)
 
 
 register_envs()

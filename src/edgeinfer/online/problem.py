@@ -2,32 +2,23 @@
 
 An instance is the state of one slot (channel gains, arrival rates, virtual queues) and,
 optionally, each device's split; a solution gives every device's split and resources.
-The objective is the drift-plus-penalty value (11) of the slot. Solvers:
-
-* ``convex`` (exact): the splits given in the instance, optimal resources (P3-P5).
-* ``exhaustive`` (exact): every split combination with optimal resources; optimal for P2.
-* ``greedy-dpp``: coordinate descent over the splits with optimal resources.
+The objective is the drift-plus-penalty value (11) of the slot, recomputed by ``verify``
+with :func:`edgeinfer.online.model.evaluate_slot`. Solvers: :mod:`~edgeinfer.online.convex`
+(``convex``), :mod:`~edgeinfer.online.exhaustive` (``exhaustive``) and
+:mod:`~edgeinfer.online.greedy` (``greedy-dpp``). Format: ``docs/formats.md`` (lymdo_slot).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
-from edgeinfer.core.errors import (
-    InvalidInstanceError,
-    InvalidSolutionError,
-    UnknownNameError,
-    UnsupportedInstanceError,
-)
-from edgeinfer.core.registry import ProblemSpec, register_problem, register_solver
-from edgeinfer.core.solution import Solution, SolveOptions, VerifyReport, Violations
-from edgeinfer.core.status import SolveStatus
+from edgeinfer.core.errors import InvalidInstanceError, InvalidSolutionError, UnknownNameError
+from edgeinfer.core.registry import ProblemSpec, register_problem
+from edgeinfer.core.solution import Solution, VerifyReport, Violations, json_safe
 from edgeinfer.core.validation import (
     Id,
     NonNegativeFloat,
@@ -40,17 +31,17 @@ from edgeinfer.core.validation import (
     parse_status,
     require_nonempty,
 )
-from edgeinfer.online.allocation import allocate, greedy_split
-from edgeinfer.online.system import (
+from edgeinfer.dnn.profiles import load_profile
+from edgeinfer.online.model import (
     DeviceTables,
     LyMDOConfig,
     build_tables,
     dpp_objective,
     evaluate_slot,
-    get_profile,
 )
 
-__all__ = ["PROBLEM", "SlotInstance", "SlotSolution"]
+__all__ = ["PROBLEM", "SPEC", "SlotInstance", "SlotSolution", "load_instance", "dump_instance", "load_solution",
+           "dump_solution", "verify"]
 
 PROBLEM = "lymdo_slot"
 _TOL = 1e-9
@@ -106,10 +97,15 @@ class SlotSolutionModel(StrictModel):
     objective: float
     wall_time_s: NonNegativeFloat = 0.0
     devices: list[DeviceDecisionModel]
+    stats: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
 class SlotInstance:
+    """One slot's state: the system (``cfg``, ``tables``), channel gains ``h``, observed arrival
+    rates ``lam`` (req/s), virtual queues ``Q`` (energy) and ``W`` (memory), and each device's
+    split where the instance fixes it (``None``: the solver chooses)."""
+
     ids: tuple[str, ...]
     cfg: LyMDOConfig
     tables: DeviceTables
@@ -122,6 +118,8 @@ class SlotInstance:
 
 @dataclass(frozen=True, kw_only=True)
 class SlotSolution(Solution):
+    """Per device: split, local speed ``f_ue_hz``, edge speed ``f_es_hz``, bandwidth share ``alpha``."""
+
     ids: tuple[str, ...]
     split: np.ndarray
     f_ue_hz: np.ndarray
@@ -136,7 +134,7 @@ def load_instance(doc: object) -> SlotInstance:
     profiles = []
     for i, d in enumerate(m.devices):
         try:
-            profiles.append(get_profile(d.model))
+            profiles.append(load_profile(d.model))
         except UnknownNameError as exc:
             raise InvalidInstanceError(f"devices[{i}].model", str(exc)) from None
         if d.split is not None and d.split > profiles[-1].num_layers:
@@ -181,7 +179,7 @@ def load_solution(doc: object, inst: SlotInstance) -> SlotSolution:
         problem=PROBLEM, algorithm=m.algorithm, status=status, objective=m.objective, wall_time_s=m.wall_time_s,
         ids=inst.ids, split=np.array([d.split for d in ds], dtype=np.int64),
         f_ue_hz=np.array([d.f_ue_hz for d in ds]), f_es_hz=np.array([d.f_es_hz for d in ds]),
-        alpha=np.array([d.alpha for d in ds]),
+        alpha=np.array([d.alpha for d in ds]), stats=dict(m.stats),
     )
 
 
@@ -194,6 +192,7 @@ def dump_solution(s: SlotSolution) -> dict:
              "f_es_hz": float(s.f_es_hz[i]), "alpha": float(s.alpha[i])}
             for i in range(len(s.ids))
         ],
+        "stats": json_safe(dict(s.stats)),
     }
 
 
@@ -227,71 +226,9 @@ def verify(inst: SlotInstance, s: SlotSolution) -> VerifyReport:
                                         details={"delay_s": m.delay_s.tolist(), "energy_j": m.energy_j.tolist()})
 
 
-def _solution(inst: SlotInstance, algorithm: str, status: SolveStatus, split: np.ndarray, stats: dict) -> SlotSolution:
-    al = allocate(inst.cfg, inst.tables, split, inst.h, inst.lam, inst.Q, inst.W)
-    if al.repaired.any():  # the given split cannot be stable: report infeasible with the repair noted
-        stats = {**stats, "repaired": al.repaired.tolist()}
-    return SlotSolution(problem=PROBLEM, algorithm=algorithm, status=status, objective=al.objective,
-                        ids=inst.ids, split=al.split, f_ue_hz=al.f_ue_hz, f_es_hz=al.f_es_hz, alpha=al.alpha,
-                        stats=stats)
-
-
-def _max_split(inst: SlotInstance, i: int) -> int:
-    cyc = inst.tables.cycles_ue[i]
-    return max(k for k in range(len(cyc)) if k == 0 or cyc[k] * inst.lam[i] < inst.cfg.f_ue_max_hz)
-
-
-register_problem(ProblemSpec(
+SPEC = register_problem(ProblemSpec(
     PROBLEM, "LyMDO: one slot's splits and resources minimising drift-plus-penalty (11)",
     SlotInstanceModel, SlotSolutionModel, load_instance, load_solution, dump_solution, verify, dump_instance,
     instance_type=SlotInstance, sense="min", objective="drift-plus-penalty (11)",
 ))
 
-
-@register_solver(PROBLEM, "convex", "optimal resources for the instance's splits (P3 Newton, eq. 23, P5 KKT)",
-                 exact=True)
-def solve_convex(inst: SlotInstance, *, options: SolveOptions) -> SlotSolution:
-    if any(s is None for s in inst.split):
-        k = next(i for i, s in enumerate(inst.split) if s is None)
-        raise UnsupportedInstanceError(f"convex needs every device's split (devices[{k}].split is missing); "
-                                       "use greedy-dpp or exhaustive to choose splits")
-    split = np.array(inst.split, dtype=np.int64)
-    for i in range(len(split)):
-        if inst.tables.cycles_ue[i][split[i]] * inst.lam[i] >= inst.cfg.f_ue_max_hz:
-            return SlotSolution(problem=PROBLEM, algorithm="convex", status=SolveStatus.INFEASIBLE,
-                                objective=math.inf, ids=inst.ids, split=split, f_ue_hz=np.zeros(len(split)),
-                                f_es_hz=np.zeros(len(split)), alpha=np.zeros(len(split)),
-                                stats={"message": f"{inst.ids[i]}: C7 cannot hold for split {split[i]}"})
-    return _solution(inst, "convex", SolveStatus.OPTIMAL, split, {})
-
-
-@register_solver(PROBLEM, "greedy-dpp", "coordinate descent over splits, optimal resources inside")
-def solve_greedy(inst: SlotInstance, *, options: SolveOptions) -> SlotSolution:
-    fixed = [i for i, s in enumerate(inst.split) if s is not None]
-    if fixed:
-        raise UnsupportedInstanceError("greedy-dpp chooses every split; remove the splits or use convex")
-    sp, _ = greedy_split(inst.cfg, inst.tables, inst.h, inst.lam, inst.Q, inst.W)
-    return _solution(inst, "greedy-dpp", SolveStatus.FEASIBLE, sp, {})
-
-
-@register_solver(PROBLEM, "exhaustive", "every split combination with optimal resources (optimal for P2)",
-                 exact=True)
-def solve_exhaustive(inst: SlotInstance, *, options: SolveOptions) -> SlotSolution:
-    choices = [[s] if s is not None else list(range(_max_split(inst, i) + 1)) for i, s in enumerate(inst.split)]
-    total = math.prod(len(c) for c in choices)
-    limit = int(options.param("max_combinations", 500_000))
-    if total > limit:
-        raise UnsupportedInstanceError(f"exhaustive would try {total} split combinations (> {limit}); "
-                                       "use greedy-dpp or raise --param max_combinations")
-    t0 = time.perf_counter()
-    best, best_sp, tried = math.inf, None, 0
-    status = SolveStatus.OPTIMAL
-    for sp in itertools.product(*choices):
-        obj = allocate(inst.cfg, inst.tables, sp, inst.h, inst.lam, inst.Q, inst.W).objective
-        tried += 1
-        if obj < best:
-            best, best_sp = obj, sp
-        if options.time_limit_s is not None and time.perf_counter() - t0 > options.time_limit_s:
-            status = SolveStatus.TIME_LIMIT
-            break
-    return _solution(inst, "exhaustive", status, np.array(best_sp, dtype=np.int64), {"combinations": tried})

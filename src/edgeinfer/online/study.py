@@ -106,7 +106,7 @@ def compute(
 
 
 def ev_models(ev: Any) -> tuple[str, ...]:
-    from edgeinfer.online.system import LyMDOConfig
+    from edgeinfer.online.model import LyMDOConfig
 
     return LyMDOConfig().models
 
@@ -273,7 +273,7 @@ def run_task(task: Any) -> list[dict[str, Any]]:
     over time (``slot`` rows, Fig. 5); their other metrics are None.
     """
     from edgeinfer.online.agents import LEARNING_AGENTS, evaluate, make_policy
-    from edgeinfer.online.system import LyMDOConfig
+    from edgeinfer.online.model import LyMDOConfig
 
     p = task.params
     rate = float(p["arrival_rate"])

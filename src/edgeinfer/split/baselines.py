@@ -22,9 +22,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeinfer.split.model import Decision, SplitInstance, oma_intercell_w, optimal_compute_units
+from edgeinfer.core.options import Param
+from edgeinfer.core.registry import register_solver
+from edgeinfer.core.solution import SolveOptions
+from edgeinfer.core.status import SolveStatus
+from edgeinfer.split.model import (
+    Decision,
+    SplitInstance,
+    golden_section,
+    oma_intercell_w,
+    optimal_compute_units,
+)
+from edgeinfer.split.problem import PROBLEM, SplitSolution, make_solution
 
-__all__ = ["greedy_subchannels", "device_only", "edge_only", "neurosurgeon", "dnn_surgery", "ecc_oma"]
+__all__ = ["greedy_subchannels", "device_only", "edge_only", "neurosurgeon", "dnn_surgery", "ecc_oma",
+           "solve_device_only", "solve_edge_only", "solve_neurosurgeon", "solve_dnn_surgery", "solve_ecc_oma"]
 
 
 def greedy_subchannels(inst: SplitInstance, gain_own: np.ndarray, mask: np.ndarray, *, balance: bool = False) -> np.ndarray:
@@ -107,26 +119,6 @@ def dnn_surgery(inst: SplitInstance, capacity_units: float | None = None) -> Dec
     return _full_power(inst, _latency_split(inst, r), r)
 
 
-def _golden(fun, lo: np.ndarray, hi: np.ndarray, iters: int = 80) -> np.ndarray:
-    """Vectorised golden-section minimisation of a unimodal function on [lo, hi]."""
-    g = (np.sqrt(5.0) - 1.0) / 2.0
-    a, b = lo.astype(float).copy(), hi.astype(float).copy()
-    c, d = b - g * (b - a), a + g * (b - a)
-    fc, fd = fun(c), fun(d)
-    for _ in range(iters):
-        left = fc < fd
-        b = np.where(left, d, b)
-        a = np.where(left, a, c)
-        c_new = b - g * (b - a)
-        d_new = a + g * (b - a)
-        c, d = np.where(left, c_new, d), np.where(left, c, d_new)
-        fc, fd = np.where(left, fun(c), fd), np.where(left, fc, fun(d))
-    x = 0.5 * (a + b)
-    cand = np.stack([lo, hi, x])
-    vals = np.stack([fun(lo), fun(hi), fun(x)])
-    return cand[np.argmin(vals, axis=0), np.arange(len(x))]
-
-
 def _oma_interference(inst: SplitInstance, sub: np.ndarray, on: np.ndarray, power: np.ndarray,
                       uplink: bool) -> np.ndarray:
     out = np.zeros(inst.num_devices)
@@ -169,9 +161,9 @@ def ecc_oma(inst: SplitInstance) -> Decision:
         pw = np.full(u, inst.ap_p_max_w)
         for _round in range(3):  # best response to the other cells' interference
             iu, idn = _oma_interference(inst, up, ok, p, True), _oma_interference(inst, dn, ok, pw, False)
-            p = _golden(lambda x, iu=iu: (wt + we * x) / rate(x, gu, band_u, iu, k_up),  # noqa: B023
+            p = golden_section(lambda x, iu=iu: (wt + we * x) / rate(x, gu, band_u, iu, k_up),  # noqa: B023
                         np.full(u, inst.p_min_w), np.full(u, inst.p_max_w))
-            pw = _golden(lambda x, idn=idn: (wt + we * x) / rate(x, gd, band_d, idn, k_dn),  # noqa: B023
+            pw = golden_section(lambda x, idn=idn: (wt + we * x) / rate(x, gd, band_d, idn, k_dn),  # noqa: B023
                          np.full(u, inst.ap_p_min_w), np.full(u, inst.ap_p_max_w))
         iu, idn = _oma_interference(inst, up, ok, p, True), _oma_interference(inst, dn, ok, pw, False)
         ru, rd = rate(p, gu, band_u, iu, k_up), rate(pw, gd, band_d, idn, k_dn)
@@ -193,3 +185,35 @@ def ecc_oma(inst: SplitInstance) -> Decision:
         off = new_off
     off = split < nl
     return Decision(split, np.where(off, up, -1), np.where(off, dn, -1), p, pw, r)
+
+
+# --------------------------------------------------------------------------- registration
+
+@register_solver(PROBLEM, "device-only", "every device runs the whole model locally")
+def solve_device_only(inst: SplitInstance, *, options: SolveOptions) -> SplitSolution:
+    return make_solution(inst, "device-only", SolveStatus.FEASIBLE, device_only(inst))
+
+
+@register_solver(PROBLEM, "edge-only", "split 0 (raw input offloaded), full powers, r_max, greedy subchannels")
+def solve_edge_only(inst: SplitInstance, *, options: SolveOptions) -> SplitSolution:
+    return make_solution(inst, "edge-only", SolveStatus.FEASIBLE, edge_only(inst))
+
+
+@register_solver(PROBLEM, "neurosurgeon", "latency-optimal split per device (interference-free rates, r_max, "
+                 "full powers; no energy, no resource coupling)")
+def solve_neurosurgeon(inst: SplitInstance, *, options: SolveOptions) -> SplitSolution:
+    return make_solution(inst, "neurosurgeon", SolveStatus.FEASIBLE, neurosurgeon(inst))
+
+
+@register_solver(PROBLEM, "dnn-surgery", "chain min-cut (latency) under the edge's capacity shared by its cell",
+                 params=(Param("edge_capacity_units", None, float, "compute units of each edge server, shared "
+                               "equally by its cell's devices (null: r_max)", bounds=(0.0, None), optional=True),))
+def solve_dnn_surgery(inst: SplitInstance, *, options: SolveOptions) -> SplitSolution:
+    return make_solution(inst, "dnn-surgery", SolveStatus.FEASIBLE,
+                         dnn_surgery(inst, options.params["edge_capacity_units"]))
+
+
+@register_solver(PROBLEM, "ecc-oma", "ECC with orthogonal access (no SIC): per-device exact split, powers and "
+                 "compute on a balanced subchannel assignment")
+def solve_ecc_oma(inst: SplitInstance, *, options: SolveOptions) -> SplitSolution:
+    return make_solution(inst, "ecc-oma", SolveStatus.FEASIBLE, ecc_oma(inst), access="oma")

@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edgeinfer.core.options import Param
+from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
 from edgeinfer.split.model import (
@@ -48,12 +50,19 @@ from edgeinfer.split.model import (
     device_cost,
     edge_cost,
     evaluate,
+    golden_section,
+    optimal_compute_units,
+    relaxed_downlink,
     relaxed_objective,
+    relaxed_uplink,
+    single_thread,
     split_tables,
 )
+from edgeinfer.split.problem import PROBLEM, SplitSolution, make_solution
+from edgeinfer.system.rates import noma_downlink_sinr, noma_uplink_sinr
 
 __all__ = ["Point", "DescentResult", "descend", "project_simplex", "round_subchannels", "run_ligd",
-           "initial_point", "refine_splits"]
+           "initial_point", "refine_splits", "split_lower_bounds", "LIGD_PARAMS", "solve_ligd", "solve_gd"]
 
 
 def project_simplex(v: np.ndarray) -> np.ndarray:
@@ -104,7 +113,6 @@ class DescentResult:
 def descend(
     st: RelaxedState, tables: SplitTables, x0: Point, tx: np.ndarray, *, fix_beta: bool = False,
     eps: float = 1e-7, max_iter: int = 1000, step: float = 1.0, deadline: float | None = None, bb: bool = True,
-    precondition: bool = False,
 ) -> DescentResult:
     """Projected gradient descent with backtracking (Table I lines 3-12).
 
@@ -136,29 +144,6 @@ def descend(
     eta = step
     prev_z: np.ndarray | None = None
     prev_g: np.ndarray | None = None
-    # diagonal preconditioner: each device's block scaled by the inverse of its share of the
-    # objective (curvature grows with the cost), fixed during this descent
-    if precondition:
-        from edgeinfer.split.model import _downlink, _uplink
-
-        zero = np.zeros(inst.num_devices)
-        ru = _uplink(st, x.bu, x.p, zero, False)[4]
-        rd = _downlink(st, x.bd, x.pw, zero, False)[4]
-        wt, we = inst.w_latency, inst.w_energy
-        with np.errstate(divide="ignore", invalid="ignore"):
-            comm = np.where(tx, (wt + we * x.p) * tables.up_bits / ru + (wt + we * x.pw) * inst.result_bits / rd, 0.0)
-        comm = np.where(np.isfinite(comm) & (comm > 0), comm, np.nan)
-        dev = np.nanmean(comm) / comm if np.isfinite(comm).any() else np.ones(inst.num_devices)
-        dev = np.clip(np.nan_to_num(dev, nan=1.0), 1e-3, 1e3)
-        ecost = tables.edge_flops * (wt / inst.edge_unit_flops_per_s + we * inst.edge_kappa
-                                     * inst.edge_unit_flops_per_s**2)
-        ecost = np.where(ecost > 0, ecost, np.nan)
-        der = np.clip(np.nan_to_num(np.nanmean(ecost) / ecost if np.isfinite(ecost).any() else 1.0, nan=1.0),
-                      1e-3, 1e3) * np.ones(inst.num_devices)
-    else:
-        dev = der = np.ones(inst.num_devices)
-    m = inst.num_subchannels
-    dvec = np.concatenate([np.repeat(dev, m), np.repeat(dev, m), dev, dev, der])
     while it < max_iter:
         if deadline is not None and time.perf_counter() > deadline:
             break
@@ -173,21 +158,16 @@ def descend(
             dz, dg = zvec - prev_z, gvec - prev_g
             sy = float(dz @ dg)
             if sy > 0:
-                eta = min(max(float(dz @ (dz / dvec)) / sy, 1e-12), 1e12)
+                eta = min(max(float(dz @ dz) / sy, 1e-12), 1e12)
         prev_z, prev_g = zvec, gvec
-        # preconditioned gradient (the projection per row/box is unchanged: the scale is
-        # constant over each simplex row)
-        gbu_s, gbd_s = gbu * dev[:, None], gbd * dev[:, None]
-        gzp_s, gzP_s, gzr_s = gzp * dev, gzP * dev, gzr * der
         accepted = False
         while True:
-            cand = project(Point(x.bu - eta * gbu_s, x.bd - eta * gbd_s, x.p - eta * gzp_s * sp,
-                                 x.pw - eta * gzP_s * sP, x.r - eta * gzr_s * sr))
+            cand = project(Point(x.bu - eta * gbu, x.bd - eta * gbd, x.p - eta * gzp * sp,
+                                 x.pw - eta * gzP * sP, x.r - eta * gzr * sr))
             du, dd = cand.bu - x.bu, cand.bd - x.bd
             dzp, dzP, dzr = (cand.p - x.p) / sp, (cand.pw - x.pw) / sP, (cand.r - x.r) / sr
             lin = float((gbu * du).sum() + (gbd * dd).sum() + gzp @ dzp + gzP @ dzP + gzr @ dzr)
-            sq = float(((du**2).sum(1) / dev).sum() + ((dd**2).sum(1) / dev).sum() + dzp @ (dzp / dev)
-                       + dzP @ (dzP / dev) + dzr @ (dzr / der))
+            sq = float((du**2).sum(1).sum() + (dd**2).sum(1).sum() + dzp @ dzp + dzP @ dzP + dzr @ dzr)
             if sq == 0.0:
                 break
             val = f(cand, False).value
@@ -248,13 +228,11 @@ def _onehot(sub: np.ndarray, m: int) -> np.ndarray:
 
 def refine_splits(inst: SplitInstance, st: RelaxedState, split: np.ndarray, x: Point) -> np.ndarray:
     """Each device picks the split minimising its own cost at the current rates (or goes local)."""
-    from edgeinfer.split.model import _downlink, _uplink
-
     u = inst.num_devices
     zero = np.zeros(u)
     tb = split_tables(inst, split)
-    _, _, _, _, rate_up = _uplink(st, x.bu, x.p, zero, False)
-    _, _, _, _, rate_dn = _downlink(st, x.bd, x.pw, zero, False)
+    _, _, _, _, rate_up = relaxed_uplink(st, x.bu, x.p, zero, False)
+    _, _, _, _, rate_dn = relaxed_downlink(st, x.bd, x.pw, zero, False)
     out = split.copy()
     nl = inst.num_layers
     wt, we = inst.w_latency, inst.w_energy
@@ -282,8 +260,6 @@ def _group_cost(inst: SplitInstance, idx: np.ndarray, m: int, power: np.ndarray,
     """sum over the devices ``idx`` sharing subchannel m of (omega_T + omega_E p) bits / rate."""
     if len(idx) == 0:
         return 0.0
-    from edgeinfer.system.rates import noma_downlink_sinr, noma_uplink_sinr
-
     if uplink:
         sinr = noma_uplink_sinr(power[idx], inst.cell[idx], np.zeros(len(idx), dtype=int),
                                 inst.uplink_gain[idx, :, m], inst.noise_up_w)
@@ -298,14 +274,12 @@ def _group_cost(inst: SplitInstance, idx: np.ndarray, m: int, power: np.ndarray,
 
 def alone_power(inst: SplitInstance, *, uplink: bool) -> np.ndarray:
     """Each device's best power alone (no interference) on its best subchannel."""
-    from edgeinfer.split.baselines import _golden
-
     wt, we = inst.w_latency, inst.w_energy
     g = (inst.own_up() if uplink else inst.own_down()).max(1)
     noise = inst.noise_up_w if uplink else inst.noise_down_w
     lo, hi = (inst.p_min_w, inst.p_max_w) if uplink else (inst.ap_p_min_w, inst.ap_p_max_w)
     u = inst.num_devices
-    return _golden(lambda x: (wt + we * x) / np.log2(1.0 + x * g / noise), np.full(u, lo), np.full(u, hi))
+    return golden_section(lambda x: (wt + we * x) / np.log2(1.0 + x * g / noise), np.full(u, lo), np.full(u, hi))
 
 
 def local_search(inst: SplitInstance, sub: np.ndarray, power: np.ndarray, bits: np.ndarray, *, uplink: bool,
@@ -465,9 +439,6 @@ def split_lower_bounds(inst: SplitInstance) -> np.ndarray:
     compute parts at the closed-form r, plus the communication cost with no interference at
     the best power on the device's best subchannel (a relaxed rate sum_m beta_m b log2(1 +
     gamma_m) never exceeds b log2(1 + p max_m g_m / noise))."""
-    from edgeinfer.split.baselines import _golden
-    from edgeinfer.split.model import optimal_compute_units
-
     u = inst.num_devices
     wt, we = inst.w_latency, inst.w_energy
     gu, gd = inst.own_up().max(1), inst.own_down().max(1)
@@ -478,7 +449,7 @@ def split_lower_bounds(inst: SplitInstance) -> np.ndarray:
         def f(x: np.ndarray) -> np.ndarray:
             return (wt + we * x) / (band * np.log2(1.0 + x * g / noise))
 
-        x = _golden(f, np.full(u, lo), np.full(u, hi))
+        x = golden_section(f, np.full(u, lo), np.full(u, hi))
         return np.minimum(f(x), np.minimum(f(np.full(u, lo)), f(np.full(u, hi))))
 
     per_bit_up = best(gu, bu, inst.noise_up_w, inst.p_min_w, inst.p_max_w)
@@ -506,14 +477,15 @@ def _run_ligd_impl(inst: SplitInstance, options: SolveOptions, *, warm: bool) ->
     """Li-GD (``warm=True``) or GD (``warm=False``); returns the decision, status and stats."""
     t0 = time.perf_counter()
     deadline = None if options.time_limit_s is None else t0 + options.time_limit_s
-    eps = float(options.param("eps", 1e-6))
-    max_iter = int(options.param("max_iter", 1000))
-    do_polish = bool(options.param("polish", True))
-    do_refine = bool(options.param("refine", True))
-    do_ls = bool(options.param("local_search", True))
-    do_prune = bool(options.param("prune", True))
-    ls_k = int(options.param("ls_candidates", 4))
-    do_swap = inst.num_devices <= int(options.param("swap_max_devices", 20))
+    prm = options.params
+    eps = float(prm["eps"])
+    max_iter = int(prm["max_iter"])
+    do_polish = bool(prm["polish"])
+    do_refine = bool(prm["refine"])
+    do_ls = bool(prm["local_search"])
+    do_prune = bool(prm["prune"])
+    ls_k = int(prm["ls_candidates"])
+    do_swap = inst.num_devices <= int(prm["swap_max_devices"])
     st = RelaxedState.build(inst)
     nl = inst.num_layers
     fmax = int(nl.max())
@@ -606,7 +578,7 @@ def _run_ligd_impl(inst: SplitInstance, options: SolveOptions, *, warm: bool) ->
                 if do_refine:
                     split = refine_splits(inst, st, split, xr)
         pm_moves = 0
-        if do_ls and do_polish and inst.num_devices <= int(options.param("polished_moves_max_devices", 4)):
+        if do_ls and do_polish and inst.num_devices <= int(prm["polished_moves_max_devices"]):
             up, dn, xr, pm_moves, pm_it, pm_ev = polished_moves(inst, st, split, up, dn, xr, eps=eps,
                                                                   max_iter=max_iter, deadline=deadline)
             polish_it += pm_it
@@ -619,7 +591,9 @@ def _run_ligd_impl(inst: SplitInstance, options: SolveOptions, *, warm: bool) ->
             dec = Decision(nl.copy(), np.full(len(nl), -1), np.full(len(nl), -1), np.zeros(len(nl)),
                            np.zeros(len(nl)), np.zeros(len(nl)))
     stats = {"iterations": total_it, "evaluations": total_ev, "best_common_split": best_j,
-             "relaxed_objective": relaxed_best, "local_search_moves": ls_moves if best_x is not None else 0, "solve_time_s": time.perf_counter() - t0,
+             # None (JSON null) when no split was descended (every device runs locally)
+             "relaxed_objective": float(relaxed_best) if np.isfinite(relaxed_best) else None,
+             "local_search_moves": ls_moves if best_x is not None else 0, "solve_time_s": time.perf_counter() - t0,
              "per_split_iterations": [d["iterations"] for d in per_split], "pruned_splits": pruned,
              "candidate_devices": int(tx.sum())}
     return dec, status, stats
@@ -627,7 +601,37 @@ def _run_ligd_impl(inst: SplitInstance, options: SolveOptions, *, warm: bool) ->
 
 def run_ligd(inst: SplitInstance, options: SolveOptions, *, warm: bool) -> tuple[Decision, SolveStatus, dict]:
     """Single-threaded BLAS: the small matrix products here lose badly to thread contention."""
-    from edgeinfer.split.model import single_thread
-
     with single_thread():
         return _run_ligd_impl(inst, options, warm=warm)
+
+
+#: the options of li-gd and gd (one declaration, shared: gd is li-gd without the warm start)
+LIGD_PARAMS = (
+    Param("eps", 1e-6, float, "stopping tolerance of each descent: relative decrease or largest scaled "
+          "move (Table I line 9)", bounds=(0.0, None)),
+    Param("max_iter", 1000, int, "accepted gradient steps per descent at most", bounds=(1, None)),
+    Param("polish", True, bool, "after rounding, descend on powers and compute units with the subchannels fixed"),
+    Param("refine", True, bool, "each device re-chooses its split at its current rates (exact)"),
+    Param("local_search", True, bool, "single-device subchannel moves (and swaps on small instances)"),
+    Param("prune", True, bool, "skip hopeless splits and devices by per-device lower bounds (exact)"),
+    Param("ls_candidates", 4, int, "subchannels a device may move to in the local search (its best own gains)",
+          bounds=(1, None)),
+    Param("swap_max_devices", 20, int, "pairwise swaps in the local search on instances of at most this many "
+          "devices", bounds=(0, None)),
+    Param("polished_moves_max_devices", 4, int, "moves and swaps judged after a full re-polish on instances of "
+          "at most this many devices", bounds=(0, None)),
+)
+
+
+@register_solver(PROBLEM, "li-gd", "Li-GD (Table I): relaxed subchannels, projected GD per split, warm-started "
+                 "split to split, rounding, power polish", params=LIGD_PARAMS)
+def solve_ligd(inst: SplitInstance, *, options: SolveOptions) -> SplitSolution:
+    dec, status, stats = run_ligd(inst, options, warm=True)
+    return make_solution(inst, "li-gd", status, dec, stats=stats)
+
+
+@register_solver(PROBLEM, "gd", "GD: as li-gd but every split starts cold from the same point (Corollary 4)",
+                 params=LIGD_PARAMS)
+def solve_gd(inst: SplitInstance, *, options: SolveOptions) -> SplitSolution:
+    dec, status, stats = run_ligd(inst, options, warm=False)
+    return make_solution(inst, "gd", status, dec, stats=stats)

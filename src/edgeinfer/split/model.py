@@ -34,6 +34,10 @@ __all__ = [
     "relaxed_objective",
     "evaluate",
     "optimal_compute_units",
+    "relaxed_uplink",
+    "relaxed_downlink",
+    "golden_section",
+    "single_thread",
 ]
 
 LN2 = math.log(2.0)
@@ -250,7 +254,7 @@ class RelaxedState:
                    Ordering(inst.cell, h_own, inst.num_aps))
 
 
-def _uplink(st: RelaxedState, beta: np.ndarray, p: np.ndarray, cost: np.ndarray, grad: bool):
+def relaxed_uplink(st: RelaxedState, beta: np.ndarray, p: np.ndarray, cost: np.ndarray, grad: bool):
     """sum_i cost_i / R_i with R_i = sum_m beta_im b log2(1 + gamma_im) (eqs. 5-7); rows of
     ``beta`` that are all zero are silent devices (cost 0). Returns value, d/dbeta, d/dp,
     d/dcost and the rates."""
@@ -286,7 +290,7 @@ def _uplink(st: RelaxedState, beta: np.ndarray, p: np.ndarray, cost: np.ndarray,
     return val, gbeta, gp, gcost, rate
 
 
-def _downlink(st: RelaxedState, beta: np.ndarray, pw: np.ndarray, cost: np.ndarray, grad: bool):
+def relaxed_downlink(st: RelaxedState, beta: np.ndarray, pw: np.ndarray, cost: np.ndarray, grad: bool):
     """sum_i cost_i / Phi_i (eqs. 8-10, own-channel intra-cell interference: see
     :func:`edgeinfer.system.rates.noma_downlink_sinr`)."""
     inst = st.inst
@@ -347,8 +351,8 @@ def relaxed_objective(
     base = float((wt * t_dev + we * e_dev + wt * t_edge + we * e_edge).sum())
     c_up = (wt + we * p) * tables.up_bits
     c_dn = (wt + we * pw) * inst.result_bits
-    vu, gbu, gpu, gcu, _ = _uplink(st, beta_up, p, c_up, grad)
-    vd, gbd, gpd, gcd, _ = _downlink(st, beta_down, pw, c_dn, grad)
+    vu, gbu, gpu, gcu, _ = relaxed_uplink(st, beta_up, p, c_up, grad)
+    vd, gbd, gpd, gcd, _ = relaxed_downlink(st, beta_down, pw, c_dn, grad)
     out = RelaxedValue(base + vu + vd)
     if grad:
         assert gpu is not None and gcu is not None and gpd is not None and gcd is not None
@@ -447,6 +451,26 @@ def evaluate(inst: SplitInstance, dec: Decision, *, access: str = "noma") -> Eva
     en = e_dev + e_edge + np.where(off, dec.p_up_w * t_up + dec.p_down_w * t_dn, 0.0)
     obj = float((inst.w_latency * lat + inst.w_energy * en).sum())
     return Evaluation(sinr_up, sinr_dn, rate_up, rate_dn, lat, en, obj)
+
+
+def golden_section(fun, lo: np.ndarray, hi: np.ndarray, iters: int = 80) -> np.ndarray:
+    """Vectorised golden-section minimisation of a unimodal function on [lo, hi]."""
+    g = (np.sqrt(5.0) - 1.0) / 2.0
+    a, b = lo.astype(float).copy(), hi.astype(float).copy()
+    c, d = b - g * (b - a), a + g * (b - a)
+    fc, fd = fun(c), fun(d)
+    for _ in range(iters):
+        left = fc < fd
+        b = np.where(left, d, b)
+        a = np.where(left, a, c)
+        c_new = b - g * (b - a)
+        d_new = a + g * (b - a)
+        c, d = np.where(left, c_new, d), np.where(left, c, d_new)
+        fc, fd = np.where(left, fun(c), fd), np.where(left, fc, fun(d))
+    x = 0.5 * (a + b)
+    cand = np.stack([lo, hi, x])
+    vals = np.stack([fun(lo), fun(hi), fun(x)])
+    return cand[np.argmin(vals, axis=0), np.arange(len(x))]
 
 
 def single_thread():  # pragma: no cover - trivial

@@ -5,7 +5,9 @@ devices (serving AP, model, speed, energy coefficient, weights, and the channel 
 every AP on every subchannel) and the system parameters; a solution gives each device's
 split, subchannels, powers and compute units. ``verify`` recomputes SINRs (eqs. 5, 8),
 rates (6, 9), latency (12), energy (17) and the objective (19)-(20) from the instance alone.
-Formats: ``docs/formats.md`` (section split_noma).
+Formats: ``docs/formats.md`` (section split_noma). The typed instance
+:class:`~edgeinfer.split.model.SplitInstance` lives beside the model it parameterises (its
+methods are the model's: own-cell gains, noise per subchannel, speed-up) and is re-exported here.
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ from edgeinfer.core.validation import (
 )
 from edgeinfer.split.model import Decision, SplitInstance, evaluate
 
-__all__ = ["PROBLEM", "SplitSolution", "load_instance", "dump_instance", "load_solution", "dump_solution",
-           "verify", "make_solution"]
+__all__ = ["PROBLEM", "SPEC", "SplitInstance", "SplitSolution", "load_instance", "dump_instance", "load_solution",
+           "dump_solution", "verify", "make_solution"]
 
 PROBLEM = "split_noma"
 _TOL = 1e-9

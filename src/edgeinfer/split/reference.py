@@ -26,6 +26,8 @@ import time
 import numpy as np
 
 from edgeinfer.core.errors import UnsupportedInstanceError
+from edgeinfer.core.options import Param
+from edgeinfer.core.registry import register_solver
 from edgeinfer.core.rng import make_rng
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
@@ -33,12 +35,14 @@ from edgeinfer.split.model import (
     Decision,
     RelaxedState,
     SplitInstance,
-    _downlink,
-    _uplink,
     optimal_compute_units,
+    relaxed_downlink,
+    relaxed_uplink,
+    single_thread,
 )
+from edgeinfer.split.problem import PROBLEM, SplitSolution, make_solution
 
-__all__ = ["run_reference", "count_cases"]
+__all__ = ["run_reference", "count_cases", "solve_reference"]
 
 
 def _assignments(inst: SplitInstance, members: list[int]):
@@ -78,7 +82,7 @@ def _multistart(fun, lo: float, hi: float, n: int, rng: np.random.Generator, sta
         return val, g * span
 
     inits = [np.ones(n), np.zeros(n), np.full(n, 0.5)] + [rng.random(n) for _ in range(max(0, starts - 3))]
-    for z0 in inits[: max(starts, 1)]:
+    for z0 in inits[:starts]:
         res = minimize(scaled, z0, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * n,
                        options={"maxiter": 200, "ftol": 1e-11, "gtol": 1e-9})
         if res.fun < best:
@@ -87,13 +91,13 @@ def _multistart(fun, lo: float, hi: float, n: int, rng: np.random.Generator, sta
 
 
 def _run_reference_impl(inst: SplitInstance, options: SolveOptions) -> tuple[Decision, SolveStatus, dict]:
-    limit = int(options.param("max_cases", 200_000))
+    limit = int(options.params["max_cases"])
     cases = count_cases(inst)
     if cases > limit:
         raise UnsupportedInstanceError(
             f"reference would visit {cases} cases (> {limit}); it is meant for small instances "
             "(a few devices, subchannels and layers): use li-gd, or raise --param max_cases")
-    starts = int(options.param("starts", 4))
+    starts = int(options.params["starts"])
     rng = make_rng(options.seed if options.seed is not None else 0)
     t0 = time.perf_counter()
     deadline = None if options.time_limit_s is None else t0 + options.time_limit_s
@@ -125,7 +129,7 @@ def _run_reference_impl(inst: SplitInstance, options: SolveOptions) -> tuple[Dec
                 pw = np.full(u, inst.ap_p_min_w)
                 pw[idx] = x
                 cost = (wt + we * pw) * inst.result_bits
-                val, _, gp, gc, _ = _downlink(st, beta, pw, cost, True)
+                val, _, gp, gc, _ = relaxed_downlink(st, beta, pw, cost, True)
                 return val, (gp + gc * we * inst.result_bits)[idx]
 
             memo_dn[key] = _multistart(fdn, inst.ap_p_min_w, inst.ap_p_max_w, len(idx), rng, starts)
@@ -151,7 +155,7 @@ def _run_reference_impl(inst: SplitInstance, options: SolveOptions) -> tuple[Dec
                     p = np.full(u, inst.p_min_w)
                     p[idx] = x
                     cost = (wt + we * p) * bits
-                    val, _, gp, gc, _ = _uplink(st, beta, p, cost, True)
+                    val, _, gp, gc, _ = relaxed_uplink(st, beta, p, cost, True)
                     return val, (gp + gc * we * bits)[idx]
 
                 val, x = _multistart(fup, inst.p_min_w, inst.p_max_w, len(idx), rng, starts)
@@ -216,14 +220,23 @@ def _run_reference_impl(inst: SplitInstance, options: SolveOptions) -> tuple[Dec
         if status is SolveStatus.TIME_LIMIT:
             break
     assert best is not None  # the all-local case (no offloading device) is always visited first
-    return best, status, {"cases": visited, "power_problems": solved[0], "search_objective": best_val}
+    return best, status, {"evaluations": visited, "power_problems": solved[0], "search_objective": best_val}
 
 
 def run_reference(inst: SplitInstance, options: SolveOptions) -> tuple[Decision, SolveStatus, dict]:
     """Single-threaded BLAS: the small matrix products here lose badly to thread contention."""
     import scipy.optimize  # noqa: F401  (load its BLAS before limiting the thread pools)
-
-    from edgeinfer.split.model import single_thread
-
     with single_thread():
         return _run_reference_impl(inst, options)
+
+
+@register_solver(PROBLEM, "reference", "exhaustive splits/subchannels with multi-start L-BFGS-B powers and "
+                 "closed-form compute (small instances)", params=(
+                     Param("max_cases", 200_000, int, "refuse instances whose search visits more (T, assignment, "
+                           "split) cases", bounds=(1, None)),
+                     Param("starts", 4, int, "L-BFGS-B starts per power problem (box ends, middle, then random)",
+                           bounds=(1, None)),
+                 ))
+def solve_reference(inst: SplitInstance, *, options: SolveOptions) -> SplitSolution:
+    dec, status, stats = run_reference(inst, options)
+    return make_solution(inst, "reference", status, dec, stats=stats)

@@ -43,7 +43,7 @@ STUDY_ALGORITHMS = (*ALGORITHMS, *TABLE1)
 def run_task(task: Any) -> list[dict[str, Any]]:
     """One random drop at one parameter point: every algorithm, per-device means and ratios."""
     p = task.params
-    inst = make_instance(task.seed, model=p["model"], num_aps=p["num_aps"], users_per_ap=p["users_per_ap"],
+    inst = make_instance(seed=task.seed, model=p["model"], num_aps=p["num_aps"], users_per_ap=p["users_per_ap"],
                          num_subchannels=p["num_subchannels"], max_per_subchannel=p["max_per_subchannel"],
                          bandwidth_hz=p["bandwidth_hz"], weight_latency=p["weight_latency"],
                          workload=p["workload"])

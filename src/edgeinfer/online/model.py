@@ -1,4 +1,4 @@
-"""LyMDO per-slot system model (Ye et al., "End-to-End Delay Minimization ... Cooperative
+"""LyMDO per-slot system model, shared by the solvers, ``verify`` and the environment (Ye et al., "End-to-End Delay Minimization ... Cooperative
 Edge Inference", §II-§IV).
 
 N devices each run a chain DNN. In slot ``t`` device ``n`` computes its first ``l_n`` logical
@@ -18,6 +18,7 @@ Conventions (see docs/online.md for every constant and its source):
 * Memory (eq. 6) in bytes; the virtual queues (eqs. 8-9) count energy in ``energy_unit_j``
   and memory in ``memory_unit_bytes`` (the paper does not say; defaults J and GB).
 
+The random processes (Rayleigh channels, Poisson arrivals) are in :mod:`edgeinfer.online.scenario`.
 Nothing here imports gymnasium, torch or cvxpy.
 """
 
@@ -29,10 +30,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgeinfer.core.errors import InvalidInstanceError, UnknownNameError
+from edgeinfer.core.errors import InvalidInstanceError
 from edgeinfer.core.units import dbm_per_hz_to_w_per_hz, linear_to_db
-from edgeinfer.dnn.profiles import LayerProfile, ModelProfile, load_profile
-from edgeinfer.system.channels import free_space_gain, rayleigh_power
+from edgeinfer.dnn.profiles import ModelProfile, load_profile
+from edgeinfer.system.channels import free_space_gain
 from edgeinfer.system.energy import md1_sojourn_time_s
 
 __all__ = [
@@ -40,13 +41,11 @@ __all__ = [
     "DeviceTables",
     "SlotMetrics",
     "build_tables",
-    "fallback_profile",
-    "get_profile",
     "mean_channel_gain",
     "memory_cost_bytes",
-    "draw_channels",
-    "draw_arrivals",
     "evaluate_slot",
+    "dpp_objective",
+    "update_queues",
 ]
 
 
@@ -134,67 +133,6 @@ class LyMDOConfig:
         return float(dbm_per_hz_to_w_per_hz(self.noise_psd_dbm_per_hz))
 
 
-# --------------------------------------------------------------------------- profiles
-
-def _fallback_alexnet() -> ModelProfile:
-    # torchvision AlexNet, 224x224 input; logical layers as in the paper's partitioning.
-    rows = [
-        ("conv1+pool", 23_296, 70_276_800, 64 * 27 * 27),
-        ("conv2+pool", 307_392, 223_948_800, 192 * 13 * 13),
-        ("conv3", 663_936, 112_140_288, 384 * 13 * 13),
-        ("conv4", 884_992, 149_520_384, 256 * 13 * 13),
-        ("conv5+pool", 590_080, 99_680_256, 256 * 6 * 6),
-        ("fc6", 37_752_832, 37_748_736, 4096),
-        ("fc7", 16_781_312, 16_777_216, 4096),
-        ("fc8", 4_097_000, 4_096_000, 1000),
-    ]
-    return ModelProfile(
-        name="alexnet",
-        layers=tuple(LayerProfile(n, p, float(m), float(4 * o)) for n, p, m, o in rows),
-        meta={"source": "edgeinfer.online fallback (hand-computed torchvision AlexNet)"},
-    )
-
-
-def _fallback_resnet18() -> ModelProfile:
-    rows = [
-        ("stem", 9_536, 118_013_952, 64 * 56 * 56),
-        ("layer1.0", 73_984, 231_211_008, 64 * 56 * 56),
-        ("layer1.1", 73_984, 231_211_008, 64 * 56 * 56),
-        ("layer2.0", 230_144, 179_830_784, 128 * 28 * 28),
-        ("layer2.1", 295_424, 231_211_008, 128 * 28 * 28),
-        ("layer3.0", 919_040, 179_830_784, 256 * 14 * 14),
-        ("layer3.1", 1_180_672, 231_211_008, 256 * 14 * 14),
-        ("layer4.0", 3_673_088, 179_830_784, 512 * 7 * 7),
-        ("layer4.1", 4_720_640, 231_211_008, 512 * 7 * 7),
-        ("avgpool+fc", 513_000, 512_000, 1000),
-    ]
-    return ModelProfile(
-        name="resnet18",
-        layers=tuple(LayerProfile(n, p, float(m), float(4 * o)) for n, p, m, o in rows),
-        meta={"source": "edgeinfer.online fallback (hand-computed torchvision ResNet-18)"},
-    )
-
-
-_FALLBACKS = {"alexnet": _fallback_alexnet, "resnet18": _fallback_resnet18}
-
-
-def fallback_profile(name: str) -> ModelProfile:
-    """Built-in profile of AlexNet / ResNet-18, used when the zoo profile is not shipped."""
-    if name not in _FALLBACKS:
-        raise UnknownNameError("fallback profile", name, _FALLBACKS)
-    return _FALLBACKS[name]()
-
-
-def get_profile(name: str) -> ModelProfile:
-    """The zoo profile (``edgeinfer.dnn.load_profile``) if shipped, else the built-in fallback."""
-    try:
-        return load_profile(name)
-    except UnknownNameError:
-        if name in _FALLBACKS:
-            return fallback_profile(name)
-        raise
-
-
 # --------------------------------------------------------------------------- tables
 
 def memory_cost_bytes(profile: ModelProfile, gamma_ue: float, gamma_es: float) -> np.ndarray:
@@ -246,7 +184,7 @@ def build_tables(cfg: LyMDOConfig, profiles: Sequence[ModelProfile] | None = Non
     """Precompute every split-dependent quantity of every device."""
     if profiles is None:
         cache: dict[str, ModelProfile] = {}
-        profiles = [cache.setdefault(m, get_profile(m)) for m in cfg.models]
+        profiles = [cache.setdefault(m, load_profile(m)) for m in cfg.models]
     if len(profiles) != cfg.n_devices:
         raise InvalidInstanceError("profiles", f"need {cfg.n_devices} profiles, got {len(profiles)}")
     cyc_ue, cyc_es, psi, mem = [], [], [], []
@@ -267,18 +205,6 @@ def build_tables(cfg: LyMDOConfig, profiles: Sequence[ModelProfile] | None = Non
         memory_budget_bytes=np.array([cfg.memory_budget_bytes[m] for m in cfg.models], dtype=float),
         mean_gain=np.full(cfg.n_devices, hbar),
     )
-
-
-# --------------------------------------------------------------------------- randomness
-
-def draw_channels(rng: np.random.Generator, tables: DeviceTables) -> np.ndarray:
-    """Rayleigh block fading ``h = beta * h-bar``, beta ~ Exp(1) (§V-A)."""
-    return rayleigh_power(rng, tables.n) * tables.mean_gain
-
-
-def draw_arrivals(rng: np.random.Generator, n: int, rate_per_s: float | np.ndarray, slot_s: float) -> np.ndarray:
-    """Observed arrival rate of the slot: Poisson(lambda * slot) arrivals / slot (req/s)."""
-    return rng.poisson(np.broadcast_to(np.asarray(rate_per_s, dtype=float) * slot_s, (n,))) / slot_s
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -371,5 +297,3 @@ def update_queues(cfg: LyMDOConfig, tables: DeviceTables, Q: np.ndarray, W: np.n
     w = np.maximum(W + cfg.nu_c * (m.memory_bytes - tables.memory_budget_bytes) / cfg.memory_unit_bytes, 0.0)
     return q, w
 
-
-__all__ += ["dpp_objective", "update_queues"]

@@ -1,0 +1,52 @@
+"""``convex``: the exact per-slot resource allocation of LyMDO (§IV-C, P3-P5) for given splits.
+
+The splits come from the instance (every device's ``split`` must be set); the resources are
+optimal for them (:func:`edgeinfer.online.allocation.allocate`). :func:`solution_for_splits`
+turns any split vector into a solution with optimal resources; the split-choosing solvers
+(:mod:`~edgeinfer.online.exhaustive`, :mod:`~edgeinfer.online.greedy`) end with it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from edgeinfer.core.errors import UnsupportedInstanceError
+from edgeinfer.core.registry import register_solver
+from edgeinfer.core.solution import SolveOptions
+from edgeinfer.core.status import SolveStatus
+from edgeinfer.online.allocation import allocate
+from edgeinfer.online.problem import PROBLEM, SlotInstance, SlotSolution
+
+__all__ = ["solution_for_splits", "solve_convex"]
+
+
+def solution_for_splits(inst: SlotInstance, algorithm: str, status: SolveStatus, split: np.ndarray,
+                        stats: dict[str, Any]) -> SlotSolution:
+    """The solution with the optimal resources (P3-P5) for ``split``; a split moved earlier to
+    satisfy C7 is listed in ``stats["repaired"]``."""
+    al = allocate(inst.cfg, inst.tables, split, inst.h, inst.lam, inst.Q, inst.W)
+    if al.repaired.any():
+        stats = {**stats, "repaired": al.repaired.tolist()}
+    return SlotSolution(problem=PROBLEM, algorithm=algorithm, status=status, objective=al.objective,
+                        ids=inst.ids, split=al.split, f_ue_hz=al.f_ue_hz, f_es_hz=al.f_es_hz, alpha=al.alpha,
+                        stats=stats)
+
+
+@register_solver(PROBLEM, "convex", "optimal resources for the instance's splits (P3 Newton, eq. 23, P5 KKT)",
+                 exact=True)
+def solve_convex(inst: SlotInstance, *, options: SolveOptions) -> SlotSolution:
+    if any(s is None for s in inst.split):
+        k = next(i for i, s in enumerate(inst.split) if s is None)
+        raise UnsupportedInstanceError(f"convex needs every device's split (devices[{k}].split is missing); "
+                                       "use greedy-dpp or exhaustive to choose splits")
+    split = np.array(inst.split, dtype=np.int64)
+    for i in range(len(split)):
+        if inst.tables.cycles_ue[i][split[i]] * inst.lam[i] >= inst.cfg.f_ue_max_hz:
+            return SlotSolution(problem=PROBLEM, algorithm="convex", status=SolveStatus.INFEASIBLE,
+                                objective=math.inf, ids=inst.ids, split=split, f_ue_hz=np.zeros(len(split)),
+                                f_es_hz=np.zeros(len(split)), alpha=np.zeros(len(split)),
+                                stats={"message": f"{inst.ids[i]}: C7 cannot hold for split {split[i]}"})
+    return solution_for_splits(inst, "convex", SolveStatus.OPTIMAL, split, {})
