@@ -117,7 +117,7 @@ def run(quick: bool = False) -> list[dict]:
                  "target": 1.0, "ok": abs(ss - se) < 1e-9})
     te, se = _timed(lambda r: make_instance(small_gen, seed=r), "exact", rep)
     tg, sg = _timed(lambda r: make_instance(small_gen, seed=r), "gen", rep)
-    tsr, ssr = _timed(lambda r: make_instance(small_gen, seed=r), "search", rep)
+    _, ssr = _timed(lambda r: make_instance(small_gen, seed=r), "search", rep)
     rows.append({"benchmark": "gen/exact", "case": "users served, Fig. 9 general", "value": sg / se, "unit": "x"})
     rows.append({"benchmark": "search/exact", "case": "users served, Fig. 9 general", "value": ssr / se, "unit": "x"})
     rows.append({"benchmark": "exact/gen", "case": "time, Fig. 9 general", "value": te / tg, "unit": "x"})

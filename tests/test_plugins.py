@@ -7,6 +7,7 @@ sees the first, names the second in one line, and keeps working.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,9 +21,11 @@ EXAMPLE = ROOT / "examples" / "partial_loading_general.json"  # optimum 20 (exam
 @pytest.fixture(scope="module")
 def plugin_path(tmp_path_factory):
     target = tmp_path_factory.mktemp("site")
+    src = tmp_path_factory.mktemp("src")  # setuptools writes build/ and *.egg-info beside the sources
+    pkgs = [shutil.copytree(ROOT / "tests/plugins" / name, src / name) for name in ("fifo_plugin", "broken_plugin")]
     r = subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-         "--target", str(target), str(ROOT / "tests/plugins/fifo_plugin"), str(ROOT / "tests/plugins/broken_plugin")],
+         "--target", str(target), *map(str, pkgs)],
         capture_output=True, text=True,
     )
     assert r.returncode == 0, r.stderr

@@ -18,7 +18,6 @@ from edgeinfer.loading.scenario import synthetic_instance_doc
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 P = "partial_loading"
-ALL = ("exact", "spec", "spec-slotted", "independent", "gen", "search", "equal-bandwidth")
 
 
 def run(inst, algo, **params):

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
 from edgeinfer.core.errors import InvalidInstanceError
@@ -52,11 +52,6 @@ def _nbytes(out: Any) -> int:
     if isinstance(out, dict):
         return sum(_nbytes(o) for o in out.values())
     return 0
-
-
-def _params(module: nn.Module) -> tuple[int, int]:
-    ps = list(module.parameters())
-    return sum(p.numel() for p in ps), sum(p.numel() * p.element_size() for p in ps)
 
 
 def profile_chain(layers: Chain, input_shape: Sequence[int], batch: int = 1, *, name: str = "model",

@@ -1,0 +1,45 @@
+"""Names that third-party libraries read or call by name; vulture cannot see those uses.
+
+Read by `make lint` (vulture) only; never imported.
+"""
+# ruff: noqa
+from types import SimpleNamespace
+
+_ = SimpleNamespace()
+# highspy: HighsLp / HighsSparseMatrix fields and HighsSolution.value_valid, set before passLp
+_.num_col_
+_.num_row_
+_.col_cost_
+_.col_lower_
+_.col_upper_
+_.row_lower_
+_.row_upper_
+_.format_
+_.start_
+_.index_
+_.value_
+_.value_valid
+# torch.nn.Module: submodules registered by attribute assignment (zoo architectures)
+_.mlpconv1
+_.pool1
+_.mlpconv2
+_.pool2
+_.mlpconv3
+_.pool3
+_.drop3
+_.mlpconv4
+_.pool6
+_.conv7
+_.conv8
+_.conv9
+_.region
+# Stable-Baselines3: callback hooks and PPO settings; Gymnasium: Env attributes
+_.buffer_size
+_._on_training_start
+_._on_step
+_._on_training_end
+_.metadata
+_.observation_space
+# pydantic model fields read from JSON documents
+_.x_m
+_.y_m
