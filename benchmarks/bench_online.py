@@ -23,9 +23,9 @@ def _per_call(fn, n: int) -> float:
 
 
 def run(quick: bool = False) -> list[dict]:
-    from edgeinfer.online.allocation import allocate, bandwidth_shares, local_frequency
     from edgeinfer.online.model import LyMDOConfig, build_tables
     from edgeinfer.online.scenario import draw_arrivals, draw_channels
+    from edgeinfer.online.solvers.allocation import allocate, bandwidth_shares, local_frequency
 
     cfg = LyMDOConfig()
     tb = build_tables(cfg)

@@ -9,16 +9,6 @@ import numpy as np
 import pytest
 
 from edgeinfer.dnn.profiles import load_profile
-from edgeinfer.online.allocation import (
-    allocate,
-    bandwidth_objective,
-    bandwidth_shares,
-    edge_frequencies,
-    local_frequency,
-    local_objective,
-    repair_split,
-)
-from edgeinfer.online.greedy import greedy_split
 from edgeinfer.online.model import (
     LyMDOConfig,
     build_tables,
@@ -27,6 +17,16 @@ from edgeinfer.online.model import (
     memory_cost_bytes,
 )
 from edgeinfer.online.scenario import draw_arrivals, draw_channels
+from edgeinfer.online.solvers.allocation import (
+    allocate,
+    bandwidth_objective,
+    bandwidth_shares,
+    edge_frequencies,
+    local_frequency,
+    local_objective,
+    repair_split,
+)
+from edgeinfer.online.solvers.greedy import greedy_split
 from edgeinfer.system.energy import md1_sojourn_time_s
 
 cp = pytest.importorskip("cvxpy")
@@ -173,7 +173,7 @@ def test_bandwidth_shares_extreme_snr_uses_fallback_or_newton() -> None:
     assert abs(a.sum() - 1) < 1e-12 and np.all(a > 0)
     ref_a, ref = _p5_cvxpy(w, s, 1.0)
     assert bandwidth_objective(a, w, s, 1.0) <= ref * (1 + 1e-7)
-    from edgeinfer.online.allocation import _shares_bisection
+    from edgeinfer.online.solvers.allocation import _shares_bisection
 
     b = _shares_bisection(list(w / w.max()), list(s))
     np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)

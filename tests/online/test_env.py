@@ -7,8 +7,8 @@ import pytest
 
 gymnasium = pytest.importorskip("gymnasium")
 
-from edgeinfer.online.allocation import allocate  # noqa: E402
 from edgeinfer.online.env import ENV_ID, CoopInferenceEnv  # noqa: E402
+from edgeinfer.online.solvers.allocation import allocate  # noqa: E402
 
 
 @pytest.mark.parametrize("mode", ["partition", "joint"])

@@ -10,7 +10,6 @@ import pytest
 
 from edgeinfer.core.registry import get_problem
 from edgeinfer.core.status import SolveStatus
-from edgeinfer.split.ligd import project_simplex, round_subchannels
 from edgeinfer.split.model import (
     Decision,
     Ordering,
@@ -21,6 +20,7 @@ from edgeinfer.split.model import (
     split_tables,
 )
 from edgeinfer.split.problem import make_solution
+from edgeinfer.split.solvers.ligd import project_simplex, round_subchannels
 from split.helpers import random_relaxed, tiny
 
 

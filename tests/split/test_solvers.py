@@ -8,9 +8,9 @@ import pytest
 from edgeinfer.core.errors import UnsupportedInstanceError
 from edgeinfer.core.registry import get_problem, list_solvers, solve
 from edgeinfer.core.solution import SolveOptions
-from edgeinfer.split.ligd import descend, initial_point
 from edgeinfer.split.model import RelaxedState, split_tables
 from edgeinfer.split.scenario import make_instance
+from edgeinfer.split.solvers.ligd import descend, initial_point
 from split.helpers import tiny
 
 SPEC = get_problem("split_noma")
@@ -127,8 +127,8 @@ def test_time_limit_is_respected() -> None:
 
 @pytest.mark.parametrize("seed", range(3))
 def test_split_lower_bounds_hold_at_random_relaxed_points(seed: int) -> None:
-    from edgeinfer.split.ligd import split_lower_bounds
     from edgeinfer.split.model import relaxed_objective
+    from edgeinfer.split.solvers.ligd import split_lower_bounds
     from split.helpers import random_relaxed
 
     inst = tiny(seed, users_per_ap=3, num_aps=2, m=3)

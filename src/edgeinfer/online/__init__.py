@@ -4,8 +4,8 @@
 
 Rooms: :mod:`~edgeinfer.online.problem` (file format, ``verify``),
 :mod:`~edgeinfer.online.model` (delays, energy, memory, queues: eqs. 1-11), the solver kernels
-:mod:`~edgeinfer.online.allocation` (P3-P5) and the solvers :mod:`~edgeinfer.online.convex`,
-:mod:`~edgeinfer.online.exhaustive`, :mod:`~edgeinfer.online.greedy`,
+:mod:`~edgeinfer.online.solvers.allocation` (P3-P5) and the solvers :mod:`~edgeinfer.online.solvers.convex`,
+:mod:`~edgeinfer.online.solvers.exhaustive`, :mod:`~edgeinfer.online.solvers.greedy`,
 :mod:`~edgeinfer.online.scenario` (random channels, arrivals and slots),
 :mod:`~edgeinfer.online.env` (Gymnasium) and :mod:`~edgeinfer.online.agents` (PPO via SB3).
 
@@ -14,25 +14,19 @@ Gymnasium (:mod:`~edgeinfer.online.registration`). Stable-Baselines3/torch load 
 agents' functions.
 """
 
-from edgeinfer.online import (  # noqa: F401  (register the problem, its solvers and the Gymnasium id)
-    convex,
-    exhaustive,
-    greedy,
-    problem,
-    registration,
-)
-from edgeinfer.online.allocation import (
+from edgeinfer.online import problem, registration, solvers  # noqa: F401  (register the problem, solvers, env id)
+from edgeinfer.online.model import LyMDOConfig, build_tables, evaluate_slot
+from edgeinfer.online.problem import PROBLEM, SPEC, SlotInstance, SlotSolution
+from edgeinfer.online.registration import ENV_ID
+from edgeinfer.online.scenario import ScenarioConfig, make_instance
+from edgeinfer.online.solvers.allocation import (
     Allocation,
     allocate,
     bandwidth_shares,
     edge_frequencies,
     local_frequency,
 )
-from edgeinfer.online.greedy import greedy_split
-from edgeinfer.online.model import LyMDOConfig, build_tables, evaluate_slot
-from edgeinfer.online.problem import PROBLEM, SPEC, SlotInstance, SlotSolution
-from edgeinfer.online.registration import ENV_ID
-from edgeinfer.online.scenario import ScenarioConfig, make_instance
+from edgeinfer.online.solvers.greedy import greedy_split
 
 __all__ = [
     "ENV_ID",

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from edgeinfer.core.errors import InvalidInstanceError, UnknownNameError
-from edgeinfer.online.greedy import greedy_split
 from edgeinfer.online.model import LyMDOConfig
+from edgeinfer.online.solvers.greedy import greedy_split
 
 __all__ = [
     "AGENTS",

@@ -14,7 +14,7 @@ the energy and memory virtual queues.
 
 Action: ``action_mode="partition"`` (LyMDO, Alg. 1) a ``MultiDiscrete([L_n + 1])`` of split
 points, the resources then come from the exact convex allocation
-(:func:`edgeinfer.online.allocation.allocate`); ``action_mode="joint"`` (the paper's ``ppo``
+(:func:`edgeinfer.online.solvers.allocation.allocate`); ``action_mode="joint"`` (the paper's ``ppo``
 baseline) a ``Box(-1, 1, (4N,))`` ``[y_split, y_alpha, y_fue, y_fes]`` mapped by eq. (13) for the
 splits and by normalisation for the shares.
 
@@ -36,7 +36,6 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from edgeinfer.online.allocation import allocate
 from edgeinfer.online.model import (
     LyMDOConfig,
     build_tables,
@@ -46,6 +45,7 @@ from edgeinfer.online.model import (
 )
 from edgeinfer.online.registration import ENV_ID, register_env
 from edgeinfer.online.scenario import draw_arrivals, draw_channels
+from edgeinfer.online.solvers.allocation import allocate
 
 __all__ = ["ENV_ID", "CoopInferenceEnv", "register_envs", "joint_action_to_decisions"]
 

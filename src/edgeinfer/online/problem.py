@@ -3,9 +3,9 @@
 An instance is the state of one slot (channel gains, arrival rates, virtual queues) and,
 optionally, each device's split; a solution gives every device's split and resources.
 The objective is the drift-plus-penalty value (11) of the slot, recomputed by ``verify``
-with :func:`edgeinfer.online.model.evaluate_slot`. Solvers: :mod:`~edgeinfer.online.convex`
-(``convex``), :mod:`~edgeinfer.online.exhaustive` (``exhaustive``) and
-:mod:`~edgeinfer.online.greedy` (``greedy-dpp``). Format: ``docs/formats.md`` (lymdo_slot).
+with :func:`edgeinfer.online.model.evaluate_slot`. Solvers: :mod:`~edgeinfer.online.solvers.convex`
+(``convex``), :mod:`~edgeinfer.online.solvers.exhaustive` (``exhaustive``) and
+:mod:`~edgeinfer.online.solvers.greedy` (``greedy-dpp``). Format: ``docs/formats.md`` (lymdo_slot).
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
 """An edgeinfer plugin: one more partial_loading solver, found through its entry point."""
 
-import numpy as np
 
 from edgeinfer import Param, SolveStatus, register_solver
 from edgeinfer.loading import Batch, PartialLoadingSolution, timeline

@@ -1,9 +1,9 @@
 """``convex``: the exact per-slot resource allocation of LyMDO (§IV-C, P3-P5) for given splits.
 
 The splits come from the instance (every device's ``split`` must be set); the resources are
-optimal for them (:func:`edgeinfer.online.allocation.allocate`). :func:`solution_for_splits`
+optimal for them (:func:`edgeinfer.online.solvers.allocation.allocate`). :func:`solution_for_splits`
 turns any split vector into a solution with optimal resources; the split-choosing solvers
-(:mod:`~edgeinfer.online.exhaustive`, :mod:`~edgeinfer.online.greedy`) end with it.
+(:mod:`~edgeinfer.online.solvers.exhaustive`, :mod:`~edgeinfer.online.solvers.greedy`) end with it.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from edgeinfer.core.errors import UnsupportedInstanceError
 from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
-from edgeinfer.online.allocation import allocate
 from edgeinfer.online.problem import PROBLEM, SlotInstance, SlotSolution
+from edgeinfer.online.solvers.allocation import allocate
 
 __all__ = ["solution_for_splits", "solve_convex"]
 

@@ -13,10 +13,10 @@ from edgeinfer.core.options import Param
 from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
-from edgeinfer.online.allocation import allocate
-from edgeinfer.online.convex import solution_for_splits
 from edgeinfer.online.model import DeviceTables, LyMDOConfig
 from edgeinfer.online.problem import PROBLEM, SlotInstance, SlotSolution
+from edgeinfer.online.solvers.allocation import allocate
+from edgeinfer.online.solvers.convex import solution_for_splits
 
 __all__ = ["MAX_SWEEPS", "greedy_split", "solve_greedy"]
 

@@ -19,8 +19,8 @@ Given the splits, problem (11) separates into
 
 The kernels are plain Python on floats: for the five devices of the paper this is several
 times faster than NumPy on tiny arrays. NumPy only; no SciPy, no cvxpy. The solvers built on
-these kernels: :mod:`~edgeinfer.online.convex`, :mod:`~edgeinfer.online.exhaustive`,
-:mod:`~edgeinfer.online.greedy`.
+these kernels: :mod:`~edgeinfer.online.solvers.convex`, :mod:`~edgeinfer.online.solvers.exhaustive`,
+:mod:`~edgeinfer.online.solvers.greedy`.
 """
 
 from __future__ import annotations
