@@ -117,9 +117,10 @@ def algorithm_prefix(name: str) -> str:
 
 def solve_row(problem: str, algorithm: str, instance: Any,
               solution_metrics: Callable[[Any, Any], Mapping[str, Any]], *, seed: int | None = 0,
-              label: str | None = None) -> dict[str, Any]:
+              label: str | None = None, time_limit_s: float | None = None) -> dict[str, Any]:
     """Run the registered solver ``problem/algorithm`` on ``instance`` with its declared defaults
-    (``SolveOptions(seed=seed, params={})``), verify the solution, and return its row:
+    (``SolveOptions(seed=seed, time_limit_s=time_limit_s, params={})``), verify the solution,
+    and return its row:
     ``{"algorithm": label or algorithm, **solution_metrics(instance, solution)}``.
 
     The generic path of a study for any registered solver (built-in or plugin). A solution that
@@ -128,7 +129,7 @@ def solve_row(problem: str, algorithm: str, instance: Any,
     from edgeinfer.core.registry import get_problem, solve
     from edgeinfer.core.solution import SolveOptions
 
-    sol = solve(problem, algorithm, instance, SolveOptions(seed=seed, params={}))
+    sol = solve(problem, algorithm, instance, SolveOptions(seed=seed, time_limit_s=time_limit_s, params={}))
     rep = get_problem(problem).verify(instance, sol)
     if not rep.ok:
         why = "; ".join(rep.violations[:3]) or "objective mismatch"

@@ -1,4 +1,4 @@
-"""The lymdo study runs end to end on a tiny configuration and writes its outputs."""
+"""The lymdo study through the engine on a tiny configuration: trained or saved policies."""
 
 from __future__ import annotations
 
@@ -7,47 +7,56 @@ import json
 import pytest
 
 pytest.importorskip("stable_baselines3")
-pytest.importorskip("matplotlib")
+pytest.importorskip("pandas")
 
-from edgeinfer.online import study  # noqa: E402
+from edgeinfer.experiments.engine import run_study  # noqa: E402
+from edgeinfer.experiments.studies import lymdo  # noqa: E402
 
-
-def test_tiny_study_writes_figures_summary_and_claims(tmp_path) -> None:
-    res = study.compute(quick=True, rates=(1.0, 2.5),
-                        params={"episodes": 2, "steps": 64, "eval_slots": 15, "eval_seeds": 1})
-    summ = study.summarize(res)
-    assert set(summ["agents"]) == set(study.AGENTS)
-    for s in summ["agents"].values():
-        assert s["avg_delay_s"] > 0 and s["avg_energy_j"] > 0 and isinstance(s["energy_budget_met"], bool)
-    names = {c["claim"] for c in summ["claims"]}
-    assert {"delay_reduction_vs_ppo", "energy_queue_reduction_alexnet", "energy_queue_reduction_resnet18"} <= names
-    files = study.plot(res, tmp_path)
-    assert all(f.exists() and f.stat().st_size > 1000 for f in files)
-    assert len(res["fig5"]["lymdo"]["alexnet"]) == 15
-    json.dumps(res)  # JSON-ready
-    assert "| lymdo |" in study.report_md(res, summ)
-
-
-def test_study_uses_pretrained_policies(tmp_path) -> None:
-    from edgeinfer.online.agents import load_training_log, save_policy, train
-
-    res = train("lymdo", episodes=2, steps=64, seed=1)
-    path = save_policy(res, tmp_path / "ly")
-    assert path.suffix == ".zip" and path.exists()
-    assert load_training_log(path)["episode_rewards"] == res.episode_rewards
-    out = study.compute(quick=True, rates=(2.5,), agents=("lymdo", "local"), pretrained={"lymdo": str(path)},
-                        params={"episodes": 1, "steps": 8, "eval_slots": 10, "eval_seeds": 1})
-    assert out["training"]["lymdo"]["timesteps"] == res.timesteps
-    assert out["training"]["lymdo"]["pretrained"] == str(path)
+TINY = {"episodes": 2, "steps": 32, "eval_slots": 10}
 
 
 def test_engine_study_runs_tiny(tmp_path) -> None:
-    pytest.importorskip("pandas")
-    from edgeinfer.experiments.engine import run_study
-
-    assert study.STUDY is not None and study.STUDY.name == "lymdo"
-    res = run_study("lymdo", tmp_path / "out", quick=True, realisations=1, jobs=1, figures=False,
-                    overrides={"episodes": 2, "steps": 32, "eval_slots": 10})
+    assert lymdo.STUDY.name == "lymdo"
+    res = run_study("lymdo", tmp_path / "out", quick=True, realisations=1, jobs=1, figures=False, overrides=TINY)
     assert res.tasks_executed == res.tasks_total == 3
     summ = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert "lymdo" in json.dumps(summ) and "greedy-dpp" in json.dumps(summ)
+    assert set(summ["metrics"]) == set(lymdo.AGENTS)
+    for s in summ["metrics"].values():
+        assert s["avg_delay_s"]["mean"] > 0 and s["avg_energy_j"]["mean"] > 0
+    claims = {c["claim"]: c for c in summ["claims"]}
+    assert all(c["measured"] is not None for c in claims.values())
+
+
+def test_saved_policies_are_evaluated_not_trained(tmp_path, monkeypatch) -> None:
+    """``--set policy_lymdo=FILE`` evaluates a policy saved by ``edgeinfer train``; its training
+    curve (saved beside it) is Fig. 3's; nothing is trained."""
+    import pandas as pd
+
+    from edgeinfer.online.agents import save_policy, train
+
+    saved = train("lymdo", episodes=2, steps=32, seed=1)
+    path = save_policy(saved, tmp_path / "ly")
+
+    def no_training(*a, **k):
+        raise AssertionError("trained although a saved policy was given")
+
+    monkeypatch.setattr(lymdo, "_trained", no_training)
+    res = run_study("lymdo", tmp_path / "out", quick=True, realisations=1, jobs=1, figures=False,
+                    overrides={**TINY, "policy_lymdo": str(path)}, algorithms=["lymdo", "local"])
+    assert set(res.summary["metrics"]) == {"lymdo", "local"}
+    df = pd.read_parquet(tmp_path / "out" / "results.parquet")
+    curve = df[(df["sweep"] == "default") & (df["algorithm"] == "lymdo") & df["train_reward"].notna()]
+    curve = curve.sort_values("episode")
+    assert curve["train_reward"].tolist() == pytest.approx(saved.episode_rewards)
+    claims = {c["claim"]: c for c in res.summary["claims"]}
+    assert all(c["measured"] is None and "not measured" in c["note"] for c in claims.values())
+
+
+def test_algorithms_other_than_its_agents_are_refused(tmp_path, capsys) -> None:
+    from edgeinfer.cli import main
+
+    code = main(["reproduce", "lymdo", "--algorithms", "lymdo,convex", "--out", str(tmp_path / "o")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "compares only its own algorithms" in err and "lymdo_slot" in err
+    assert not (tmp_path / "o").exists()
