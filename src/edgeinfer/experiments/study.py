@@ -331,6 +331,8 @@ class Study:
                 raise InvalidOptionError(
                     "--algorithms", f"study {self.name} compares only its own algorithms "
                     f"({', '.join(own)}), not {n!r}: {self.fixed_algorithms}")
-            raise UnknownNameError(f"algorithm of study {self.name} (its own, or a solver of "
-                                   f"{self.problem or 'no problem'})", n, known)
+            kind = f"algorithm of study {self.name}"
+            if self.accepts_solvers():
+                kind += f" (its own, or a registered {self.problem} solver)"
+            raise UnknownNameError(kind, n, known)
         return tuple(names)

@@ -28,6 +28,7 @@ ALGO_PARAMS: dict[str, tuple[str, dict[str, Any]]] = {
     "spec": ("spec", {}),
     "spec-slotted": ("spec-slotted", {"slot_s": 0.01}),
     "gen": ("gen", {}),
+    "search": ("search", {}),
     "independent": ("independent", {}),
     "equal-r5": ("equal-bandwidth", {"r": 5}),
     "equal-r10": ("equal-bandwidth", {"r": 10}),
