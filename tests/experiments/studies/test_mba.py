@@ -76,3 +76,20 @@ def test_fig9_rows_and_summary(monkeypatch):
     later = mba.TaskSpec(study="mba", params=params, algorithms=("greedy",), realisation=1,
                          seed=np.random.SeedSequence(0, spawn_key=(1,)))
     assert all(r["accuracy"] is None for r in mba.run_task(later))  # trained once, at realisation 0
+
+
+@pytest.mark.slow
+def test_fig9_trains_for_real():
+    """Fig. 9 through run_task with the real torch pipeline (quick preset's epochs, ~10 s)."""
+    import numpy as np
+
+    from edgeinfer.experiments.studies import mba
+
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    params = {**mba.STUDY.defaults(True), "num_devices": 3, "num_positions": 4, "fig9": True}
+    task = mba.TaskSpec(study="mba", params=params, algorithms=("mba", "unicast"), realisation=0,
+                        seed=np.random.SeedSequence(0))
+    f9 = [r for r in mba.run_task(task) if r["accuracy"] is not None]
+    assert len(f9) == 24 and all(0.0 <= r["accuracy"] <= 1.0 for r in f9)
+    assert 0.0 < f9[0]["fig9_pearson_r"] <= 1.0
