@@ -1,6 +1,6 @@
 """Experiment engine (issue 3): per-task overhead on a no-op study and the 1 -> 2 worker speed-up.
 
-* Overhead: the no-op study (``edgeinfer.experiments.noop``) at two task counts, cold cache,
+* Overhead: the no-op study (``edgeinfer.experiments.studies.noop``) at two task counts, cold cache,
   no figures; the marginal cost per task ``(T(n2) - T(n1)) / (n2 - n1)`` excludes the fixed
   cost (imports, tidy table, summary/report); also the whole-run throughput.
 * Speed-up: the toy study with CPU load (``work`` 60x60 matmuls per task), jobs 1 vs 2 (loky
@@ -40,8 +40,8 @@ def _best(k: int, study, **kw):
 
 
 def run(quick: bool = False) -> list[dict]:
-    from edgeinfer.experiments.noop import STUDY as NOOP
-    from edgeinfer.experiments.toy import STUDY as TOY
+    from edgeinfer.experiments.studies.noop import STUDY as NOOP
+    from edgeinfer.experiments.studies.toy import STUDY as TOY
 
     rows: list[dict] = [{"benchmark": "engine", "case": "machine load average (1 min) at start, 2 cores",
                          "value": os.getloadavg()[0], "unit": ""}]

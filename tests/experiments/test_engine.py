@@ -154,8 +154,8 @@ def test_overrides_and_config(tmp_path):
 
 
 def test_all_writes_each_study_and_combined(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(registry, "STUDY_MODULES", {"toy": "edgeinfer.experiments.toy",
-                                                    "noop": "edgeinfer.experiments.noop",
+    monkeypatch.setattr(registry, "STUDY_MODULES", {"toy": "edgeinfer.experiments.studies.toy",
+                                                    "noop": "edgeinfer.experiments.studies.noop",
                                                     "missing": "edgeinfer.no_such_pkg.study"})
     assert registry.available_studies() == ["toy", "noop"]
     code = main(["reproduce", "all", "-n", "1", "--jobs", "1", "--set", "toy.a=1", "--out", str(tmp_path)])
@@ -244,7 +244,7 @@ def test_run_task_rows_are_checked(tmp_path):
 
 
 def test_import_is_light():
-    code = ("import sys, edgeinfer.experiments, edgeinfer.experiments.cli, edgeinfer.experiments.toy; "
+    code = ("import sys, edgeinfer.experiments, edgeinfer.experiments.cli, edgeinfer.experiments.studies.toy; "
             "print([m for m in ('pandas','matplotlib','torch','joblib','dask','cvxpy') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -324,7 +324,7 @@ def test_failing_task_is_one_line_and_resumable(tmp_path, jobs):
     """A task that raises stops the run with TaskFailedError naming the realisation and the
     parameters; its traceback is on disk; tasks already finished stay cached for the rerun."""
     from edgeinfer.experiments.engine import TaskFailedError
-    from edgeinfer.experiments.noop import STUDY as NOOP
+    from edgeinfer.experiments.studies.noop import STUDY as NOOP
 
     with pytest.raises(TaskFailedError, match=r"realisation 3;.*fail_at=3.*deliberate failure") as err:
         run_study(NOOP, tmp_path, realisations=4, jobs=jobs, overrides={"fail_at": 3}, figures=False)
@@ -338,7 +338,7 @@ def test_failing_task_is_one_line_and_resumable(tmp_path, jobs):
 
 
 def test_failing_task_cli_exit_1(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(registry, "STUDY_MODULES", {"noop": "edgeinfer.experiments.noop"})
+    monkeypatch.setattr(registry, "STUDY_MODULES", {"noop": "edgeinfer.experiments.studies.noop"})
     code = main(["reproduce", "noop", "-n", "2", "--jobs", "1", "--set", "fail_at=1", "--out", str(tmp_path)])
     assert code == 1
     err = capsys.readouterr().err.strip().splitlines()

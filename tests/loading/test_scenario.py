@@ -59,41 +59,6 @@ def test_server_constants():
     assert snr == pytest.approx(321.5, rel=1e-3)
 
 
-def test_study_evaluate_and_claims_shape():
-    from edgeinfer.loading.study import FIGURES, evaluate
-
-    res = evaluate(ScenarioConfig(n_users=20, n_models=5, deadline_s=0.2), ("exact", "spec", "gen"), [0, 1])
-    assert res["spec"]["served_ratio"] == pytest.approx(res["exact"]["served_ratio"])
-    assert res["gen"]["served_ratio"] <= res["exact"]["served_ratio"] + 1e-12
-    assert all(v["runtime_s"] >= 0 for v in res.values())
-    assert set(FIGURES) >= {"fig6a", "fig7d", "fig8c"}
-
-
-def test_run_figures_smoke(tmp_path):
-    import json
-
-    from edgeinfer.loading.study import run_figures
-
-    res = run_figures(str(tmp_path), 1, figures=["fig6c"], plot=False)
-    data = json.loads((tmp_path / "figures.json").read_text())
-    pts = data["fig6c"]["points"]
-    assert [p["x"] for p in pts] == [0.5, 0.6, 0.7, 0.8, 0.9]
-    for p in pts:
-        r = p["results"]
-        assert r["independent"]["served_ratio"] <= r["spec"]["served_ratio"] + 1e-12
-        assert r["gen"]["served_ratio"] <= r["spec"]["served_ratio"] + 1e-12
-    ratios = [p["results"]["spec"]["served_ratio"] for p in pts]
-    assert ratios == sorted(ratios)  # same users, longer deadline: never fewer served (spec is exact)
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    assert set(summary["default_point"]["backbone"]) >= {"spec", "gen", "independent"}
-    assert "served_ratio" in summary["default_point"]["backbone"]["spec"]
-    assert res["claims"]["spec_runtime_s_fig9"]["paper"] == 5.6e-3
-    from edgeinfer.loading.study import report_md
-
-    md = report_md(res)
-    assert "| backbone | spec |" in md and "spec_over_independent_bs | +24.0%" in md
-
-
 def test_generators_one_signature():
     """config + seed | rng + overrides; validated instances; same draw for the same seed."""
     from edgeinfer.loading import PartialLoadingInstance

@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", dest="fmt", choices=["parquet", "csv"], default="parquet",
                         help="results table format")
     parser.add_argument("--no-figures", dest="figures", action="store_false", help="skip the figures")
+    parser.add_argument("--algorithms", "-a", default=None, metavar="A,B,...",
+                        help="compare these algorithms instead of the study's: its own names or any registered "
+                             "solver of its problem (built-in or plugin; see --list)")
     parser.add_argument("--out", "-o", default=None, metavar="DIR", help="output folder (required)")
 
 
@@ -57,6 +60,13 @@ def _list(names: list[str]) -> int:
         for sname, axis in st.sweeps.items():
             print(f"  sweep {sname}: {axis.param} quick {list(axis.quick)} full {list(axis.full)}")
         print(f"  algorithms: {', '.join(st.algorithms)}")
+        if st.fixed_algorithms:
+            print(f"  --algorithms: only the study's own ({st.fixed_algorithms})")
+        elif st.accepts_solvers():
+            pre = "|".join(p for p in st.solver_prefixes if p)
+            where = f" as {pre}NAME" if pre else ""
+            solvers = sorted({n.split(":", 1)[-1] if ":" in n else n for n in st.solver_names()})
+            print(f"  --algorithms: also any solver of {st.problem}{where}: {', '.join(solvers)}")
     return 0
 
 
@@ -90,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
             args.study, args.out, quick=args.quick, seed=args.seed, jobs=args.jobs,
             realisations=args.realisations, overrides=overrides, backend=args.backend, scheduler=args.scheduler,
             fmt=args.fmt, figures=args.figures, command=command,
+            algorithms=None if args.algorithms is None else args.algorithms.split(","),
         )
     except TaskFailedError as exc:  # a crash, not bad input: exit 1, one line, traceback on disk
         print(f"edgeinfer: error: {exc}", file=sys.stderr)

@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import platform
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +29,7 @@ import numpy as np
 
 from edgeinfer.core.errors import EdgeInferError, UnknownNameError
 from edgeinfer.experiments import registry
+from edgeinfer.experiments.common import jsonable
 from edgeinfer.experiments.study import Study, TaskSpec
 
 __all__ = [
@@ -175,18 +173,15 @@ def plan(study: Study, base: Mapping[str, Any], *, quick: bool) -> list[Point]:
     return points
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
-def task_key(study: Study, params: Mapping[str, Any], seed: int, realisation: int, quick: bool = False) -> str:
-    """Cache key: hash of study name and version, mode, every parameter, algorithms, seed, realisation."""
+def task_key(study: Study, params: Mapping[str, Any], seed: int, realisation: int, quick: bool = False,
+             algorithms: Sequence[str] | None = None) -> str:
+    """Cache key: hash of study name and version, mode, every parameter, the run's algorithms
+    (default: the study's), seed, realisation."""
+    algs = list(study.algorithms if algorithms is None else algorithms)
     doc = {
         "quick": bool(quick),
-        "study": study.name, "version": study.version, "algorithms": list(study.algorithms),
-        "params": {k: _jsonable(params[k]) for k in sorted(params)}, "seed": int(seed),
+        "study": study.name, "version": study.version, "algorithms": algs,
+        "params": {k: jsonable(params[k]) for k in sorted(params)}, "seed": int(seed),
         "realisation": int(realisation),
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:24]
@@ -238,7 +233,7 @@ def _check_rows(study: Study, rows: Any) -> list[dict[str, Any]]:
         missing = [m for m in study.metrics if m not in r]
         if missing:
             raise ExperimentError(f"study {study.name}: row for {r['algorithm']!r} lacks metrics {missing}")
-        out.append({k: _jsonable(v) for k, v in r.items()})
+        out.append({k: jsonable(v) for k, v in r.items()})
     return out
 
 
@@ -278,11 +273,14 @@ def _execute(study: Study, pending: list[tuple[str, TaskSpec]], cache_dir: Path,
 
     try:
         if jobs == 1 and backend == "loky":  # in process: no pool, handy in tests and debuggers
-            store(_run_one(study.run_task, t, k) for k, t in pending)
+            store(_run_one(study.task_runner, t, k) for k, t in pending)
             return
         import warnings
 
         from joblib import Parallel, delayed, parallel_config
+
+        if backend == "dask":  # a worker that cannot import the study's code: one line, not a hang
+            check_dask_workers(study)
 
         # loky restarts a worker whose memory grew by a few hundred MB (a study importing torch,
         # a large instance) between tasks and warns about it; no task is lost, results are unaffected
@@ -291,7 +289,7 @@ def _execute(study: Study, pending: list[tuple[str, TaskSpec]], cache_dir: Path,
                                     category=UserWarning)
             with parallel_config(backend=backend, n_jobs=jobs if backend == "loky" else -1):
                 store(Parallel(return_as="generator_unordered" if backend == "loky" else "generator")(
-                    delayed(_run_one)(study.run_task, t, k) for k, t in pending))
+                    delayed(_run_one)(study.task_runner, t, k) for k, t in pending))
     finally:
         if bar is not None:
             bar.close()
@@ -310,6 +308,86 @@ def connect_dask(scheduler: str | None, timeout_s: float = 3.0) -> Any:
     except (OSError, TimeoutError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ExperimentError(f"cannot reach the Dask scheduler {scheduler}: {first}") from None
+
+
+def _callable_modules(fn: Any) -> list[str]:
+    """Modules a pickled callable refers to by name (a ``functools.partial`` and its arguments
+    included); ``__main__`` is left out (cloudpickle sends it by value)."""
+    import functools
+
+    fns = [fn]
+    if isinstance(fn, functools.partial):
+        fns = [fn.func, *fn.args, *fn.keywords.values()]
+    mods = []
+    for f in fns:
+        mod = getattr(f, "__module__", None) if callable(f) else None
+        if mod and mod != "__main__" and mod not in mods:
+            mods.append(mod)
+    return mods
+
+
+def _import_modules(modules: Sequence[str]) -> str:
+    """Runs on a Dask worker: ``""`` when every module imports, else one line saying which failed."""
+    import importlib
+
+    for mod in modules:
+        try:
+            importlib.import_module(mod)
+        except BaseException as exc:  # noqa: BLE001 - report anything, never kill the worker
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            return f"cannot import {mod!r} ({type(exc).__name__}: {exc})"
+    return ""
+
+
+#: how long the check of the Dask workers may take (s): workers to appear, imports to finish
+DASK_CHECK_TIMEOUT_S = 60.0
+
+
+def check_dask_workers(study: Study, timeout_s: float = DASK_CHECK_TIMEOUT_S) -> None:
+    """Before any task is sent: every worker of the default Dask client imports the modules the
+    study's task function is pickled by reference from (the study's module, a plugin's).
+
+    A task that a worker cannot unpickle is retried by Dask on other workers and can leave
+    ``reproduce`` waiting with no message; instead, a worker that lacks a module (or no worker
+    within ``timeout_s``) is one :class:`TaskFailedError` line naming the worker and the module.
+    """
+    from dask.distributed import get_client, wait
+
+    mods = _callable_modules(study.task_runner)
+    client = get_client()
+    try:
+        client.wait_for_workers(1, timeout=timeout_s)
+    except (TimeoutError, OSError) as exc:
+        raise TaskFailedError(f"study {study.name}: no Dask worker joined the scheduler within {timeout_s:.0f} s "
+                              f"({type(exc).__name__})") from None
+    workers = sorted(client.scheduler_info(n_workers=-1)["workers"]) if _takes_n_workers(client) \
+        else sorted(client.scheduler_info()["workers"])
+    futures = {w: client.submit(_import_modules, mods, workers=[w], allow_other_workers=False, pure=False,
+                                key=f"edgeinfer-import-check-{w}-{time.time_ns()}") for w in workers}
+    try:
+        wait(list(futures.values()), timeout=timeout_s)
+    except TimeoutError:
+        pass
+    for w, fut in futures.items():
+        if fut.status != "finished":
+            why = f"the import check did not finish within {timeout_s:.0f} s ({fut.status})"
+            if fut.status == "error":
+                err = fut.exception()
+                why = f"the import check failed: {type(err).__name__}: {err}"
+            fut.cancel()
+        else:
+            why = fut.result()
+        if why:
+            raise TaskFailedError(
+                f"study {study.name}: Dask worker {w} {why}; install the study's package (plugin) on every "
+                "worker, or run without --backend dask")
+
+
+def _takes_n_workers(client: Any) -> bool:
+    import inspect
+
+    return "n_workers" in inspect.signature(client.scheduler_info).parameters
 
 
 # ---------------------------------------------------------------------------- tables
@@ -359,8 +437,7 @@ def _prepare(names: Sequence[str] | str) -> list[Study]:
         names = [names]
     if list(names) == ["all"]:
         avail = []
-        for n in registry.STUDY_MODULES:
-            study, why = registry._load(n)
+        for n, study, why in registry.study_status():
             if study is not None:
                 avail.append(n)
             elif not why.endswith("does not exist"):
@@ -386,10 +463,13 @@ def run_studies(
     figures: bool = True,
     progress: bool | None = None,
     command: str | None = None,
+    algorithms: Sequence[str] | None = None,
 ) -> list[StudyRun]:
     """Run studies (``"all"`` or names). One study writes into ``out_dir``; several into
     ``out_dir/<study>/`` plus a combined ``summary.json`` and ``report.md``.
 
+    ``algorithms`` (one study only) replaces the study's algorithms: its own names or any
+    registered solver of its problem (``Study.resolve_algorithms``).
     Everything is validated (and the Dask scheduler contacted) before any file is created.
     """
     from edgeinfer.experiments import report
@@ -412,6 +492,9 @@ def run_studies(
             import pyarrow  # noqa: F401
         except ImportError:
             raise ExperimentError("--format parquet needs pyarrow; use --format csv") from None
+    if algorithms is not None and (multi or len(studies) != 1):
+        raise ExperimentError("--algorithms needs exactly one study (not 'all' or several)")
+    algs = {s.name: s.resolve_algorithms(algorithms) for s in studies}
     routed = _split_overrides(dict(overrides or {}), studies)
     bases = {s.name: resolve_params(s, routed[s.name], quick=quick) for s in studies}
     out_root = Path(out_dir)
@@ -428,7 +511,7 @@ def run_studies(
         for study in studies:
             sdir = out_root / study.name if multi else out_root
             runs.append(_run_one_study(
-                study, bases[study.name], sdir, quick=quick, seed=int(seed), jobs=jobs,
+                study, bases[study.name], sdir, algorithms=algs[study.name], quick=quick, seed=int(seed), jobs=jobs,
                 realisations=realisations, backend=backend, fmt=fmt, figures=figures,
                 progress=progress, command=command, scheduler=scheduler,
             ))
@@ -453,13 +536,15 @@ def run_study(name: str | Study, out_dir: str | os.PathLike[str], **kwargs: Any)
 def run_declared(study: Study, out_dir: str | os.PathLike[str], *, quick: bool = True, seed: int = 0,
                  jobs: int = 1, realisations: int | None = None, overrides: Mapping[str, Any] | None = None,
                  backend: str = "loky", scheduler: str | None = None, fmt: str = "parquet",
-                 figures: bool = True, progress: bool | None = None, command: str | None = None) -> StudyRun:
+                 figures: bool = True, progress: bool | None = None, command: str | None = None,
+                 algorithms: Sequence[str] | None = None) -> StudyRun:
     """Run an unregistered :class:`Study` object (same options as :func:`run_studies`)."""
+    algs = study.resolve_algorithms(algorithms)
     base = resolve_params(study, dict(overrides or {}), quick=quick)
     check_out_dir(Path(out_dir))
     client = connect_dask(scheduler) if backend == "dask" else None
     try:
-        return _run_one_study(study, base, Path(out_dir), quick=quick, seed=seed, jobs=jobs,
+        return _run_one_study(study, base, Path(out_dir), algorithms=algs, quick=quick, seed=seed, jobs=jobs,
                               realisations=realisations, backend=backend, fmt=fmt, figures=figures,
                               progress=progress, command=command, scheduler=scheduler)
     finally:
@@ -467,7 +552,8 @@ def run_declared(study: Study, out_dir: str | os.PathLike[str], *, quick: bool =
             client.close()
 
 
-def _run_one_study(study: Study, base: dict[str, Any], sdir: Path, *, quick: bool, seed: int, jobs: int,
+def _run_one_study(study: Study, base: dict[str, Any], sdir: Path, *, algorithms: tuple[str, ...], quick: bool,
+                   seed: int, jobs: int,
                    realisations: int | None, backend: str, fmt: str, figures: bool, progress: bool | None,
                    command: str | None, scheduler: str | None) -> StudyRun:
     from edgeinfer.experiments import report
@@ -479,10 +565,10 @@ def _run_one_study(study: Study, base: dict[str, Any], sdir: Path, *, quick: boo
     unique: dict[str, TaskSpec] = {}
     for pi, pt in enumerate(points):
         for r in range(n_real):
-            k = task_key(study, pt.params, seed, r, quick)
+            k = task_key(study, pt.params, seed, r, quick, algorithms)
             keys[(pi, r)] = k
             if k not in unique:
-                unique[k] = TaskSpec(study=study.name, params=dict(pt.params), algorithms=tuple(study.algorithms),
+                unique[k] = TaskSpec(study=study.name, params=dict(pt.params), algorithms=algorithms,
                                      realisation=r, seed=_task_seed(seed, r), quick=quick)
     _mark(sdir)
     cache_dir = sdir / "cache"
@@ -504,9 +590,9 @@ def _run_one_study(study: Study, base: dict[str, Any], sdir: Path, *, quick: boo
     df = _tidy(study, points, keys, cache, seed, n_real)
     meta = {
         "study": study.name, "title": study.title, "mode": "quick" if quick else "full", "seed": seed,
-        "realisations": n_real, "jobs": jobs, "backend": backend, "scheduler": scheduler,
-        "default_point": {k: _jsonable(v) for k, v in base.items()},
-        "sweeps": {s: {"param": a.param, "values": [_jsonable(v) for v in a.values(quick)]}
+        "realisations": n_real, "algorithms": list(algorithms), "jobs": jobs, "backend": backend, "scheduler": scheduler,
+        "default_point": {k: jsonable(v) for k, v in base.items()},
+        "sweeps": {s: {"param": a.param, "values": [jsonable(v) for v in a.values(quick)]}
                    for s, a in study.sweeps.items()},
         "tasks": {"total": len(unique), "executed": len(pending), "cached": len(unique) - len(pending)},
         "versions": _versions(backend), "command": command,
@@ -516,32 +602,3 @@ def _run_one_study(study: Study, base: dict[str, Any], sdir: Path, *, quick: boo
     return StudyRun(study=study.name, out_dir=sdir, summary=summary, tasks_total=len(unique),
                     tasks_executed=len(pending), tasks_cached=len(unique) - len(pending),
                     wall_time_s=time.perf_counter() - t0, files=files)
-
-
-def stage_dir(parent: Path) -> Path:
-    """A fresh temporary folder inside ``parent`` (same filesystem, so renames are atomic)."""
-    parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=".staging-", dir=parent))
-
-
-def commit_staged(stage: Path, dest: Path) -> list[Path]:
-    """Move every entry of ``stage`` into ``dest`` (replacing), then remove ``stage``."""
-    moved = []
-    for entry in sorted(stage.iterdir()):
-        target = dest / entry.name
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        os.replace(entry, target)
-        moved.append(target)
-    stage.rmdir()
-    return moved
-
-
-def t_halfwidth(values: Sequence[float], level: float = 0.95) -> float:
-    """Half-width of the ``level`` t-interval of the mean (0 for one value, nan-safe)."""
-    a = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
-    if a.size < 2:
-        return 0.0
-    from scipy import stats
-
-    return float(stats.t.ppf(0.5 + level / 2, a.size - 1) * a.std(ddof=1) / math.sqrt(a.size))

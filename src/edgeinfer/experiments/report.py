@@ -1,14 +1,13 @@
 """Outputs of a study run: tidy table, figures, ``summary.json``, ``report.md``.
 
 Everything is written into a staging folder and moved into place at the end
-(:func:`edgeinfer.experiments.engine.commit_staged`), so an output folder never holds a
+(:func:`edgeinfer.experiments.common.commit_staged`), so an output folder never holds a
 half-written report. matplotlib is imported only inside :func:`draw_figures`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,22 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from edgeinfer.experiments.study import Study
+from edgeinfer.experiments.common import clean, commit_staged, stage_dir, t_halfwidth
+from edgeinfer.experiments.study import Figure, Study, algorithm_prefix
 
-__all__ = ["summarise", "draw_figures", "write_study", "write_combined", "summary_table"]
-
-
-def _clean(v: Any) -> Any:
-    """JSON-safe: numpy scalars to Python, non-finite floats to None, recursively."""
-    if isinstance(v, dict):
-        return {str(k): _clean(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_clean(x) for x in v]
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
+__all__ = ["summarise", "draw_figures", "figure_algorithms", "write_study", "write_combined", "summary_table"]
 
 
 def _per_realisation(df: Any, metric: str, by: Sequence[str]) -> Any:
@@ -39,14 +26,13 @@ def _per_realisation(df: Any, metric: str, by: Sequence[str]) -> Any:
     return df.groupby([*by, "realisation"], sort=False)[metric].mean().reset_index()
 
 
-def summarise(study: Study, df: Any) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per algorithm and metric at the default point: mean, 95% t half-width, n realisations."""
-    from edgeinfer.experiments.engine import t_halfwidth
-
+def summarise(study: Study, df: Any, algorithms: Sequence[str] | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per algorithm (of the run; default the study's) and metric at the default point: mean,
+    95% t half-width, n realisations."""
     d = df[df["sweep"] == "default"]
     metrics = list(study.summary_metrics or study.metrics)
     out: dict[str, dict[str, dict[str, Any]]] = {}
-    for alg in study.algorithms:
+    for alg in (study.algorithms if algorithms is None else algorithms):
         da = d[d["algorithm"] == alg]
         if da.empty:
             continue
@@ -59,36 +45,65 @@ def summarise(study: Study, df: Any) -> dict[str, dict[str, dict[str, Any]]]:
     return out
 
 
-def _claims(study: Study, df: Any) -> list[dict[str, Any]]:
+def _claims(study: Study, df: Any, algorithms: Sequence[str]) -> list[dict[str, Any]]:
+    """Each claim measured, or ``measured: None`` with a ``note`` when the run lacks an
+    algorithm it compares (``Claim.needs``, or the measure fails on a run with other
+    algorithms than the study's), or an ``error`` when the measure fails otherwise."""
     rows = []
+    default = set(algorithms) == set(study.algorithms)
     for c in study.claims:
-        try:
-            measured: Any = float(c.measure(df))
-            error = None
-        except Exception as exc:  # a claim that cannot be measured is reported, not fatal
-            measured, error = None, f"{type(exc).__name__}: {exc}"
-        rows.append({"claim": c.text, "paper": c.paper_value, "measured": measured, "unit": c.unit, "error": error})
+        measured: Any = None
+        error = note = None
+        missing = [a for a in c.needs if a not in algorithms]
+        if missing:
+            note = f"not measured: the run lacks {', '.join(missing)}"
+        else:
+            try:
+                measured = float(c.measure(df))
+            except Exception as exc:  # a claim that cannot be measured is reported, not fatal
+                if default:
+                    error = f"{type(exc).__name__}: {exc}"
+                else:
+                    note = f"not measured with these algorithms ({type(exc).__name__}: {exc})"
+        rows.append({"claim": c.text, "paper": c.paper_value, "measured": measured, "unit": c.unit,
+                     "error": error, "note": note})
     return rows
 
 
-def draw_figures(study: Study, df: Any, fig_dir: Path) -> list[Path]:
-    """One PNG + PDF per :class:`Figure`: mean over realisations with a 95% t-interval band."""
+def figure_algorithms(study: Study, spec: Figure, algorithms: Sequence[str]) -> list[str]:
+    """The curves of a figure in a run with ``algorithms``: the figure's algorithms (default the
+    study's) that ran, then every algorithm of the run that is not one of the study's own and
+    shares a name prefix (``bs:``, or none) with one of the figure's. Empty: the figure is skipped."""
+    listed = list(spec.algorithms) if spec.algorithms is not None else list(study.algorithms)
+    prefixes = {algorithm_prefix(a) for a in listed}
+    own = set(study.algorithms)
+    out = [a for a in listed if a in algorithms]
+    out += [a for a in algorithms if a not in own and a not in out and algorithm_prefix(a) in prefixes]
+    return out
+
+
+def draw_figures(study: Study, df: Any, fig_dir: Path, algorithms: Sequence[str] | None = None) -> list[Path]:
+    """One PNG + PDF per :class:`Figure` that has data: mean over realisations with a 95%
+    t-interval band, one curve per algorithm of :func:`figure_algorithms`."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    from edgeinfer.experiments.engine import t_halfwidth
     from edgeinfer.experiments.style import style_for
 
     fig_dir.mkdir(parents=True, exist_ok=True)
     files = []
+    run_algs = list(study.algorithms if algorithms is None else algorithms)
     for spec in study.figures:
+        algs = figure_algorithms(study, spec, run_algs)
         sweep = study.figure_sweep(spec)
-        d = df[df["sweep"] == sweep]
+        d = df[(df["sweep"] == sweep) & df["algorithm"].isin(algs)]
+        if d.empty or spec.x not in d.columns or spec.y not in d.columns or not d[spec.y].notna().any():
+            continue  # no curve: the run has none of its algorithms (or no rows for it)
         fig, ax = plt.subplots(figsize=(5.0, 3.6), dpi=120)
         categories: list[str] = []
-        for alg in spec.algorithms or tuple(study.algorithms):
+        for alg in algs:
             da = d[d["algorithm"] == alg]
             if da.empty or spec.x not in da.columns:
                 continue
@@ -143,6 +158,14 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _measured(c: dict[str, Any]) -> str:
+    if c.get("error") is not None:
+        return f"error: {c['error']}"
+    if c.get("measured") is None and c.get("note"):
+        return str(c["note"])
+    return _fmt(c["measured"])
+
+
 def summary_table(summaries: Sequence[dict[str, Any]]) -> list[str]:
     """Markdown table: study | algorithm | metric | mean ± 95% half-width | n."""
     lines = ["| study | algorithm | metric | mean | ±95% | n |", "|---|---|---|---|---|---|"]
@@ -158,6 +181,9 @@ def _report_md(study: Study, summary: dict[str, Any], figure_names: list[str]) -
     out = [f"# {study.title}", ""]
     if study.description:
         out += [study.description, ""]
+    algs = m.get("algorithms") or list(study.algorithms)
+    if list(algs) != list(study.algorithms):
+        out += [f"Algorithms of this run (`--algorithms`): {', '.join(f'`{a}`' for a in algs)}.", ""]
     out += [f"Study `{study.name}`, mode `{m['mode']}`, seed {m['seed']}, {m['realisations']} realisations per "
             f"point, {m['tasks']['total']} tasks ({m['tasks']['executed']} executed, {m['tasks']['cached']} "
             f"from cache), wall time {m['wall_time_s']:.1f} s, backend {m['backend']} (jobs {m['jobs']}).", ""]
@@ -167,8 +193,7 @@ def _report_md(study: Study, summary: dict[str, Any], figure_names: list[str]) -
     if m["claims"]:
         out += ["| claim | paper | measured | unit |", "|---|---|---|---|"]
         for c in m["claims"]:
-            meas = _fmt(c["measured"]) if c["error"] is None else f"error: {c['error']}"
-            out.append(f"| {c['claim']} | {_fmt(c['paper'])} | {meas} | {c['unit']} |")
+            out.append(f"| {c['claim']} | {_fmt(c['paper'])} | {_measured(c)} | {c['unit']} |")
     else:
         out.append("(no claims declared)")
     out += ["", "## Headline metrics at the default point", "", *summary_table([summary]), ""]
@@ -194,22 +219,26 @@ def _report_md(study: Study, summary: dict[str, Any], figure_names: list[str]) -
 def write_study(study: Study, df: Any, sdir: Path, *, meta: dict[str, Any], fmt: str, figures: bool,
                 t0: float) -> list[Path]:
     """Write the results, figures, summary and report of one study (staged, then moved)."""
-    from edgeinfer.experiments.engine import commit_staged, stage_dir
-
     stage = stage_dir(sdir)
     try:
         if fmt == "parquet":
             df.to_parquet(stage / "results.parquet", index=False)
         else:
             df.to_csv(stage / "results.csv", index=False)
-        fig_files = draw_figures(study, df, stage / "figures") if figures and study.figures else []
+        algs = list(meta.get("algorithms") or study.algorithms)
+        fig_files = draw_figures(study, df, stage / "figures", algs) if figures and study.figures else []
         fig_names = sorted({p.stem for p in fig_files})
-        summary = {**meta, "metrics": summarise(study, df), "claims": _claims(study, df),
+        summary = {**meta, "metrics": summarise(study, df, algs), "claims": _claims(study, df, algs),
                    "figures": [f"figures/{p.name}" for p in fig_files]}
         if study.summary is not None:
-            summary["extra"] = study.summary(df)
+            try:
+                summary["extra"] = study.summary(df)
+            except Exception as exc:  # e.g. a run (--algorithms) without the algorithms it reads
+                if set(algs) == set(study.algorithms):
+                    raise
+                summary["extra"] = {"note": f"not computed with these algorithms ({type(exc).__name__}: {exc})"}
         summary["wall_time_s"] = time.perf_counter() - t0
-        summary = _clean(summary)
+        summary = clean(summary)
         (stage / "summary.json").write_text(json.dumps(summary, indent=1))
         (stage / "report.md").write_text(_report_md(study, summary, fig_names))
     except BaseException:
@@ -222,11 +251,9 @@ def write_study(study: Study, df: Any, sdir: Path, *, meta: dict[str, Any], fmt:
 
 def write_combined(out_root: Path, runs: Sequence[Any], *, seed: int, quick: bool, command: str | None) -> None:
     """``summary.json`` and ``report.md`` over several studies (each in ``out_root/<study>/``)."""
-    from edgeinfer.experiments.engine import commit_staged, stage_dir
-
     stage = stage_dir(out_root)
     summaries = [r.summary for r in runs]
-    doc = _clean({"seed": seed, "mode": "quick" if quick else "full", "command": command,
+    doc = clean({"seed": seed, "mode": "quick" if quick else "full", "command": command,
                   "wall_time_s": sum(r.wall_time_s for r in runs),
                   "studies": {r.study: r.summary for r in runs}})
     (stage / "summary.json").write_text(json.dumps(doc, indent=1))
@@ -242,8 +269,7 @@ def write_combined(out_root: Path, runs: Sequence[Any], *, seed: int, quick: boo
     lines += ["", "## Paper claims vs measured", "", "| study | claim | paper | measured | unit |", "|---|---|---|---|---|"]
     for s in summaries:
         for c in s["claims"]:
-            meas = _fmt(c["measured"]) if c["error"] is None else f"error: {c['error']}"
-            lines.append(f"| {s['study']} | {c['claim']} | {_fmt(c['paper'])} | {meas} | {c['unit']} |")
+            lines.append(f"| {s['study']} | {c['claim']} | {_fmt(c['paper'])} | {_measured(c)} | {c['unit']} |")
     lines += ["", "## Headline metrics at the default points", "", *summary_table(summaries), ""]
     (stage / "report.md").write_text("\n".join(lines))
     commit_staged(stage, out_root)

@@ -1,7 +1,8 @@
 """The declaration API of a study: parameters, sweep axes, algorithms, metrics, figures, claims.
 
-A framework declares its study once, as a module-level ``STUDY = Study(...)`` in
-``src/edgeinfer/<pkg>/study.py`` (see ``docs/experiments.md``). The engine
+A study is declared once, as a module-level ``STUDY = Study(...)`` in
+``src/edgeinfer/experiments/studies/<name>.py`` (built in) or in any module that calls
+:func:`edgeinfer.experiments.register_study` (a plugin; see ``docs/experiments.md``). The engine
 (:mod:`edgeinfer.experiments.engine`) expands it into independent Monte Carlo tasks,
 runs them with joblib (local processes or a Dask cluster), caches them, and writes the
 tidy results, figures, ``summary.json`` and ``report.md``.
@@ -11,6 +12,7 @@ This module imports only the standard library and NumPy.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +21,8 @@ import numpy as np
 
 from edgeinfer.core.options import PARAM_TYPES, Param
 
-__all__ = ["Param", "Axis", "Figure", "Claim", "TaskSpec", "Study", "PARAM_TYPES"]
+__all__ = ["Param", "Axis", "Figure", "Claim", "TaskSpec", "Study", "PARAM_TYPES", "solve_row", "run_solvers",
+           "algorithm_prefix"]
 
 @dataclass(frozen=True)
 class Axis:
@@ -63,12 +66,15 @@ class Claim:
     """A claim of the paper, with the value the paper reports and how we measure it.
 
     ``measure(df)`` receives the full tidy results (a pandas DataFrame) and returns a float.
+    ``needs`` names the algorithms it compares: when a run (``--algorithms``) lacks one of
+    them, the claim is reported as not measured instead of being computed.
     """
 
     text: str
     paper_value: str | float
     measure: Callable[[Any], float]
     unit: str = ""
+    needs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,48 @@ class TaskSpec:
         return [np.random.SeedSequence(self.seed.entropy, spawn_key=(*self.seed.spawn_key, i))
                 for i in range(n)]
 
+    @property
+    def solver_seed(self) -> int:
+        """An integer seed in ``[0, 2**62]`` for ``SolveOptions(seed=...)``, derived from ``seed``
+        (independent of :meth:`rng` and :meth:`child_seeds`), the same for every algorithm."""
+        child = np.random.SeedSequence(self.seed.entropy, spawn_key=(*self.seed.spawn_key, 2**31 - 1))
+        return int(child.generate_state(1, np.uint64)[0] >> np.uint64(2))
+
+
+def algorithm_prefix(name: str) -> str:
+    """``"bs:"`` for ``"bs:spec"``, ``""`` for a name without a colon."""
+    return name.split(":", 1)[0] + ":" if ":" in name else ""
+
+
+def solve_row(problem: str, algorithm: str, instance: Any,
+              solution_metrics: Callable[[Any, Any], Mapping[str, Any]], *, seed: int | None = 0,
+              label: str | None = None, time_limit_s: float | None = None) -> dict[str, Any]:
+    """Run the registered solver ``problem/algorithm`` on ``instance`` with its declared defaults
+    (``SolveOptions(seed=seed, time_limit_s=time_limit_s, params={})``), verify the solution,
+    and return its row:
+    ``{"algorithm": label or algorithm, **solution_metrics(instance, solution)}``.
+
+    The generic path of a study for any registered solver (built-in or plugin). A solution that
+    fails the problem's ``verify`` raises ``RuntimeError`` (the task fails, exit 1).
+    """
+    from edgeinfer.core.registry import get_problem, solve
+    from edgeinfer.core.solution import SolveOptions
+
+    sol = solve(problem, algorithm, instance, SolveOptions(seed=seed, time_limit_s=time_limit_s, params={}))
+    rep = get_problem(problem).verify(instance, sol)
+    if not rep.ok:
+        why = "; ".join(rep.violations[:3]) or "objective mismatch"
+        raise RuntimeError(f"{problem}/{algorithm}: the solution fails verification: {why}")
+    return {"algorithm": label or algorithm, **dict(solution_metrics(instance, sol))}
+
+
+def run_solvers(problem: str, instance: Callable[[TaskSpec], Any],
+                solution_metrics: Callable[[Any, Any], Mapping[str, Any]], task: TaskSpec) -> list[dict[str, Any]]:
+    """The ``run_task`` of a study that declares no ``run_task`` of its own: build the task's
+    instance once, then :func:`solve_row` for every algorithm (all registered solvers)."""
+    inst = instance(task)
+    return [solve_row(problem, alg, inst, solution_metrics, seed=task.solver_seed) for alg in task.algorithms]
+
 
 @dataclass(frozen=True)
 class Study:
@@ -111,14 +159,33 @@ class Study:
         Sweep name -> :class:`Axis`. Each sweep varies one parameter, the others at their
         defaults. The default point is always run, as sweep ``"default"``.
     algorithms:
-        Algorithm names compared (the ``algorithm`` column of ``run_task``'s rows).
+        Algorithm names compared by default (the ``algorithm`` column of ``run_task``'s rows).
+        ``edgeinfer reproduce NAME --algorithms a,b`` replaces them for one run (see
+        :meth:`resolve_algorithms`).
     metrics:
         Metric column -> label with unit, e.g. ``{"latency_s": "latency (s)"}``.
     run_task:
         A picklable top-level function ``(TaskSpec) -> list[dict]``: one row per algorithm
-        (at least ``algorithm`` and every metric; extra columns allowed, e.g. ``episode``
-        for curves, then several rows per algorithm). Pure: its result depends only on the
-        task.
+        of ``task.algorithms`` (at least ``algorithm`` and every metric; extra columns
+        allowed, e.g. ``episode`` for curves, then several rows per algorithm). Pure: its
+        result depends only on the task. ``None``: every algorithm is a registered solver of
+        ``problem``, run by :func:`run_solvers` on ``instance(task)``.
+    problem:
+        The registered problem (``edgeinfer.core.registry``) the study draws instances of:
+        any solver of it (built-in or plugin) can be compared with ``--algorithms``.
+    instance:
+        Top-level ``(TaskSpec) -> instance`` building the task's instance (the generic path;
+        needed when ``run_task`` is ``None``).
+    solution_metrics:
+        Top-level ``(instance, solution) -> dict`` of the study's metrics (every metric of
+        ``metrics``) for a solved instance: the row of a registered solver the study's own
+        ``run_task`` does not know.
+    solver_prefixes:
+        Prefixes under which a registered solver may be named (``("bs:", "general:")``:
+        ``bs:my-algo`` runs ``my-algo`` on the backbone-sharing instance); ``("",)`` = bare names.
+    fixed_algorithms:
+        When not empty, the study compares only its own algorithms and this says why
+        (``--algorithms`` naming anything else is refused with it).
     realisations:
         Monte Carlo realisations ``(quick_n, full_n)`` per point.
     figures, claims:
@@ -141,7 +208,7 @@ class Study:
     sweeps: Mapping[str, Axis]
     algorithms: Sequence[str]
     metrics: Mapping[str, str]
-    run_task: Callable[[TaskSpec], list[dict[str, Any]]]
+    run_task: Callable[[TaskSpec], list[dict[str, Any]]] | None = None
     realisations: tuple[int, int] = (3, 20)
     figures: Sequence[Figure] = ()
     claims: Sequence[Claim] = ()
@@ -150,6 +217,11 @@ class Study:
     summary: Callable[[Any], dict[str, Any]] | None = None
     description: str = ""
     version: str = "1"
+    problem: str | None = None
+    instance: Callable[[TaskSpec], Any] | None = None
+    solution_metrics: Callable[[Any, Any], Mapping[str, Any]] | None = None
+    solver_prefixes: tuple[str, ...] = ("",)
+    fixed_algorithms: str = ""
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.params]
@@ -175,6 +247,12 @@ class Study:
             by[k].coerce(v)
         if not self.algorithms:
             raise ValueError(f"study {self.name}: no algorithms")
+        if self.run_task is None and (self.problem is None or self.instance is None
+                                      or self.solution_metrics is None):
+            raise ValueError(f"study {self.name}: without run_task, declare problem, instance and "
+                             "solution_metrics (the generic path for registered solvers)")
+        if not self.solver_prefixes:
+            raise ValueError(f"study {self.name}: solver_prefixes must not be empty")
         for fig in self.figures:
             if fig.sweep is not None and fig.sweep != "default" and fig.sweep not in self.sweeps:
                 raise ValueError(f"study {self.name}: figure {fig.name!r} names unknown sweep {fig.sweep!r}")
@@ -204,3 +282,57 @@ class Study:
             if axis.param == fig.x:
                 return sname
         return "default"
+
+    @property
+    def task_runner(self) -> Callable[[TaskSpec], list[dict[str, Any]]]:
+        """The function the engine runs per task (picklable): ``run_task``, or the generic
+        :func:`run_solvers` bound to ``problem``, ``instance`` and ``solution_metrics``."""
+        if self.run_task is not None:
+            return self.run_task
+        assert self.problem is not None and self.instance is not None and self.solution_metrics is not None
+        return functools.partial(run_solvers, self.problem, self.instance, self.solution_metrics)
+
+    def accepts_solvers(self) -> bool:
+        """Whether ``--algorithms`` may name registered solvers of :attr:`problem`."""
+        return (self.problem is not None and not self.fixed_algorithms
+                and (self.run_task is None or self.solution_metrics is not None))
+
+    def solver_names(self) -> list[str]:
+        """``prefix + solver`` for every registered solver of :attr:`problem` (plugins included)."""
+        if not self.accepts_solvers():
+            return []
+        from edgeinfer.core.registry import list_solvers
+
+        solvers = [s.algorithm for s in list_solvers(self.problem)]
+        return [f"{pre}{alg}" for pre in self.solver_prefixes for alg in solvers]
+
+    def resolve_algorithms(self, names: Sequence[str] | None) -> tuple[str, ...]:
+        """The algorithms of a run: the study's own (``None``), or ``names``, each one of the
+        study's own algorithms or a registered solver of its problem under one of
+        :attr:`solver_prefixes`. Raises ``UnknownNameError`` (with a suggestion) for another
+        name, ``InvalidOptionError`` for an empty or repeated list or for a study whose
+        algorithms are fixed."""
+        from edgeinfer.core.errors import InvalidOptionError, UnknownNameError
+
+        if names is None:
+            return tuple(self.algorithms)
+        names = [n.strip() for n in names]
+        if not names or any(not n for n in names):
+            raise InvalidOptionError("--algorithms", "expected a comma-separated list of algorithm names")
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise InvalidOptionError("--algorithms", f"{', '.join(dup)} named twice")
+        own = list(self.algorithms)
+        known = set(own) | set(self.solver_names())
+        for n in names:
+            if n in known:
+                continue
+            if self.fixed_algorithms:
+                raise InvalidOptionError(
+                    "--algorithms", f"study {self.name} compares only its own algorithms "
+                    f"({', '.join(own)}), not {n!r}: {self.fixed_algorithms}")
+            kind = f"algorithm of study {self.name}"
+            if self.accepts_solvers():
+                kind += f" (its own, or a registered {self.problem} solver)"
+            raise UnknownNameError(kind, n, known)
+        return tuple(names)

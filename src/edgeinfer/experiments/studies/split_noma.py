@@ -10,23 +10,27 @@ against Device-Only and Neurosurgeon are taken per drop.
 * Figs. 6/9, 7/10, 8/11: vs devices per AP, number of subchannels, workload (images per task).
 * ``table1:li-gd`` / ``table1:gd`` rows: Table I without our pruning, for the iteration count.
 
-(An earlier standalone runner, ``python -m edgeinfer.split.study``, written before the engine
-existed, was removed once this declaration covered it.)
+``--algorithms`` also takes any registered ``split_noma`` solver (built-in or plugin), run with
+its declared defaults on the same drop and verified; the ratio columns are computed for it too.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from edgeinfer.core.registry import solve
 from edgeinfer.core.solution import SolveOptions
+from edgeinfer.experiments.study import Axis, Claim, Figure, Param, Study, TaskSpec, solve_row
 from edgeinfer.split.problem import SplitSolution
 from edgeinfer.split.scenario import PAPER_MODELS, make_instance
 
-__all__ = ["ALGORITHMS", "STUDY", "STUDY_ALGORITHMS", "run_task"]
+__all__ = ["ALGORITHMS", "STUDY", "STUDY_ALGORITHMS", "run_task", "solution_metrics"]
+
+PROBLEM = "split_noma"
 
 ALGORITHMS = ("device-only", "edge-only", "neurosurgeon", "dnn-surgery", "ecc-oma", "li-gd")
 
@@ -40,7 +44,16 @@ TABLE1 = ("table1:li-gd", "table1:gd")
 STUDY_ALGORITHMS = (*ALGORITHMS, *TABLE1)
 
 
-def run_task(task: Any) -> list[dict[str, Any]]:
+def solution_metrics(inst: Any, s: Any) -> dict[str, float]:
+    """Per-device mean latency and energy, objective, solver time and iterations of a solution."""
+    if not isinstance(s, SplitSolution) or s.latency_s is None or s.energy_j is None:
+        raise TypeError(f"split_noma/{s.algorithm} returned no per-device latency and energy")
+    return {"latency_s": float(np.mean(s.latency_s)), "energy_j": float(np.mean(s.energy_j)),
+            "objective": float(s.objective), "solve_time_s": float(s.wall_time_s),
+            "iterations": float(dict(s.stats).get("iterations", 0) or 0)}
+
+
+def run_task(task: TaskSpec) -> list[dict[str, Any]]:
     """One random drop at one parameter point: every algorithm, per-device means and ratios."""
     p = task.params
     inst = make_instance(seed=task.seed, model=p["model"], num_aps=p["num_aps"], users_per_ap=p["users_per_ap"],
@@ -49,6 +62,10 @@ def run_task(task: Any) -> list[dict[str, Any]]:
                          workload=p["workload"])
     res: dict[str, dict[str, float]] = {}
     for name in task.algorithms:
+        if name not in STUDY_ALGORITHMS:  # any registered solver: declared defaults, verified
+            row = solve_row(PROBLEM, name, inst, solution_metrics, seed=task.solver_seed)
+            res[name] = {k: v for k, v in row.items() if k != "algorithm"}
+            continue
         alg, opts = (name.split(":", 1)[1], SolveOptions(params={"prune": False})) if name in TABLE1 \
             else (name, SolveOptions())
         t0 = time.perf_counter()
@@ -72,7 +89,7 @@ def run_task(task: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _model_mean(alg: str, metric: str, model: str | None = None, agg: str = "mean"):
+def _model_mean(alg: str, metric: str, model: str | None = None, agg: str = "mean") -> Callable[[Any], float]:
     """Claim measure: ``metric`` of ``alg`` on the per-model sweep (Figs. 2-5), one model or
     aggregated over models (``mean``/``min``/``max`` of the per-model means)."""
 
@@ -97,9 +114,7 @@ def _iteration_ratio(df: Any) -> float:
     return float(d["table1:gd"] / d["table1:li-gd"]) if set(TABLE1) <= set(d.index) else float("nan")
 
 
-def _study() -> Any:
-    from edgeinfer.experiments import Axis, Claim, Figure, Param, Study
-
+def _study() -> Study:
     comparative = tuple(ALGORITHMS)
     figs = [
         Figure("fig2_latency_speedup", x="model", y="latency_speedup", sweep="model", algorithms=comparative,
@@ -159,25 +174,27 @@ def _study() -> Any:
         figures=figs,
         claims=[
             Claim("ECC-OMA latency speed-up vs Device-Only, lowest model", "3.1x (range 3.1-8x)",
-                  _model_mean("ecc-oma", "latency_speedup", agg="min"), unit="x"),
+                  _model_mean("ecc-oma", "latency_speedup", agg="min"), unit="x", needs=("ecc-oma", "device-only")),
             Claim("ECC-OMA latency speed-up vs Device-Only, highest model", "8x (range 3.1-8x)",
-                  _model_mean("ecc-oma", "latency_speedup", agg="max"), unit="x"),
+                  _model_mean("ecc-oma", "latency_speedup", agg="max"), unit="x", needs=("ecc-oma", "device-only")),
             Claim("NiN speed-up vs Device-Only, ECC-OMA", 4.1, _model_mean("ecc-oma", "latency_speedup", "nin"),
-                  unit="x"),
+                  unit="x", needs=("ecc-oma", "device-only")),
             Claim("NiN speed-up vs Device-Only, ECC-NOMA (li-gd)", 6.1,
-                  _model_mean("li-gd", "latency_speedup", "nin"), unit="x"),
+                  _model_mean("li-gd", "latency_speedup", "nin"), unit="x", needs=("li-gd", "device-only")),
             Claim("ECC-NOMA energy reduction vs Neurosurgeon (mean over models)", "1.5-1.7x",
-                  _model_mean("li-gd", "energy_reduction_vs_neurosurgeon"), unit="x"),
+                  _model_mean("li-gd", "energy_reduction_vs_neurosurgeon"), unit="x", needs=("li-gd", "neurosurgeon")),
             Claim("ECC-OMA energy reduction vs Neurosurgeon (mean over models)", "1.5-1.7x",
-                  _model_mean("ecc-oma", "energy_reduction_vs_neurosurgeon"), unit="x"),
+                  _model_mean("ecc-oma", "energy_reduction_vs_neurosurgeon"), unit="x", needs=("ecc-oma", "neurosurgeon")),
             Claim("subchannels M at which the li-gd speed-up peaks (Fig. 7)", "6 (text also says 4)",
-                  _peak_subchannels, unit="subchannels"),
+                  _peak_subchannels, unit="subchannels", needs=("li-gd", "device-only")),
             Claim("GD iterations / Li-GD iterations, Table I unpruned (Corollary 4)", "> 1 (no number)",
-                  _iteration_ratio, unit="x"),
+                  _iteration_ratio, unit="x", needs=TABLE1),
         ],
         summary_metrics=["latency_speedup", "energy_reduction", "latency_s", "energy_j", "objective",
                          "iterations", "solve_time_s"],
         version="1",
+        problem=PROBLEM,
+        solution_metrics=solution_metrics,
     )
 
 

@@ -11,7 +11,7 @@ def test_study_module_is_light() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, edgeinfer.split.study; "
+    code = ("import sys, edgeinfer.experiments.studies.split_noma; "
             "print([m for m in ('torch', 'matplotlib', 'scipy.optimize') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -25,7 +25,7 @@ def test_engine_study_small(tmp_path) -> None:
     import pandas as pd
 
     from edgeinfer.experiments.engine import run_study
-    from edgeinfer.split.study import STUDY_ALGORITHMS
+    from edgeinfer.experiments.studies.split_noma import STUDY_ALGORITHMS
 
     res = run_study("split-noma", tmp_path, quick=True, realisations=1, jobs=1, figures=False,
                     overrides={"num_aps": 1, "users_per_ap": 2, "num_subchannels": 2})
