@@ -116,7 +116,7 @@ def wrapped_solver():
 
 def test_algorithms_compares_a_registered_solver(wrapped_solver, tmp_path, capsys):
     out = tmp_path / "o"
-    argv = ["reproduce", "slide", "--algorithms", "slide,my-sequential", "-n", "1", "--jobs", "1",
+    argv = ["reproduce", "slide", "--algorithms", f"slide,{wrapped_solver}", "-n", "1", "--jobs", "1",
             "--set", "num_users=8", "--out", str(out)]
     assert main(argv) == 0
     s = json.loads((out / "summary.json").read_text())
