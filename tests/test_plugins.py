@@ -91,3 +91,17 @@ def test_plugin_found_after_its_framework_was_imported(plugin_path):
     env = {**os.environ, "PYTHONPATH": str(plugin_path)}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert r.returncode == 0 and r.stdout.strip() == "fifo", r.stderr
+
+
+def test_plugin_solver_in_a_study(plugin_path, tmp_path):
+    """`reproduce --algorithms` compares the plugin's solver with built-in ones in the study."""
+    out = tmp_path / "pl"
+    r = _cli(plugin_path, "reproduce", "partial-loading", "--algorithms", "bs:spec,bs:fifo", "-n", "1",
+             "--jobs", "1", "--no-figures", "--set", "n_users=20", "--set", "n_models_bs=6",
+             "--set", "n_models_general=5", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "bs:fifo" in r.stdout and "bs:spec" in r.stdout
+    m = json.loads((out / "summary.json").read_text())["metrics"]
+    assert 0 < m["bs:fifo"]["served_ratio"]["mean"] <= m["bs:spec"]["served_ratio"]["mean"]  # spec is exact
+    r = _cli(plugin_path, "reproduce", "partial-loading", "--algorithms", "bs:fifoo", "--out", tmp_path / "x")
+    assert r.returncode == 2 and "did you mean 'bs:fifo'" in r.stderr, r.stderr
