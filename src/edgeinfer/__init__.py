@@ -6,7 +6,7 @@ The everyday API (see the README)::
 
     inst = edgeinfer.load("examples/slide_small.json")       # a typed, validated instance
     sol = edgeinfer.solve(inst, "slide", seed=0)              # verified independently
-    print(sol)                                                # slide/slide: optimal, objective 11, ...
+    print(sol)                                                # slide/slide: optimal, users served 11, ...
     edgeinfer.save(sol, "sol.json")
     edgeinfer.verify(inst, "sol.json").ok                     # True
     edgeinfer.problems(), edgeinfer.algorithms("slide")

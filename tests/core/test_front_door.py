@@ -18,7 +18,7 @@ def test_tour_slide(tmp_path):
     assert sol.status is edgeinfer.SolveStatus.OPTIMAL and sol.objective == 11  # examples/README.md
     assert type(sol).__name__ == "SlideSolution"  # keeps its type
     text = str(sol)
-    assert text.startswith("slide/slide: optimal, objective 11") and "\n" not in text
+    assert text.startswith("slide/slide: optimal, users served 11") and "\n" not in text
     out = tmp_path / "sol.json"
     edgeinfer.save(sol, out)
     assert json.loads(out.read_text())["problem"] == "slide"
