@@ -27,7 +27,7 @@ def run(quick: bool = False) -> list[dict]:
     base = _time([py, "-c", "pass"], n)
     rows = [{"benchmark": "startup", "case": "python -c pass (reference)", "value": base, "unit": "s"}]
     for label, args in [("edgeinfer --help", ["--help"]), ("edgeinfer list", ["list"])] + (
-        [("edgeinfer solve (example, spec)", ["solve", str(EXAMPLE), "-a", "spec", "-o", "/dev/null"])] if EXAMPLE.exists() else []
+        [("edgeinfer solve (example, spec)", ["solve", str(EXAMPLE), "-a", "spec", "-o", "-"])] if EXAMPLE.exists() else []
     ):
         t = _time([py, "-m", "edgeinfer.cli", *args], n)
         rows.append({"benchmark": "startup", "case": label, "value": t, "unit": "s", "target": 0.5, "ok": t < 0.5})
