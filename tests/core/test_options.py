@@ -121,3 +121,27 @@ def test_cli_verify_json_has_details(tmp_path, capsys):
     assert main(["verify", inst, str(out), "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
     assert rep["ok"] is True and isinstance(rep["details"], dict)
+
+
+@pytest.mark.parametrize("problem", ["partial_loading", "mba", "slide", "split_noma", "lymdo_slot"])
+def test_every_scenario_generator_has_one_convention(problem):
+    """make_instance(config=None, *, seed=None, rng=None, **overrides): a validated random draw,
+    the same for the same seed, an unknown override refused with a suggestion."""
+    import importlib
+
+    from edgeinfer.core.registry import get_problem
+
+    pkg = {"partial_loading": "loading", "mba": "broadcast", "slide": "streaming", "split_noma": "split",
+           "lymdo_slot": "online"}[problem]
+    scen = importlib.import_module(f"edgeinfer.{pkg}.scenario")
+    small = {"partial_loading": {"n_users": 6, "n_models": 3}, "mba": {"num_devices": 2, "num_positions": 3},
+             "slide": {"n_users": 4}, "split_noma": {"num_aps": 1, "users_per_ap": 2},
+             "lymdo_slot": {"models": ("alexnet",) * 2}}[problem]
+    a = scen.make_instance(seed=4, **small)
+    b = scen.make_instance(scen.ScenarioConfig(), rng=np.random.default_rng(4), **small)
+    spec = get_problem(problem)
+    assert isinstance(a, spec.instance_type)
+    assert json.dumps(spec.dump_instance(a)) == json.dumps(spec.dump_instance(b))
+    spec.load_instance(spec.dump_instance(a))  # a draw is a valid file
+    with pytest.raises(InvalidOptionError, match="did you mean"):
+        scen.make_instance(seed=0, **{next(iter(small)) + "x": 1})

@@ -12,6 +12,7 @@ import pytest
 from edgeinfer.cli import main
 from edgeinfer.core.errors import (
     InvalidInstanceError,
+    InvalidOptionError,
     InvalidSolutionError,
     UnsupportedInstanceError,
 )
@@ -153,7 +154,9 @@ def test_scenario_draws_validated_slots() -> None:
     again = spec.load_instance(spec.dump_instance(c))  # a drawn slot is a valid file
     np.testing.assert_array_equal(again.lam, c.lam)
     assert spec.verify(c, solve("lymdo_slot", "exhaustive", c)).ok
-    with pytest.raises(TypeError, match="arrival_rat"):
+    with pytest.raises(InvalidOptionError, match="did you mean 'arrival_rate'"):
         make_instance(arrival_rat=1.0)
+    with pytest.raises(InvalidOptionError, match="not both"):
+        make_instance(seed=1, rng=np.random.default_rng(1))
     with pytest.raises(InvalidInstanceError):
         make_instance(tx_power_w=-1.0)

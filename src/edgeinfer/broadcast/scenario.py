@@ -21,14 +21,13 @@ Instances from explicit arrays: :func:`edgeinfer.broadcast.problem.build_instanc
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from edgeinfer.broadcast.problem import MBAInstance, build_instance
-from edgeinfer.core.errors import InvalidOptionError, suggest
-from edgeinfer.core.rng import SeedLike, make_rng
+from edgeinfer.core.rng import SeedLike, scenario_setup
 
 __all__ = ["ScenarioConfig", "make_instance", "synthetic_scores", "rayleigh_gains"]
 
@@ -82,21 +81,12 @@ def rayleigh_gains(rng: np.random.Generator, num_devices: int, path_loss: float)
     return path_loss * rng.exponential(1.0, size=num_devices)
 
 
-def make_instance(config: ScenarioConfig | None = None, *, seed: SeedLike = 0,
+def make_instance(config: ScenarioConfig | None = None, *, seed: SeedLike = None,
                   rng: np.random.Generator | None = None, **overrides: Any) -> MBAInstance:
     """One random instance of the scenario ``config`` (default :class:`ScenarioConfig`), with
     any of its fields overridden by keyword; drawn from ``rng`` if given, else from ``seed``.
     Validated like a loaded file (:func:`~edgeinfer.broadcast.problem.build_instance`)."""
-    cfg = config or ScenarioConfig()
-    if overrides:
-        names = [f.name for f in fields(ScenarioConfig)]
-        for key in overrides:
-            if key not in names:
-                hint = suggest(key, names)
-                raise InvalidOptionError(key, "unknown scenario parameter of mba"
-                                         + (f"; did you mean {hint!r}?" if hint else ""))
-        cfg = replace(cfg, **overrides)
-    gen = rng if rng is not None else make_rng(seed)
+    cfg, gen, _ = scenario_setup(ScenarioConfig, config, overrides, seed=seed, rng=rng, where="mba scenario")
     K = cfg.num_devices
     I, _ = synthetic_scores(gen, K, cfg.num_positions, num_families=cfg.num_families, own_low=cfg.own_low,
                             r_same=cfg.r_same, r_cross=cfg.r_cross, sigma=cfg.sigma)

@@ -111,7 +111,9 @@ class Solution:
         return items
 
     def _objective_label(self) -> str:
-        from edgeinfer.core.registry import _PROBLEMS  # registered problems only; no lookup, no import
+        from edgeinfer.core.registry import (
+            _PROBLEMS,  # registered problems only; no lookup, no import
+        )
 
         spec = _PROBLEMS.get(self.problem)
         return spec.objective if spec is not None else "objective"

@@ -38,11 +38,11 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
-from edgeinfer.core.rng import SeedLike, make_rng
+from edgeinfer.core.rng import SeedLike, scenario_setup
 from edgeinfer.core.units import dbm_per_hz_to_w_per_hz
 from edgeinfer.loading.problem import PROBLEM, PartialLoadingInstance, load_instance
 from edgeinfer.system import (
@@ -105,20 +105,10 @@ class ScenarioConfig:
         return replace(self, **kw)
 
 
-_C = TypeVar("_C", "ScenarioConfig", "SyntheticConfig")
-
-
-def _setup(cls: type[_C], config: _C | None, overrides: dict[str, Any], seed: SeedLike,
-           rng: np.random.Generator | None) -> tuple[_C, np.random.Generator]:
-    """The config with ``overrides`` applied, and the generator (``rng``, else one from ``seed``)."""
-    cfg = cls() if config is None else config
-    if overrides:
-        cfg = replace(cfg, **overrides)
-    if rng is not None:
-        if seed is not None:
-            raise ValueError("give seed or rng, not both")
-        return cfg, rng
-    return cfg, make_rng(0 if seed is None else seed)
+def _setup(cls: Any, config: Any, overrides: dict[str, Any], seed: SeedLike,
+           rng: np.random.Generator | None) -> tuple[Any, np.random.Generator]:
+    cfg, gen, _ = scenario_setup(cls, config, overrides, seed=seed, rng=rng, where="partial_loading scenario")
+    return cfg, gen
 
 
 @functools.lru_cache(maxsize=32)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeinfer.core.rng import SeedLike, make_rng
+from edgeinfer.core.rng import SeedLike, scenario_setup
 from edgeinfer.online.model import DeviceTables, LyMDOConfig, build_tables
 from edgeinfer.online.problem import PROBLEM, SlotInstance, SystemModel, load_instance
 from edgeinfer.system.channels import rayleigh_power
@@ -44,7 +44,7 @@ class ScenarioConfig:
     memory_queue: float = 0.0
 
 
-def make_instance(config: ScenarioConfig | None = None, *, seed: SeedLike = 0,
+def make_instance(config: ScenarioConfig | None = None, *, seed: SeedLike = None,
                   rng: np.random.Generator | None = None, **overrides: Any) -> SlotInstance:
     """One random slot: channel gains by :func:`draw_channels`, arrival rates by
     :func:`draw_arrivals` at ``system.arrival_rate``; every split free.
@@ -54,16 +54,9 @@ def make_instance(config: ScenarioConfig | None = None, *, seed: SeedLike = 0,
     ``arrival_rate=1.5``); ``rng`` (if given) is used instead of ``seed``. The instance is
     validated as a file is (built as a document and loaded).
     """
-    cfg = config if config is not None else ScenarioConfig()
-    own = {f.name for f in fields(ScenarioConfig)}
-    sys_fields = {f.name for f in fields(LyMDOConfig)}
-    bad = sorted(set(overrides) - own - sys_fields)
-    if bad:
-        raise TypeError(f"make_instance: unknown scenario field(s) {', '.join(bad)}")
-    cfg = replace(cfg, **{k: v for k, v in overrides.items() if k in own})
-    sys_over = {k: v for k, v in overrides.items() if k not in own}
+    cfg, gen, sys_over = scenario_setup(ScenarioConfig, config, overrides, seed=seed, rng=rng,
+                                        where="lymdo_slot scenario", extra={f.name for f in fields(LyMDOConfig)})
     system = replace(cfg.system, **sys_over) if sys_over else cfg.system
-    gen = rng if rng is not None else make_rng(seed)
     tables = build_tables(system)
     h = draw_channels(gen, tables)
     lam = draw_arrivals(gen, tables.n, system.arrival_rate, system.slot_s)

@@ -26,12 +26,12 @@ overridable); it returns an instance checked exactly as a file is (``load_instan
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from edgeinfer.core.rng import SeedLike, make_rng
+from edgeinfer.core.rng import SeedLike, scenario_setup
 from edgeinfer.core.units import dbm_to_w
 from edgeinfer.dnn.profiles import LayerProfile, ModelProfile, load_profile
 from edgeinfer.split.model import SplitInstance
@@ -103,7 +103,7 @@ def synthetic_profile(num_layers: int = 4, *, flops: float = 1e9, seed: int = 0)
     return ModelProfile(f"synthetic{num_layers}", layers, input_bytes=600_000.0)
 
 
-def make_instance(config: ScenarioConfig | None = None, *, seed: SeedLike = 0,
+def make_instance(config: ScenarioConfig | None = None, *, seed: SeedLike = None,
                   rng: np.random.Generator | None = None, **overrides: Any) -> SplitInstance:
     """A random §VI drop: ``users_per_ap`` devices around each AP, Rayleigh gains.
 
@@ -111,14 +111,7 @@ def make_instance(config: ScenarioConfig | None = None, *, seed: SeedLike = 0,
     ``make_instance(seed=3, model="nin", num_aps=2)``; ``rng`` (if given) is used instead of
     ``seed``. The instance is validated as a file is (it is built as a document and loaded).
     """
-    cfg = config if config is not None else ScenarioConfig()
-    if overrides:
-        known = {f.name for f in fields(ScenarioConfig)}
-        bad = sorted(set(overrides) - known)
-        if bad:
-            raise TypeError(f"make_instance: unknown scenario field(s) {', '.join(bad)}")
-        cfg = replace(cfg, **overrides)
-    gen = rng if rng is not None else make_rng(seed)
+    cfg, gen, _ = scenario_setup(ScenarioConfig, config, overrides, seed=seed, rng=rng, where="split_noma scenario")
     prof = load_profile(cfg.model) if isinstance(cfg.model, str) else cfg.model
     aps = ap_positions(cfg.num_aps, cfg.ap_spacing_m)
     pos, _ = drop_around_aps(gen, aps, cfg.users_per_ap, cfg.cell_radius_m, min_distance_m=cfg.min_distance_m)

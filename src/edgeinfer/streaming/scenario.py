@@ -22,12 +22,12 @@ A layer's download is its parameters (``param_bytes * 8`` bits); its work is ``2
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from edgeinfer.core.rng import SeedLike, make_rng
+from edgeinfer.core.rng import SeedLike, scenario_setup
 from edgeinfer.streaming.problem import SlideInstance, validate_instance
 
 __all__ = ["DEVICE_CLASSES", "ScenarioConfig", "make_instance", "SyntheticConfig", "make_synthetic_instance",
@@ -69,20 +69,10 @@ class SyntheticConfig:
     bandwidth_hz: float = 100e6
 
 
-_C = TypeVar("_C", "ScenarioConfig", "SyntheticConfig")
-
-
-def _setup(cls: type[_C], config: _C | None, overrides: dict[str, Any], seed: SeedLike,
-           rng: np.random.Generator | None) -> tuple[_C, np.random.Generator]:
-    """The config with ``overrides`` applied, and the generator (``rng``, else one from ``seed``)."""
-    cfg = cls() if config is None else config
-    if overrides:
-        cfg = replace(cfg, **overrides)
-    if rng is not None:
-        if seed is not None:
-            raise ValueError("give seed or rng, not both")
-        return cfg, rng
-    return cfg, make_rng(0 if seed is None else seed)
+def _setup(cls: Any, config: Any, overrides: dict[str, Any], seed: SeedLike,
+           rng: np.random.Generator | None) -> tuple[Any, np.random.Generator]:
+    cfg, gen, _ = scenario_setup(cls, config, overrides, seed=seed, rng=rng, where="slide scenario")
+    return cfg, gen
 
 
 def zoo_models(names: Sequence[str], size_scale: float = 1.0) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
