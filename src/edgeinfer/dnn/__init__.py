@@ -7,6 +7,11 @@ from edgeinfer.dnn.profiles import (
     list_profiles,
     load_profile,
     profile_from_dict,
+    register_profile,
+    shipped_profiles,
+    unregister_profile,
+    validate_profile,
 )
 
-__all__ = ["LayerProfile", "ModelProfile", "list_profiles", "load_profile", "profile_from_dict"]
+__all__ = ["LayerProfile", "ModelProfile", "list_profiles", "load_profile", "profile_from_dict", "register_profile",
+           "shipped_profiles", "unregister_profile", "validate_profile"]

@@ -17,11 +17,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+import json
+import math
+import os
+from typing import Any, Literal
 
 import numpy as np
 
 from edgeinfer.core.errors import InvalidInstanceError, UnknownNameError
+from edgeinfer.core.validation import StrictModel
+from edgeinfer.dnn.profiles import load_profile
 from edgeinfer.online.model import LyMDOConfig
 from edgeinfer.online.solvers.greedy import greedy_split
 
@@ -36,6 +41,7 @@ __all__ = [
     "train",
     "load_policy",
     "load_training_log",
+    "policy_path",
     "save_policy",
     "evaluate",
 ]
@@ -117,16 +123,24 @@ class _Greedy:
 
 
 class SB3Policy:
-    """A trained Stable-Baselines3 model acting deterministically."""
+    """A trained Stable-Baselines3 model (or, loaded from a file, its policy network) acting
+    deterministically. ``models``: the devices' models it was trained for, when known (a
+    loaded policy): acting in an environment of other devices is refused."""
 
-    def __init__(self, model: Any, agent: str) -> None:
+    def __init__(self, model: Any, agent: str, models: tuple[str, ...] | None = None) -> None:
         self.model = model
         self.agent = agent
+        self.models = models
 
     def reset(self, seed: int | None) -> None:
         pass
 
     def act(self, env: Any, obs: np.ndarray) -> np.ndarray:
+        if self.models is not None:
+            have = tuple(env.unwrapped.cfg.models)
+            if have != self.models:
+                raise InvalidInstanceError("policy", f"trained for devices {list(self.models)}, the environment "
+                                                     f"has {list(have)}")
         action, _ = self.model.predict(obs, deterministic=True)
         return action
 
@@ -247,45 +261,268 @@ def train(
     return result
 
 
-def save_policy(result: TrainResult, path: str | Path) -> Path:
-    """Save a trained model as a Stable-Baselines3 zip, plus ``<stem>.train.json`` with the
-    training curve (the agent is recovered from the model's action space)."""
-    import json
+#: the policy file format (a zip holding exactly these two entries; nothing in it is code)
+POLICY_FORMAT = "edgeinfer-policy"
+POLICY_VERSION = 1
+POLICY_CONFIG = "edgeinfer-policy.json"
+POLICY_WEIGHTS = "weights.safetensors"
+#: largest policy file read (bytes); the 128-64 networks of the paper's setting take ~100 kB
+MAX_POLICY_BYTES = 64 * 2**20
+_ACTIVATIONS = ("tanh", "relu")
+_MAX_DEVICES = 1024
+_MAX_WIDTH = 4096
 
+
+class _PolicyConfig(StrictModel):
+    """What ``edgeinfer-policy.json`` may say: edgeinfer's own configuration, nothing else."""
+
+    format: Literal["edgeinfer-policy"]
+    version: Literal[1]
+    agent: Literal["lymdo", "ppo"]
+    models: list[str]
+    num_layers: list[int]
+    log_obs: bool
+    net_arch: dict[Literal["pi", "vf"], list[int]]
+    activation: Literal["tanh", "relu"]
+
+
+def _policy_config(result_or_model: Any, agent: str, models: Sequence[str], num_layers: Sequence[int]) -> dict:
+    import torch
+
+    pol = result_or_model.policy
+    act = {torch.nn.Tanh: "tanh", torch.nn.ReLU: "relu"}.get(pol.activation_fn)
+    net = pol.net_arch
+    if act is None or not isinstance(net, dict) or set(net) != {"pi", "vf"} or pol.use_sde or pol.squash_output:
+        raise InvalidInstanceError("policy", "only edgeinfer's own PPO MLP policies (train()) can be saved")
+    return {"format": POLICY_FORMAT, "version": POLICY_VERSION, "agent": agent, "models": list(models),
+            "num_layers": [int(x) for x in num_layers], "log_obs": True,
+            "net_arch": {"pi": [int(x) for x in net["pi"]], "vf": [int(x) for x in net["vf"]]}, "activation": act}
+
+
+def _build_policy(conf: _PolicyConfig) -> Any:
+    """The SB3 actor-critic that ``conf`` describes (fresh weights, not yet loaded)."""
+    import torch
+    from gymnasium import spaces
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    from edgeinfer.online.env import OBS_HIGH
+
+    n = len(conf.models)
+    obs = spaces.Box(low=0.0, high=OBS_HIGH, shape=(4 * n,), dtype=np.float32)
+    act: spaces.Space = (spaces.MultiDiscrete(np.array(conf.num_layers) + 1) if conf.agent == "lymdo"
+                         else spaces.Box(low=-1.0, high=1.0, shape=(4 * n,), dtype=np.float32))
+    fn = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[conf.activation]
+    with torch.random.fork_rng(devices=[]):  # building draws initial weights: leave the caller's RNG alone
+        policy = ActorCriticPolicy(obs, act, lambda _: 0.0, net_arch={k: list(v) for k, v in conf.net_arch.items()},
+                                   activation_fn=fn)
+    return policy.to("cpu").eval()
+
+
+def policy_path(path: str | Path) -> Path:
+    """Where :func:`save_policy` writes ``path``: ``.zip`` appended unless it ends so."""
     p = Path(path)
-    if p.suffix != ".zip":
-        p = p.with_name(p.name + ".zip")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    result.model.save(str(p))
-    p.with_suffix(".train.json").write_text(json.dumps({
-        "agent": result.agent, "timesteps": result.timesteps, "wall_s": result.wall_s,
-        "episode_rewards": result.episode_rewards,
-    }))
+    return p if p.suffix == ".zip" else p.with_name(p.name + ".zip")
+
+
+def save_policy(result: TrainResult, path: str | Path) -> Path:
+    """Save a trained policy as data: a zip holding ``edgeinfer-policy.json`` (agent, the devices'
+    models and layer counts, network architecture) and ``weights.safetensors`` (the policy
+    network's tensors), plus ``<stem>.train.json`` with the training curve. Nothing pickled:
+    :func:`load_policy` rebuilds the network from the JSON and loads only tensors.
+
+    ``path`` gets ``.zip`` appended if it has another suffix; links, devices, FIFOs are never
+    replaced (the file is written beside it and renamed)."""
+    import io
+    import os
+    import tempfile
+    import zipfile
+
+    from safetensors.torch import save as st_save
+
+    from edgeinfer.core.io import check_output_path, write_json
+
+    p = policy_path(path)
+    side = p.with_suffix(".train.json")
+    check_output_path(p)
+    check_output_path(side)
+    env = result.model.get_env()
+    base = env.envs[0].unwrapped if env is not None and hasattr(env, "envs") else None
+    if base is None:
+        raise InvalidInstanceError("policy", "the trained model has no environment to describe")
+    conf = _policy_config(result.model, result.agent, base.cfg.models, base.tables.num_layers)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in result.model.policy.state_dict().items()}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(POLICY_CONFIG, json.dumps(conf, indent=1))
+        zf.writestr(POLICY_WEIGHTS, st_save(tensors))
+    tmp = None
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as f:
+            f.write(buf.getvalue())
+        check_output_path(p)
+        os.replace(tmp, p)
+        tmp = None
+    except OSError as exc:
+        raise InvalidInstanceError("output", f"{p}: cannot write ({exc.strerror or type(exc).__name__})") from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+    write_json(side, {"agent": result.agent, "timesteps": result.timesteps, "wall_s": result.wall_s,
+                      "episode_rewards": result.episode_rewards}, indent=None)
     return p
 
 
 def load_training_log(path: str | Path) -> dict[str, Any] | None:
-    """The ``.train.json`` written next to a saved policy, if any."""
-    import json
+    """The ``.train.json`` written next to a saved policy, if any (checked: a JSON object whose
+    ``episode_rewards`` is a list of finite numbers)."""
+    from edgeinfer.core.io import read_json
 
     side = Path(path).with_suffix(".train.json")
-    return json.loads(side.read_text()) if side.exists() else None
+    if not os.path.lexists(side):
+        return None
+    doc = read_json(side)
+    rewards = doc.get("episode_rewards", []) if isinstance(doc, dict) else None
+    if not isinstance(rewards, list) or not all(
+            isinstance(r, int | float) and not isinstance(r, bool) and math.isfinite(r) for r in rewards):
+        raise InvalidInstanceError("policy", f"{side}: not a training log (episode_rewards must be a list of "
+                                             "finite numbers)")
+    return doc
+
+
+def _refuse(p: Path, why: str) -> InvalidInstanceError:
+    return InvalidInstanceError("policy", f"{p}: refused, {why}")
+
+
+def _read_policy_bytes(p: Path) -> bytes:
+    """The file's bytes: a regular file below :data:`MAX_POLICY_BYTES` (no FIFO can hang this)."""
+    import stat
+
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise InvalidInstanceError("policy", f"{p}: no such file") from None
+    except OSError as exc:
+        raise InvalidInstanceError("policy", f"{p}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _refuse(p, "not a regular file")
+        if st.st_size > MAX_POLICY_BYTES:
+            raise _refuse(p, f"{st.st_size} bytes is larger than a policy may be ({MAX_POLICY_BYTES} bytes)")
+        with os.fdopen(fd, "rb", closefd=True) as f:
+            fd = -1
+            data = f.read(MAX_POLICY_BYTES + 1)
+    except OSError as exc:
+        raise InvalidInstanceError("policy", f"{p}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if len(data) > MAX_POLICY_BYTES:
+        raise _refuse(p, f"larger than a policy may be ({MAX_POLICY_BYTES} bytes)")
+    return data
+
+
+def _read_entry(zf: Any, name: str, p: Path) -> bytes:
+    info = zf.getinfo(name)
+    if info.file_size > MAX_POLICY_BYTES:
+        raise _refuse(p, f"{name} would unpack to {info.file_size} bytes")
+    with zf.open(info) as fh:
+        data = fh.read(MAX_POLICY_BYTES + 1)
+    if len(data) > MAX_POLICY_BYTES:
+        raise _refuse(p, f"{name} unpacks to more than {MAX_POLICY_BYTES} bytes")
+    return data
 
 
 def load_policy(path: str | Path) -> SB3Policy:
-    """Load a saved ``lymdo`` or ``ppo`` policy (told apart by its action space)."""
-    from gymnasium import spaces
-    from stable_baselines3 import PPO
+    """Load a policy saved by :func:`save_policy` (``lymdo`` or ``ppo``) without running any of
+    its content: the network is rebuilt from edgeinfer's configuration in the zip and only
+    tensors are read (safetensors; no pickle is ever loaded).
+
+    A file that is anything else is refused with one :class:`InvalidInstanceError` naming it:
+    not a zip, other entries (e.g. a Stable-Baselines3 zip, which holds pickled objects), a
+    configuration with unknown keys or values (an unknown model profile included), tensors
+    with other names, shapes or dtypes than the network has, or non-finite weights.
+    """
+    import io
+    import zipfile
+
+    from safetensors.torch import load as st_load
+
+    from edgeinfer.core.validation import parse_model
 
     p = Path(path)
-    if not p.exists() and not Path(str(p) + ".zip").exists():
-        raise InvalidInstanceError("policy", f"{p}: no such file")
+    if not os.path.lexists(p) and os.path.lexists(str(p) + ".zip"):
+        p = Path(str(p) + ".zip")
+    data = _read_policy_bytes(p)
     try:
-        model = PPO.load(str(p), device="cpu")
-    except Exception as exc:  # noqa: BLE001 - any unreadable zip is bad input
-        raise InvalidInstanceError("policy", f"{p}: not a saved policy ({exc.__class__.__name__})") from None
-    agent = "ppo" if isinstance(model.action_space, spaces.Box) else "lymdo"
-    return SB3Policy(model, agent)
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        names = zf.namelist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        raise _refuse(p, "not a saved edgeinfer policy (not a zip file)") from None
+    with zf:
+        if sorted(names) != sorted([POLICY_CONFIG, POLICY_WEIGHTS]):
+            if "data" in names or any(n.endswith((".pth", ".pkl", ".pt")) for n in names):
+                raise _refuse(p, "a Stable-Baselines3 zip (it holds pickled objects, which edgeinfer never "
+                                 "loads); save policies with this edgeinfer's `edgeinfer train`")
+            shown = ", ".join(repr(n) for n in names[:5]) + (", ..." if len(names) > 5 else "")
+            raise _refuse(p, f"a policy zip holds exactly {POLICY_CONFIG} and {POLICY_WEIGHTS}, this one: {shown}")
+        try:
+            raw_conf = _read_entry(zf, POLICY_CONFIG, p)
+            raw_w = _read_entry(zf, POLICY_WEIGHTS, p)
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError) as exc:
+            raise _refuse(p, f"a damaged zip ({type(exc).__name__})") from None
+    try:
+        doc = json.loads(raw_conf.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise _refuse(p, f"{POLICY_CONFIG} is not JSON") from None
+    try:
+        conf = parse_model(_PolicyConfig, doc)
+    except InvalidInstanceError as exc:
+        raise _refuse(p, f"{POLICY_CONFIG}: {exc}") from None
+    n = len(conf.models)
+    if not 1 <= n <= _MAX_DEVICES or len(conf.num_layers) != n:
+        raise _refuse(p, f"{POLICY_CONFIG}: models and num_layers need 1-{_MAX_DEVICES} entries, the same number")
+    for k, (m, nl) in enumerate(zip(conf.models, conf.num_layers, strict=True)):
+        try:
+            prof = load_profile(m) if len(m) <= 100 else None
+        except UnknownNameError as exc:
+            raise _refuse(p, f"{POLICY_CONFIG}: models[{k}]: {exc}") from None
+        if prof is None or prof.num_layers != nl:
+            raise _refuse(p, f"{POLICY_CONFIG}: num_layers[{k}] = {nl} but model {m[:100]!r} has "
+                             f"{prof.num_layers if prof else '?'} layers")
+    if set(conf.net_arch) != {"pi", "vf"} or not all(
+            1 <= len(w) <= 8 and all(1 <= x <= _MAX_WIDTH for x in w) for w in conf.net_arch.values()):
+        raise _refuse(p, f"{POLICY_CONFIG}: net_arch needs pi and vf, each 1-8 layers of 1-{_MAX_WIDTH} units")
+    if not conf.log_obs:
+        raise _refuse(p, f"{POLICY_CONFIG}: log_obs must be true (the learning agents' observations)")
+    policy = _build_policy(conf)
+    try:
+        tensors = st_load(raw_w)
+    except Exception as exc:  # noqa: BLE001 - any decoding failure of the tensor file is bad input
+        raise _refuse(p, f"{POLICY_WEIGHTS} is not a safetensors file ({type(exc).__name__})") from None
+    want = policy.state_dict()
+    if set(tensors) != set(want):
+        extra, missing = sorted(set(tensors) - set(want)), sorted(set(want) - set(tensors))
+        raise _refuse(p, f"{POLICY_WEIGHTS} does not fit the network (unexpected {extra[:3]}, missing {missing[:3]})")
+    import torch
+
+    for k, t in want.items():
+        got = tensors[k]
+        if got.dtype != t.dtype or tuple(got.shape) != tuple(t.shape):
+            raise _refuse(p, f"{POLICY_WEIGHTS}: {k} is {got.dtype} {tuple(got.shape)}, the network needs "
+                             f"{t.dtype} {tuple(t.shape)}")
+        if not bool(torch.isfinite(got).all()):
+            raise _refuse(p, f"{POLICY_WEIGHTS}: {k} holds non-finite weights")
+    policy.load_state_dict(tensors, strict=True)
+    return SB3Policy(policy, conf.agent, models=tuple(conf.models))
 
 
 # --------------------------------------------------------------------------- evaluation

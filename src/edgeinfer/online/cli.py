@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--arrival-rate", type=_rates, default=[0.5, 1.0, 1.5, 2.0, 2.5], metavar="R[,R...]",
                         help="arrival rate(s) in req/s; with several, each episode draws one (default 0.5-2.5)")
-    parser.add_argument("--out", "-o", required=True, help="where to save the policy (.zip)")
+    parser.add_argument("--out", "-o", required=True, help="where to save the policy (a .zip of JSON + safetensors; .zip is appended if missing)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--eval-rate", type=float, default=None, metavar="R",
                         help="after training, evaluate one episode at this rate and print the summary")
@@ -46,8 +46,12 @@ def run(args: argparse.Namespace) -> int:
 
     if importlib.util.find_spec("stable_baselines3") is None or importlib.util.find_spec("gymnasium") is None:
         raise EdgeInferError("train needs the rl extra: pip install 'edgeinfer[rl]'")
-    from edgeinfer.online.agents import evaluate, make_policy, save_policy, train
+    from edgeinfer.core.io import check_output_path
+    from edgeinfer.online.agents import evaluate, make_policy, policy_path, save_policy, train
 
+    out = policy_path(args.out)
+    check_output_path(out)  # before training: a link, device or FIFO is refused now, not after hours
+    check_output_path(out.with_suffix(".train.json"))
     res = train(args.agent, episodes=args.episodes, steps=args.steps, seed=args.seed,
                 arrival_rate=args.arrival_rate, progress=not args.no_progress)
     path = save_policy(res, args.out)  # also writes <stem>.train.json (the training curve)

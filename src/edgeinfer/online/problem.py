@@ -31,7 +31,7 @@ from edgeinfer.core.validation import (
     parse_status,
     require_nonempty,
 )
-from edgeinfer.dnn.profiles import load_profile
+from edgeinfer.dnn.profiles import list_profiles, load_profile
 from edgeinfer.online.model import (
     DeviceTables,
     LyMDOConfig,
@@ -45,6 +45,7 @@ __all__ = ["PROBLEM", "SPEC", "SlotInstance", "SlotSolution", "load_instance", "
 
 PROBLEM = "lymdo_slot"
 _TOL = 1e-9
+_MAX_NAME = 100
 
 
 class SystemModel(StrictModel):
@@ -133,6 +134,10 @@ def load_instance(doc: object) -> SlotInstance:
     check_unique_ids([d.id for d in m.devices], "devices")
     profiles = []
     for i, d in enumerate(m.devices):
+        # a model is a NAME (shipped or registered profile), never a path: no instance chooses a file
+        if len(d.model) > _MAX_NAME:
+            raise InvalidInstanceError(f"devices[{i}].model", f"is not a model profile name (longer than {_MAX_NAME} "
+                                       f"characters); known: {', '.join(list_profiles())}")
         try:
             profiles.append(load_profile(d.model))
         except UnknownNameError as exc:
