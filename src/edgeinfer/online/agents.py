@@ -477,6 +477,8 @@ def load_policy(path: str | Path) -> SB3Policy:
         try:
             raw_conf = _read_entry(zf, POLICY_CONFIG, p)
             raw_w = _read_entry(zf, POLICY_WEIGHTS, p)
+        except InvalidInstanceError:
+            raise
         except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError) as exc:
             raise _refuse(p, f"a damaged zip ({type(exc).__name__})") from None
     try:

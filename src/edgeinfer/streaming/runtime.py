@@ -1,19 +1,35 @@
-"""A real SLIDE streaming runtime over loopback TCP (imports torch; never imported by the solvers).
+"""A real SLIDE streaming runtime over TCP (imports torch; never imported by the solvers).
 
-A :class:`LayerServer` thread listens on ``127.0.0.1`` and sends a model's logical layers (their
-real tensors, one safetensors blob per layer) in order, paced at a set rate by a token bucket.
-The client (:func:`stream_and_infer`) knows the architecture (a skeleton on the ``meta`` device,
-no weights) and runs each layer on the CPU as soon as its weights have arrived and its input is
-ready (``pipelined``), or only after the whole model arrived (``sequential``).
+A :class:`LayerServer` thread listens (on ``127.0.0.1`` by default) and sends a model's logical
+layers (their real tensors, one safetensors blob per layer) in order, paced at a set rate by a
+token bucket. The client (:func:`receive_and_infer`; :func:`stream_and_infer` runs both ends on
+loopback) knows the architecture (a skeleton on the ``meta`` device, no weights) and runs each
+layer on the CPU as soon as its weights have arrived and its input is ready (``pipelined``), or
+only after the whole model arrived (``sequential``).
 
 Wire format, one frame per layer::
 
-    magic b"SLD1" | layer index (u32, big-endian) | payload length (u64) | sha256(payload) (32 B) | payload
+    magic b"SLD1" | layer index (u32, big-endian) | payload length (u64) | digest (32 B) | payload
 
-ending with a frame of index ``0xFFFFFFFF`` and length 0. A connection that closes early raises
-:class:`StreamDroppedError`; a payload whose digest differs raises :class:`LayerCorruptedError`
-(both :class:`StreamError`, an :class:`~edgeinfer.core.errors.EdgeInferError`): the client never
-computes with weights it did not verify, and never returns a result unless every layer arrived.
+ending with a frame of index ``0xFFFFFFFF`` and length 0. The digest is sha256(payload), or,
+after a handshake, HMAC-SHA256(session key, index | length | payload).
+
+Nothing the peer sends is trusted: the client checks each frame against the skeleton before
+using it. A length above what the layer's tensors need (their bytes plus a header allowance) is
+refused before any of it is received or allocated; tensors with other names, dtypes or shapes,
+a bad magic or index are refused (:class:`FrameRejectedError`); the connection is closed with
+that one error. A connection that closes early raises :class:`StreamDroppedError`; a payload
+whose digest differs raises :class:`LayerCorruptedError` (all :class:`StreamError`, an
+:class:`~edgeinfer.core.errors.EdgeInferError`): the client never computes with weights it did
+not verify, and never returns a result unless every layer arrived.
+
+Shared-secret handshake (``secret=``, at least 16 bytes; required to listen on anything but
+loopback, the server refuses to start otherwise): the server sends ``b"SLDH"`` and a 32-byte
+random challenge ``ns``; the client answers its own ``nc`` and ``HMAC(secret, "SLD1 client" ns
+nc)``; the server checks it (else it closes the connection) and proves itself with
+``HMAC(secret, "SLD1 server" nc ns)``; both derive the session key ``HMAC(secret, "SLD1
+session" ns nc)``. A failed handshake is a :class:`StreamAuthError`. Every wait is bounded
+(accept, each read and write, each layer).
 
 The prediction beside each measurement is the model of docs/streaming.md: ``D_l`` = the bits of
 frames ``1..l`` over the rate, ``C_l = max(C_{l-1}, D_l) + t_l`` with ``t_l`` each layer's
@@ -23,6 +39,9 @@ compute time measured alone beforehand (median of a few runs).
 from __future__ import annotations
 
 import hashlib
+import hmac
+import ipaddress
+import os
 import queue
 import socket
 import struct
@@ -37,15 +56,19 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
-from edgeinfer.core.errors import EdgeInferError
+from edgeinfer.core.errors import EdgeInferError, InvalidOptionError
 
-__all__ = ["StreamError", "StreamDroppedError", "LayerCorruptedError", "LayerServer", "StreamResult",
-           "mlp_chain", "cnn_chain", "zoo_chain", "layer_payloads", "stream_and_infer", "measure_layer_times",
-           "predict_finish", "compare"]
+__all__ = ["StreamError", "StreamDroppedError", "LayerCorruptedError", "FrameRejectedError", "StreamAuthError",
+           "LayerServer", "StreamResult", "mlp_chain", "cnn_chain", "zoo_chain", "layer_payloads", "is_loopback",
+           "receive_and_infer", "stream_and_infer", "measure_layer_times", "predict_finish", "compare"]
 
 MAGIC = b"SLD1"
 HEADER = struct.Struct(">4sIQ32s")
 END = 0xFFFFFFFF
+#: first bytes the server sends when it has a secret: ``HELLO`` + a random challenge
+HELLO = b"SLDH"
+NONCE_BYTES = 32
+MIN_SECRET_BYTES = 16
 
 
 class StreamError(EdgeInferError):
@@ -58,6 +81,15 @@ class StreamDroppedError(StreamError):
 
 class LayerCorruptedError(StreamError):
     """A layer's payload does not match its sha256 digest (or is not a valid tensor blob)."""
+
+
+class FrameRejectedError(LayerCorruptedError):
+    """A frame asks for what the architecture does not have: more bytes than the layer's tensors
+    need, other tensor names, dtypes or shapes, a bad magic or index."""
+
+
+class StreamAuthError(StreamError):
+    """The shared-secret handshake failed (or one side has a secret and the other none)."""
 
 
 Chain = list[tuple[str, nn.Module]]
@@ -111,29 +143,91 @@ def layer_payloads(layers: Chain) -> list[bytes]:
     return [st_save({k: v.detach().contiguous() for k, v in m.state_dict().items()}) for _, m in layers]
 
 
+# ------------------------------------------------------------------------------------------ handshake
+
+
+def _secret_bytes(secret: bytes | str | None) -> bytes | None:
+    if secret is None:
+        return None
+    key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    if len(key) < MIN_SECRET_BYTES:
+        raise InvalidOptionError("secret", f"needs at least {MIN_SECRET_BYTES} bytes, got {len(key)}")
+    return key
+
+
+def is_loopback(host: str) -> bool:
+    """Whether every address ``host`` stands for is a loopback address (``127.0.0.0/8``, ``::1``,
+    ``localhost``); ``""`` and ``0.0.0.0`` (every interface) are not."""
+    if host in ("", "0.0.0.0", "::"):
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    if host.lower() != "localhost":
+        try:
+            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        except OSError:
+            return False
+        return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
+    return True
+
+
+def _mac(key: bytes, label: bytes, *parts: bytes) -> bytes:
+    return hmac.new(key, label + b"".join(parts), hashlib.sha256).digest()
+
+
+def _frame_digest(session: bytes | None, idx: int, payload: bytes) -> bytes:
+    """sha256 of the payload, or (after a handshake) its HMAC under the session key, bound to
+    the layer index and length so a frame cannot be replayed in another place."""
+    if session is None:
+        return hashlib.sha256(payload).digest()
+    return hmac.new(session, struct.pack(">IQ", idx, len(payload)) + payload, hashlib.sha256).digest()
+
+
 # ------------------------------------------------------------------------------------------ server
 
 
 class LayerServer:
-    """Sends the payloads to one client over loopback TCP at ``rate_bps`` (token bucket).
+    """Sends the payloads to one client over TCP at ``rate_bps`` (token bucket).
+
+    It listens on ``host`` (default ``127.0.0.1``). On any address that is not loopback it
+    refuses to start without a ``secret`` (:class:`~edgeinfer.core.errors.InvalidOptionError`);
+    with a secret, the client must answer an HMAC-SHA256 challenge before any byte of a layer
+    is sent, the server proves it knows the secret too, and each frame's digest is an HMAC
+    under a per-connection key. It serves one connection, waits at most ``accept_timeout_s``
+    for it and ``io_timeout_s`` for each read or write, then stops.
 
     ``fault``: ``None``; ``"drop"`` closes the connection halfway through layer ``fault_layer``;
     ``"corrupt"`` flips one payload byte of layer ``fault_layer`` after its digest was computed.
     """
 
-    def __init__(self, payloads: Sequence[bytes], rate_bps: float, *, chunk_bytes: int = 16384,
-                 fault: str | None = None, fault_layer: int = 1) -> None:
+    def __init__(self, payloads: Sequence[bytes], rate_bps: float, *, host: str = "127.0.0.1", port: int = 0,
+                 secret: bytes | str | None = None, chunk_bytes: int = 16384, fault: str | None = None,
+                 fault_layer: int = 1, accept_timeout_s: float = 60.0, io_timeout_s: float = 30.0) -> None:
         if rate_bps <= 0:
             raise ValueError("rate_bps must be positive")
+        self.key = _secret_bytes(secret)
+        if self.key is None and not is_loopback(host):
+            raise InvalidOptionError("secret", f"refusing to listen on {host or 'every interface'!r} (not loopback) "
+                                               "without a shared secret: pass secret=... to server and client")
         self.payloads = list(payloads)
         self.rate_bps = float(rate_bps)
         self.chunk = int(chunk_bytes)
         self.fault = fault
         self.fault_layer = fault_layer
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.io_timeout_s = float(io_timeout_s)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(1)
+        try:
+            self.sock.bind((host, port))
+            self.sock.listen(1)
+        except OSError:
+            self.sock.close()
+            raise
+        self.sock.settimeout(float(accept_timeout_s))
+        self.host = host
         self.port = self.sock.getsockname()[1]
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -142,14 +236,29 @@ class LayerServer:
         self.thread.start()
         return self
 
+    def _handshake(self, conn: socket.socket) -> bytes | None:
+        """Challenge the client; return the session key (``None`` without a secret)."""
+        if self.key is None:
+            return None
+        nonce_s = os.urandom(NONCE_BYTES)
+        conn.sendall(HELLO + nonce_s)
+        reply = _recv_exact(conn, NONCE_BYTES + 32, "the client's handshake")
+        nonce_c, mac_c = reply[:NONCE_BYTES], reply[NONCE_BYTES:]
+        if not hmac.compare_digest(mac_c, _mac(self.key, b"SLD1 client", nonce_s, nonce_c)):
+            raise StreamAuthError("the client failed the shared-secret handshake; connection closed")
+        conn.sendall(_mac(self.key, b"SLD1 server", nonce_c, nonce_s))
+        return _mac(self.key, b"SLD1 session", nonce_s, nonce_c)
+
     def _serve(self) -> None:
         try:
             conn, _ = self.sock.accept()
             with conn:
+                conn.settimeout(self.io_timeout_s)
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                session = self._handshake(conn)
                 bucket = _TokenBucket(self.rate_bps, self.chunk)
                 for i, p in enumerate(self.payloads):
-                    digest = hashlib.sha256(p).digest()
+                    digest = _frame_digest(session, i, p)
                     if self.fault == "corrupt" and i == self.fault_layer and p:
                         p = bytes([p[0] ^ 0xFF]) + p[1:]
                     frame = HEADER.pack(MAGIC, i, len(p), digest) + p
@@ -158,10 +267,14 @@ class LayerServer:
                         return
                     bucket.send(conn, frame)
                 conn.sendall(HEADER.pack(MAGIC, END, 0, b"\0" * 32))
-        except OSError as exc:  # client went away
+        except (OSError, StreamError) as exc:  # client went away, never came, or failed the handshake
             self.error = exc
         finally:
             self.sock.close()
+
+    def close(self) -> None:
+        """Stop listening (a pending ``accept`` ends)."""
+        self.sock.close()
 
     def join(self, timeout: float | None = None) -> None:
         self.thread.join(timeout)
@@ -203,30 +316,111 @@ def _recv_exact(conn: socket.socket, n: int, what: str) -> bytes:
     return bytes(buf)
 
 
-def _receiver(port: int, n_layers: int, out: queue.Queue, t0: list[float]) -> None:
-    """Receive frames, check them, put ``(index, state_dict, arrival_s)`` (or an exception)."""
+@dataclass(frozen=True)
+class _LayerSpec:
+    """What a layer's frame must hold: tensor name -> (dtype, shape), and its largest size."""
+
+    tensors: dict[str, tuple[torch.dtype, tuple[int, ...]]]
+    max_bytes: int
+
+
+def _layer_specs(skeleton: Chain) -> list[_LayerSpec]:
+    """From the weightless skeleton: each layer's tensors and the most bytes its safetensors blob
+    can take (the tensors' bytes plus a generous header allowance)."""
+    specs = []
+    for _, m in skeleton:
+        sd = m.state_dict()
+        tensors = {k: (v.dtype, tuple(v.shape)) for k, v in sd.items()}
+        data = sum(v.numel() * v.element_size() for v in sd.values())
+        header = 8 + 1024 + sum(256 + 2 * len(k) + 24 * len(v.shape) for k, v in sd.items())
+        specs.append(_LayerSpec(tensors, data + header))
+    return specs
+
+
+def _check_tensors(idx: int, sd: dict[str, torch.Tensor], spec: _LayerSpec) -> None:
+    if set(sd) != set(spec.tensors):
+        extra, missing = sorted(set(sd) - set(spec.tensors)), sorted(set(spec.tensors) - set(sd))
+        raise FrameRejectedError(f"layer {idx}: tensors do not match the architecture (unexpected {extra[:3]}, "
+                                 f"missing {missing[:3]}); connection closed")
+    for k, (dtype, shape) in spec.tensors.items():
+        t = sd[k]
+        if t.dtype != dtype or tuple(t.shape) != shape:
+            raise FrameRejectedError(f"layer {idx}: tensor {k} is {t.dtype} {list(t.shape)}, the architecture "
+                                     f"needs {dtype} {list(shape)}; connection closed")
+
+
+def _client_handshake(conn: socket.socket, key: bytes | None) -> bytes | None:
+    """Read the server's first bytes; with a secret, answer its challenge and check its proof.
+    Returns the session key, or ``None`` (no secret: the first frame's magic was already read,
+    so the caller gets it back through ``_Pending``)."""
+    magic = _recv_exact(conn, 4, "the first frame")
+    if magic == HELLO:
+        if key is None:
+            raise StreamAuthError("the server requires a shared secret (pass secret=...)")
+        nonce_s = _recv_exact(conn, NONCE_BYTES, "the server's challenge")
+        nonce_c = os.urandom(NONCE_BYTES)
+        conn.sendall(nonce_c + _mac(key, b"SLD1 client", nonce_s, nonce_c))
+        try:
+            proof = _recv_exact(conn, 32, "the server's proof")
+        except StreamDroppedError:
+            raise StreamAuthError("the server closed the connection during the handshake "
+                                  "(the secrets differ?)") from None
+        if not hmac.compare_digest(proof, _mac(key, b"SLD1 server", nonce_c, nonce_s)):
+            raise StreamAuthError("the server failed the shared-secret handshake; connection closed")
+        return _mac(key, b"SLD1 session", nonce_s, nonce_c)
+    if key is not None:
+        raise StreamAuthError("the server did not authenticate (no handshake) although a secret was given")
+    raise _Pending(magic)
+
+
+class _Pending(Exception):  # noqa: N818 - internal control flow: the first frame's magic, already read
+    def __init__(self, magic: bytes) -> None:
+        self.magic = magic
+
+
+def _receiver(host: str, port: int, specs: list[_LayerSpec], out: queue.Queue, t0: list[float],
+              key: bytes | None, io_timeout_s: float) -> None:
+    """Receive frames, check them, put ``(index, state_dict, arrival_s, frame_bytes)`` (or an exception)."""
+    n_layers = len(specs)
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        with socket.create_connection((host, port), timeout=io_timeout_s) as conn:
             t0.append(time.perf_counter())
+            first: bytes | None = None
+            try:
+                session = _client_handshake(conn, key)
+            except _Pending as p:
+                session, first = None, p.magic
             for expected in range(n_layers + 1):
-                magic, idx, length, digest = HEADER.unpack(_recv_exact(conn, HEADER.size, f"frame {expected} header"))
+                what = f"frame {expected} header"
+                raw = (first + _recv_exact(conn, HEADER.size - 4, what)) if first is not None else \
+                    _recv_exact(conn, HEADER.size, what)
+                first = None
+                magic, idx, length, digest = HEADER.unpack(raw)
                 if magic != MAGIC:
-                    raise LayerCorruptedError(f"frame {expected}: bad magic {magic!r}")
+                    raise FrameRejectedError(f"frame {expected}: bad magic {magic!r}; connection closed")
                 if idx == END:
                     if expected != n_layers:
                         raise StreamDroppedError(f"stream ended after {expected} of {n_layers} layers")
+                    if length != 0:
+                        raise FrameRejectedError(f"end-of-stream frame claims {length} bytes; connection closed")
                     out.put(None)
                     return
                 if idx != expected:
-                    raise LayerCorruptedError(f"frame {expected}: got layer index {idx}")
+                    raise FrameRejectedError(f"frame {expected}: got layer index {idx}; connection closed")
+                cap = specs[idx].max_bytes
+                if length > cap:  # refuse before receiving (or allocating) anything of it
+                    raise FrameRejectedError(f"layer {idx}: frame claims {length} bytes, its architecture needs at "
+                                             f"most {cap}; connection closed")
                 payload = _recv_exact(conn, length, f"layer {idx} ({length} bytes)")
-                if hashlib.sha256(payload).digest() != digest:
-                    raise LayerCorruptedError(f"layer {idx}: sha256 mismatch (corrupted in transit)")
+                if not hmac.compare_digest(_frame_digest(session, idx, payload), digest):
+                    raise LayerCorruptedError(f"layer {idx}: {'HMAC' if session else 'sha256'} mismatch "
+                                              "(corrupted in transit)")
                 try:
                     sd = st_load(payload)
                 except Exception as exc:  # noqa: BLE001 - any decoding failure is a corrupted layer
                     raise LayerCorruptedError(f"layer {idx}: not a valid safetensors blob ({exc})") from None
-                out.put((idx, sd, time.perf_counter()))
+                _check_tensors(idx, sd, specs[idx])
+                out.put((idx, sd, time.perf_counter(), HEADER.size + length))
             raise StreamDroppedError(f"no end-of-stream frame after {n_layers} layers")
     except StreamError as exc:
         out.put(exc)
@@ -245,23 +439,26 @@ class StreamResult:
     bits: list[float] = field(default_factory=list)
 
 
-def stream_and_infer(builder: Callable[[], Chain], x: torch.Tensor, rate_bps: float, *, mode: str = "pipelined",
-                     server_layers: Chain | None = None, fault: str | None = None, fault_layer: int = 1,
-                     timeout_s: float = 120.0) -> StreamResult:
-    """Serve ``server_layers`` (default ``builder()``) at ``rate_bps`` and run them on the client.
+def receive_and_infer(host: str, port: int, builder: Callable[[], Chain], x: torch.Tensor, *,
+                      mode: str = "pipelined", secret: bytes | str | None = None, timeout_s: float = 120.0,
+                      io_timeout_s: float = 30.0, rate_bps: float = float("nan")) -> StreamResult:
+    """The client: connect to a :class:`LayerServer` at ``host:port``, receive every layer of
+    ``builder()`` and run ``x`` through them (``pipelined`` or ``sequential``).
 
-    The client holds only a weightless skeleton of ``builder()``; every tensor it computes with
-    arrived over the socket and passed its checksum. Times are from the connection's start.
+    Every frame is checked against the weightless skeleton of ``builder()`` before it is used:
+    a length above what the layer's tensors need is refused before anything of it is received;
+    tensors with other names, dtypes or shapes are refused. ``secret``: the server's shared
+    secret (needed when it has one). Any failure is a :class:`StreamError` and closes the
+    connection; no result is returned unless every layer arrived and passed its digest.
     """
     if mode not in ("pipelined", "sequential"):
         raise ValueError(f"unknown mode {mode!r}")
-    layers = server_layers if server_layers is not None else builder()
-    payloads = layer_payloads(layers)
+    key = _secret_bytes(secret)
     skeleton = _skeleton(builder)
-    server = LayerServer(payloads, rate_bps, fault=fault, fault_layer=fault_layer).start()
+    specs = _layer_specs(skeleton)
     q: queue.Queue = queue.Queue()
     t0: list[float] = []
-    rx = threading.Thread(target=_receiver, args=(server.port, len(skeleton), q, t0), daemon=True)
+    rx = threading.Thread(target=_receiver, args=(host, port, specs, q, t0, key, io_timeout_s), daemon=True)
     rx.start()
 
     def get() -> Any:
@@ -275,6 +472,7 @@ def stream_and_infer(builder: Callable[[], Chain], x: torch.Tensor, rate_bps: fl
 
     arrival: list[float] = []
     done: list[float] = []
+    bits: list[float] = []
     with torch.inference_mode():
         if mode == "sequential":
             items = [get() for _ in skeleton]
@@ -282,21 +480,44 @@ def stream_and_infer(builder: Callable[[], Chain], x: torch.Tensor, rate_bps: fl
                 raise LayerCorruptedError("extra frame after the last layer")
         h = x
         for i, (_, module) in enumerate(skeleton):
-            idx, sd, t_arr = items[i] if mode == "sequential" else get()
+            idx, sd, t_arr, nbytes = items[i] if mode == "sequential" else get()
             try:
                 module.load_state_dict(sd, strict=True, assign=True)
             except RuntimeError as exc:
                 raise LayerCorruptedError(f"layer {idx}: tensors do not fit the architecture ({exc})") from None
             module.eval()
             arrival.append(t_arr - t0[0])
+            bits.append(8.0 * nbytes)
             h = module(h)
             done.append(time.perf_counter() - t0[0])
         if mode == "pipelined" and get() is not None:
             raise LayerCorruptedError("extra frame after the last layer")
-    server.join(5)
     rx.join(5)
     return StreamResult(output=h, mode=mode, rate_bps=rate_bps, total_s=done[-1], arrival_s=arrival, done_s=done,
-                        bits=[8.0 * (len(p) + HEADER.size) for p in payloads])
+                        bits=bits)
+
+
+def stream_and_infer(builder: Callable[[], Chain], x: torch.Tensor, rate_bps: float, *, mode: str = "pipelined",
+                     server_layers: Chain | None = None, fault: str | None = None, fault_layer: int = 1,
+                     timeout_s: float = 120.0, secret: bytes | str | None = None) -> StreamResult:
+    """Serve ``server_layers`` (default ``builder()``) at ``rate_bps`` on loopback and run them
+    on a client (:func:`receive_and_infer`); ``secret`` makes both sides do the handshake.
+
+    The client holds only a weightless skeleton of ``builder()``; every tensor it computes with
+    arrived over the socket and passed its checksum. Times are from the connection's start.
+    """
+    if mode not in ("pipelined", "sequential"):
+        raise ValueError(f"unknown mode {mode!r}")
+    layers = server_layers if server_layers is not None else builder()
+    payloads = layer_payloads(layers)
+    server = LayerServer(payloads, rate_bps, fault=fault, fault_layer=fault_layer, secret=secret,
+                         accept_timeout_s=timeout_s).start()
+    try:
+        return receive_and_infer("127.0.0.1", server.port, builder, x, mode=mode, secret=secret,
+                                 timeout_s=timeout_s, rate_bps=rate_bps)
+    finally:
+        server.close()
+        server.join(5)
 
 
 # ------------------------------------------------------------------------------------------ prediction
