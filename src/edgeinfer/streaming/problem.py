@@ -50,7 +50,7 @@ SHARE_ATOL = 1e-12
 #: Relative slack on the deadline of a user with a ``share_timeline`` (simulated finish
 #: ``<= deadline * (1 + TIMELINE_RTOL)``); constant shares are judged with no slack by the
 #: closed form the solvers use (:func:`edgeinfer.streaming.model.least_share`).
-TIMELINE_RTOL = 1e-10
+TIMELINE_RTOL = 1e-12
 #: Relative and absolute tolerance on a claimed ``latency_s``.
 CLAIM_RTOL, CLAIM_ATOL = 1e-9, 1e-12
 #: Latest time a ``share_timeline`` row may end (s): about 32 years.
