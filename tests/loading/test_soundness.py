@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from edgeinfer.core.errors import InvalidSolutionError
 from edgeinfer.core.registry import solve
 from edgeinfer.core.solution import SolveOptions, VerifyReport
+from edgeinfer.core.status import SolveStatus
 from edgeinfer.loading.model import DEADLINE_RTOL, PLAN_MARGIN, timeline
 from edgeinfer.loading.problem import (
     SHARE_TOL,
@@ -22,7 +23,6 @@ from edgeinfer.loading.problem import (
     load_solution,
     verify,
 )
-from edgeinfer.core.status import SolveStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "partial_loading_backbone.json"

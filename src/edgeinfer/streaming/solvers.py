@@ -22,7 +22,13 @@ from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
 from edgeinfer.streaming.model import user_finish_time
-from edgeinfer.streaming.problem import PROBLEM, TIMELINE_RTOL, SlideInstance, SlideSolution, UserAlloc
+from edgeinfer.streaming.problem import (
+    PROBLEM,
+    TIMELINE_RTOL,
+    SlideInstance,
+    SlideSolution,
+    UserAlloc,
+)
 
 __all__ = ["PairTable", "pair_table", "best_speeds", "solve_slide", "solve_slide_dynamic", "solve_sequential",
            "solve_equal_bandwidth", "admit_sorted", "layer_jobs"]
