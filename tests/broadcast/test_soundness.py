@@ -97,3 +97,13 @@ def test_mutations_never_beat_bnb(solved, fd, fp):
     inst, _, doc, opt = solved
     rep = verify(inst, load_solution(_scaled(doc, fd, fp), inst))
     assert not (rep.ok and rep.objective < opt * (1 - BEAT_RTOL)), (fd, fp, rep.objective, opt)
+
+
+def test_instance_snr_overflow_refused():
+    from edgeinfer.core.errors import InvalidInstanceError
+
+    doc = json.loads(EXAMPLE.read_text())
+    doc["noise_w"] = 1e-300
+    doc["devices"][1]["channel_gain"] = 1e10
+    with pytest.raises(InvalidInstanceError, match=r"devices\[1\].channel_gain"):
+        load_instance(doc)

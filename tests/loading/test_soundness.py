@@ -165,3 +165,17 @@ def test_mutated_shares_never_beat_the_optimum(solved, data):
     rep = verify(inst, mutated)
     assert rep.objective <= best
     assert not rep.ok
+
+
+def test_instance_rate_overflow_refused():
+    from edgeinfer.core.errors import InvalidInstanceError
+
+    doc = json.loads(EXAMPLE.read_text())
+    doc["bandwidth_hz"] = 1e300
+    doc["users"][2]["spectral_efficiency"] = 1e10
+    with pytest.raises(InvalidInstanceError, match=r"users\[2\].spectral_efficiency"):
+        load_instance(doc)
+    doc = json.loads(EXAMPLE.read_text())
+    doc["load"]["disk_bytes_per_s"] = 1e-310
+    with pytest.raises(InvalidInstanceError, match="load"):
+        load_instance(doc)

@@ -151,3 +151,30 @@ def test_mutated_solutions_never_beat_the_optimum(inst, data):
     rep = verify(inst, _sol(inst, allocs, OPTIMUM + 1))
     assert rep.objective <= OPTIMUM
     assert not rep.ok
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n_users=st.integers(1, 40))
+def test_least_share_is_the_solvers_share_to_the_bit(seed, n_users):
+    """verify's closed-form test reproduces pair_table exactly, for both executions, so the
+    deadline of a constant-share user needs no slack."""
+    from edgeinfer.streaming.model import least_share, speed_cap
+    from edgeinfer.streaming.scenario import make_instance
+    from edgeinfer.streaming.solvers import pair_table
+
+    inst = make_instance(seed=seed, n_users=n_users)
+    for execution in ("pipelined", "sequential"):
+        table = pair_table(inst, execution)
+        for u, m, share, speed in zip(table.user, table.model, table.share, table.speed, strict=True):
+            assert speed_cap(inst, int(u), int(m)) == speed
+            assert least_share(inst, int(u), int(m), float(speed), execution) == share
+
+
+def test_instance_rate_overflow_refused():
+    from edgeinfer.core.errors import InvalidInstanceError
+
+    doc = json.loads(EXAMPLE.read_text())
+    doc["bandwidth_hz"] = 1e300
+    doc["users"][2]["spectral_efficiency"] = 1e10
+    with pytest.raises(InvalidInstanceError, match=r"users\[2\].spectral_efficiency"):
+        load_instance(doc)

@@ -240,6 +240,9 @@ def load_instance(doc: Any) -> MBAInstance:
         for n, row in enumerate(per_model):
             if len(row) != K:
                 raise InvalidInstanceError(f"scores[{i}][{n}]", f"expected {K} devices (shape {shape}), got {len(row)}")
+    for k, d in enumerate(m.devices):  # the SNR per watt the rate of eq. (2) needs must be finite
+        if not math.isfinite(d.channel_gain / m.noise_w):
+            raise InvalidInstanceError(f"devices[{k}].channel_gain", "channel_gain / noise_w overflows (not finite)")
     scores = np.array(m.scores, dtype=float).reshape(M, N, K)
     scores.setflags(write=False)
     own = np.array([index[d.model] for d in m.devices], dtype=np.int64)

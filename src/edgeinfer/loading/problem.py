@@ -259,6 +259,12 @@ def load_instance(doc: Any) -> PartialLoadingInstance:
     _check_instance(d)
     bidx = {b.id: j for j, b in enumerate(d.blocks)}
     midx = {m.id: i for i, m in enumerate(d.models)}
+    for k, u in enumerate(d.users):  # the rates verify and the solvers compute must be finite
+        if not math.isfinite(d.bandwidth_hz * u.spectral_efficiency):
+            raise InvalidInstanceError(f"users[{k}].spectral_efficiency",
+                                       "bandwidth_hz * spectral_efficiency overflows (not a finite rate)")
+    if not math.isfinite(1.0 / d.load.disk_bytes_per_s + 1.0 / d.load.host_to_device_bytes_per_s):
+        raise InvalidInstanceError("load", "loading speeds so small that a byte's loading time overflows")
     return PartialLoadingInstance(
         bandwidth_hz=float(d.bandwidth_hz),
         deadline_s=float(d.deadline_s),

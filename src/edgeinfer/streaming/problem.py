@@ -191,6 +191,12 @@ def validate_instance(inst: SlideInstance) -> SlideInstance:
         if len(arr) != n:
             raise InvalidInstanceError("users", f"{name} has {len(arr)} entries for {n} users")
         finite(arr, f"users[{{}}].{name}", positive=positive)
+    with np.errstate(over="ignore"):
+        full = inst.bandwidth_hz * np.asarray(inst.spectral_efficiency, dtype=float)
+    if n and not np.all(np.isfinite(full)):
+        k = int(np.flatnonzero(~np.isfinite(full))[0])
+        raise InvalidInstanceError(f"users[{k}].spectral_efficiency",
+                                   "bandwidth_hz * spectral_efficiency overflows (not a finite rate)")
     if len(inst.candidates) != n:
         raise InvalidInstanceError("users", f"{len(inst.candidates)} candidate lists for {n} users")
     lens = np.fromiter(map(len, inst.candidates), dtype=np.int64, count=n)
@@ -227,6 +233,10 @@ def load_instance(doc: object) -> SlideInstance:
         if len(set(u.models)) != len(u.models):
             raise InvalidInstanceError(f"users[{k}].models", "a candidate model is listed twice")
         cands.append(tuple(index[mid] for mid in u.models))
+    for k, u in enumerate(m.users):
+        if not math.isfinite(m.bandwidth_hz * u.spectral_efficiency):
+            raise InvalidInstanceError(f"users[{k}].spectral_efficiency",
+                                       "bandwidth_hz * spectral_efficiency overflows (not a finite rate)")
     return SlideInstance(
         bandwidth_hz=m.bandwidth_hz,
         model_ids=tuple(x.id for x in m.models),
