@@ -380,7 +380,8 @@ def verify(inst: PartialLoadingInstance, sol: PartialLoadingSolution) -> VerifyR
     batch, a batch above ``max_batch`` (eq. 10c), shares outside [0, 1] or summing above 1
     (eq. 5), a share count differing from the user count. Batches ending after the deadline
     are allowed but serve nobody (eq. 2); the objective counts the users of the batches that
-    end by ``deadline_s * (1 + 1e-9)``.
+    end by ``deadline_s * (1 + DEADLINE_RTOL)`` and is compared exactly (an integer). A batch
+    whose recomputed timing overflows is a violation; each claimed timing present is checked.
     """
     v = Violations()
     seen: dict[int, int] = {}
@@ -428,6 +429,8 @@ def verify(inst: PartialLoadingInstance, sol: PartialLoadingSolution) -> VerifyR
                 served += len(b.users)
             else:
                 late += 1
+            if not math.isfinite(t.end_s):
+                v.add(f"batches[{n}]: recomputed timing is not finite (a share too small to upload with)")
             for name, value in b.claimed:
                 real = float(getattr(t, name))
                 if not (math.isfinite(real) and math.isclose(value, real, rel_tol=CLAIM_RTOL, abs_tol=CLAIM_ATOL)):
