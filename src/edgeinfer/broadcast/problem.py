@@ -22,9 +22,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 import numpy as np
+from pydantic import Field
 
 from edgeinfer.broadcast.model import min_energy_j, qos_tol, rate_bps
 from edgeinfer.core.errors import InvalidInstanceError, InvalidSolutionError
@@ -62,8 +63,18 @@ __all__ = [
 ]
 
 PROBLEM = "mba"
-#: Relative tolerance of the verifier (bits delivered, energy, QoS).
-REL_TOL = 1e-7
+#: Relative tolerance of the verifier on the bits a transmission delivers (``>= block_bits *
+#: (1 - BITS_RTOL)``) and on the energy budget (``<= energy_j * (1 + ENERGY_RTOL)``): float
+#: rounding of the recomputation only (docs/formats.md). The QoS slack is the model's
+#: :data:`~edgeinfer.broadcast.model.QOS_REL_TOL`, the one the solvers select with.
+BITS_RTOL = 1e-12
+ENERGY_RTOL = 1e-12
+#: Back-compatible name of :data:`BITS_RTOL`.
+REL_TOL = BITS_RTOL
+#: Relative and absolute tolerance on a claimed ``total_latency_s`` / ``energy_j``.
+CLAIM_RTOL, CLAIM_ATOL = 1e-9, 1e-12
+#: Longest transmission a solution may schedule (s): about 32 years, beyond any physical broadcast.
+MAX_DURATION_S = 1e9
 
 
 # --------------------------------------------------------------------------- formats
@@ -95,8 +106,8 @@ class MBAInstanceModel(StrictModel):
 class BroadcastEntry(StrictModel):
     model: Id
     position: NonNegativeInt
-    power_w: NonNegativeFloat
-    duration_s: NonNegativeFloat
+    power_w: PositiveFloat
+    duration_s: Annotated[float, Field(gt=0, le=MAX_DURATION_S)]
 
 
 class MBASolutionModel(StrictModel):
@@ -229,6 +240,9 @@ def load_instance(doc: Any) -> MBAInstance:
         for n, row in enumerate(per_model):
             if len(row) != K:
                 raise InvalidInstanceError(f"scores[{i}][{n}]", f"expected {K} devices (shape {shape}), got {len(row)}")
+    for k, d in enumerate(m.devices):  # the SNR per watt the rate of eq. (2) needs must be finite
+        if not math.isfinite(d.channel_gain / m.noise_w):
+            raise InvalidInstanceError(f"devices[{k}].channel_gain", "channel_gain / noise_w overflows (not finite)")
     scores = np.array(m.scores, dtype=float).reshape(M, N, K)
     scores.setflags(write=False)
     own = np.array([index[d.model] for d in m.devices], dtype=np.int64)
@@ -362,12 +376,14 @@ def verify(inst: MBAInstance, s: MBASolution) -> VerifyReport:
     # transmissions of each block
     by_block: dict[tuple[int, int], list[int]] = {}
     for j, t in enumerate(s.broadcast):
-        if not (math.isfinite(t.power_w) and math.isfinite(t.duration_s)) or t.power_w < 0 or t.duration_s < 0:
-            v.add(f"broadcast[{j}]: power and duration must be finite and non-negative")
+        if not (math.isfinite(t.power_w) and math.isfinite(t.duration_s)) or t.power_w <= 0 or t.duration_s <= 0 \
+                or t.duration_s > MAX_DURATION_S:
+            v.add(f"broadcast[{j}]: power and duration must be finite and positive (duration <= {MAX_DURATION_S:g} s)")
             continue
         by_block.setdefault((mindex[t.model], int(t.position)), []).append(j)
     users: dict[int, list[int]] = {j: [] for j in range(len(s.broadcast))}
     scores = np.zeros(inst.num_devices)
+    overflow: set[int] = set()
     for k, dev in enumerate(inst.device_ids):
         models = (s.assembly or {}).get(dev)
         if models is None:
@@ -380,29 +396,40 @@ def verify(inst: MBAInstance, s: MBASolution) -> VerifyReport:
             best_bits, best_j = -1.0, None
             for j in by_block.get((i, n), []):
                 t = s.broadcast[j]
-                bits = t.duration_s * float(rate_bps(t.power_w, H, B, N0))  # eq. (2)
+                with np.errstate(all="ignore"):
+                    bits = t.duration_s * float(rate_bps(t.power_w, H, B, N0))  # eq. (2)
+                if not math.isfinite(bits):  # p H / N0 overflows: no physical link delivers this
+                    if j not in overflow:
+                        overflow.add(j)
+                        v.add(f"broadcast[{j}]: the link rate at power {t.power_w:g} W overflows (not finite)")
+                    continue
                 if bits > best_bits:
                     best_bits, best_j = bits, j
             if best_j is None:
-                v.add(f"device {dev!r} assembles block {n} of {mid!r}, which is never broadcast")
-            elif best_bits < Q * (1 - REL_TOL):
+                v.add(f"device {dev!r} assembles block {n} of {mid!r}, which is never broadcast"
+                      + (" (at a finite rate)" if by_block.get((i, n)) else ""))
+            elif best_bits < Q * (1 - BITS_RTOL):
                 v.add(f"device {dev!r} receives only {best_bits:.6g} of {Q:g} bits of block {n} of {mid!r}")
             else:
                 users[best_j].append(k)
         v.check(scores[k] >= inst.qos[k] - qos_tol(inst.qos[k]),
                 f"device {dev!r} assembles a model scoring {scores[k]:.6g} < qos {inst.qos[k]:g} (C2)")
-    energy = float(sum(t.power_w * t.duration_s for t in s.broadcast))
-    latency = float(sum(t.duration_s for t in s.broadcast))
-    v.check(energy <= inst.energy_j * (1 + REL_TOL),
+    with np.errstate(all="ignore"):
+        energy = math.fsum(t.power_w * t.duration_s for t in s.broadcast)
+        latency = math.fsum(t.duration_s for t in s.broadcast)
+    if not (math.isfinite(energy) and math.isfinite(latency)):
+        v.add(f"energy {energy!r} J or latency {latency!r} s is not finite (overflow)")
+    v.check(energy <= inst.energy_j * (1 + ENERGY_RTOL),
             f"energy {energy:.6g} J exceeds the budget {inst.energy_j:g} J (C3)")
-    if math.isfinite(s.energy_j) and not math.isclose(energy, s.energy_j, rel_tol=1e-6, abs_tol=1e-9):
+    if math.isfinite(s.energy_j) and not math.isclose(energy, s.energy_j, rel_tol=CLAIM_RTOL, abs_tol=CLAIM_ATOL):
         v.add(f"reported energy {s.energy_j!r} J differs from the recomputed {energy!r} J")
-    if not math.isclose(latency, s.total_latency_s, rel_tol=1e-6, abs_tol=1e-12):
+    if not math.isclose(latency, s.total_latency_s, rel_tol=CLAIM_RTOL, abs_tol=CLAIM_ATOL):
         v.add(f"reported total_latency_s {s.total_latency_s!r} differs from the recomputed {latency!r}")
     worst = [float(inst.gains[u].min()) if u else None for u in (users[j] for j in range(len(s.broadcast)))]
     details = {"scores": scores.tolist(), "energy_j": energy, "num_broadcast": len(s.broadcast),
                "worst_gain": worst, "unused_transmissions": sum(1 for u in users.values() if not u)}
-    return VerifyReport.from_violations(v, latency, s.objective, details=details, rel_tol=1e-6)
+    return VerifyReport.from_violations(v, latency, s.objective, details=details, rel_tol=CLAIM_RTOL,
+                                        abs_tol=CLAIM_ATOL)
 
 
 SPEC = register_problem(ProblemSpec(

@@ -155,7 +155,10 @@ class VerifyReport:
 
     ``feasible`` says whether every constraint holds; ``objective`` is the value
     recomputed from the instance; ``reported_objective`` is what the solution claims.
-    ``ok`` holds when the solution is feasible and its claim is right.
+    ``ok`` holds when the solution is feasible and its claim is right. With ``integer=True``
+    (an objective that counts: users served, blocks) the claim must equal the recomputed count
+    exactly; otherwise it matches within ``rel_tol``/``abs_tol`` (``math.isclose``). A claim
+    that is not a finite number never matches a finite recomputed objective.
     """
 
     feasible: bool
@@ -165,11 +168,14 @@ class VerifyReport:
     details: Mapping[str, Any] = field(default_factory=dict)
     rel_tol: float = 1e-6
     abs_tol: float = 1e-9
+    integer: bool = False
 
     @property
     def objective_matches(self) -> bool:
         if self.reported_objective is None:
             return True
+        if self.integer:
+            return bool(self.reported_objective == self.objective and math.isfinite(self.objective))
         return math.isclose(
             self.objective, self.reported_objective, rel_tol=self.rel_tol, abs_tol=self.abs_tol
         )

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEADLINE_RTOL",
+    "PLAN_MARGIN",
+    "SHARE_ATOL",
     "BatchTiming",
     "timeline",
     "ModelCosts",
@@ -45,7 +47,15 @@ __all__ = [
 ]
 
 #: A batch ends "by the deadline" when ``end <= deadline * (1 + DEADLINE_RTOL)`` (floating-point slack).
-DEADLINE_RTOL = 1e-9
+DEADLINE_RTOL = 1e-12
+#: The solvers plan against ``deadline * (1 + DEADLINE_RTOL - PLAN_MARGIN)``: a hair inside the
+#: verifier's limit, for the rounding of summing the phases in another order (a plan of up to
+#: ~900 phases). Only a schedule ending in that band could be served by verify yet missed by an
+#: exact solver.
+PLAN_MARGIN = 1e-13
+#: Slack on the sum of a batch's bandwidth shares (eq. 5): ``sum <= 1 + SHARE_ATOL``. Timing
+#: uses the shares divided by their sum when it exceeds 1, so the slack gains nothing.
+SHARE_ATOL = 1e-9
 
 
 # ----------------------------------------------------------------------------- timeline (verify)
@@ -64,7 +74,9 @@ class BatchTiming:
 def timeline(inst: PartialLoadingInstance, batches: Sequence[Batch]) -> list[BatchTiming]:
     """Recompute every batch's phases from the instance alone (eqs. 1, 6-9).
 
-    A user with a zero share never finishes uploading (infinite time).
+    A user with a zero share never finishes uploading (infinite time). Shares summing above 1
+    (within the verifier's :data:`SHARE_ATOL`) are scaled to sum 1 first. Overflow gives ``inf``
+    (a batch that never ends), never an exception.
     """
     out = []
     t = 0.0
@@ -74,12 +86,16 @@ def timeline(inst: PartialLoadingInstance, batches: Sequence[Batch]) -> list[Bat
     for b in batches:
         users = np.asarray(b.users, dtype=np.int64)
         shares = np.asarray(b.shares, dtype=float)
-        with np.errstate(divide="ignore"):
+        total = float(shares.sum()) if shares.size else 0.0
+        if total > 1.0:
+            shares = shares / total
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             per_user = np.where(shares > 0, unit[users] / np.where(shares > 0, shares, 1.0), np.inf)
         up = float(per_user.max()) if len(users) else 0.0
-        load = inst.load_bytes(prev, b.model) * inst.load_s_per_byte
-        comp = float(inst.compute_per_sample_s[b.model] * len(users) + inst.compute_fixed_s[b.model])
-        end = t + up + load + comp
+        with np.errstate(over="ignore", invalid="ignore"):
+            load = inst.load_bytes(prev, b.model) * inst.load_s_per_byte
+            comp = float(inst.compute_per_sample_s[b.model] * len(users) + inst.compute_fixed_s[b.model])
+            end = t + up + load + comp
         out.append(BatchTiming(t, up, load, comp, end, bool(end <= limit)))
         t = end
         prev = b.model
@@ -272,7 +288,7 @@ def _detect_backbone(inst: PartialLoadingInstance) -> Backbone:
 
 def deadline_of(inst: PartialLoadingInstance) -> float:
     """The deadline solvers plan against (tiny slack below the verifier's tolerance)."""
-    return inst.deadline_s * (1.0 + 1e-12)
+    return inst.deadline_s * (1.0 + DEADLINE_RTOL - PLAN_MARGIN)
 
 
 def user_bound(inst: PartialLoadingInstance, costs: ModelCosts) -> int:

@@ -46,7 +46,7 @@ from edgeinfer.core.validation import (
     parse_model,
     require_nonempty,
 )
-from edgeinfer.loading.model import BatchTiming, timeline
+from edgeinfer.loading.model import SHARE_ATOL, BatchTiming, timeline
 
 __all__ = [
     "PROBLEM",
@@ -64,8 +64,13 @@ __all__ = [
 ]
 
 PROBLEM = "partial_loading"
-#: Slack on the sum of bandwidth shares of a batch (eq. 5).
-SHARE_TOL = 1e-9
+#: Slack on the sum of bandwidth shares of a batch (eq. 5); timing uses the shares scaled to
+#: sum 1, so the slack serves nobody more (:data:`edgeinfer.loading.model.SHARE_ATOL`).
+SHARE_TOL = SHARE_ATOL
+#: Relative and absolute tolerance on a batch's claimed timings (``start_s`` ... ``end_s``).
+CLAIM_RTOL, CLAIM_ATOL = 1e-9, 1e-12
+#: The claimed timing fields of a batch, in :class:`~edgeinfer.loading.model.BatchTiming` order.
+TIMING_FIELDS = ("start_s", "upload_s", "load_s", "compute_s", "end_s")
 
 
 # ----------------------------------------------------------------------------- file formats
@@ -114,11 +119,11 @@ class BatchDoc(StrictModel):
     model: str
     users: list[str]
     bandwidth_share: list[Fraction]
-    start_s: float | None = None
-    upload_s: float | None = None
-    load_s: float | None = None
-    compute_s: float | None = None
-    end_s: float | None = None
+    start_s: NonNegativeFloat | None = None
+    upload_s: NonNegativeFloat | None = None
+    load_s: NonNegativeFloat | None = None
+    compute_s: NonNegativeFloat | None = None
+    end_s: NonNegativeFloat | None = None
 
 
 class SolutionDoc(StrictModel):
@@ -203,11 +208,16 @@ class PartialLoadingInstance:
 # ----------------------------------------------------------------------------- solution
 @dataclass(frozen=True)
 class Batch:
-    """One batch: model index, user indices, and each user's bandwidth share (eq. 4)."""
+    """One batch: model index, user indices, and each user's bandwidth share (eq. 4).
+
+    ``claimed``: timings the solution file states (``{"end_s": 0.039, ...}``, any subset of
+    start/upload/load/compute/end); :func:`verify` checks each one present.
+    """
 
     model: int
     users: tuple[int, ...]
     shares: tuple[float, ...]
+    claimed: tuple[tuple[str, float], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -249,6 +259,12 @@ def load_instance(doc: Any) -> PartialLoadingInstance:
     _check_instance(d)
     bidx = {b.id: j for j, b in enumerate(d.blocks)}
     midx = {m.id: i for i, m in enumerate(d.models)}
+    for k, u in enumerate(d.users):  # the rates verify and the solvers compute must be finite
+        if not math.isfinite(d.bandwidth_hz * u.spectral_efficiency):
+            raise InvalidInstanceError(f"users[{k}].spectral_efficiency",
+                                       "bandwidth_hz * spectral_efficiency overflows (not a finite rate)")
+    if not math.isfinite(1.0 / d.load.disk_bytes_per_s + 1.0 / d.load.host_to_device_bytes_per_s):
+        raise InvalidInstanceError("load", "loading speeds so small that a byte's loading time overflows")
     return PartialLoadingInstance(
         bandwidth_hz=float(d.bandwidth_hz),
         deadline_s=float(d.deadline_s),
@@ -343,7 +359,8 @@ def load_solution(doc: Any, inst: PartialLoadingInstance) -> PartialLoadingSolut
                     f, f"user {u!r} requests model {inst.model_ids[int(inst.user_model[k])]!r}, not {b.model!r}"
                 )
             users.append(k)
-        batches.append(Batch(i, tuple(users), tuple(float(s) for s in b.bandwidth_share)))
+        claimed = tuple((f, float(getattr(b, f))) for f in TIMING_FIELDS if getattr(b, f) is not None)
+        batches.append(Batch(i, tuple(users), tuple(float(s) for s in b.bandwidth_share), claimed))
     return PartialLoadingSolution(
         problem=PROBLEM,
         algorithm=d.algorithm,
@@ -363,7 +380,8 @@ def verify(inst: PartialLoadingInstance, sol: PartialLoadingSolution) -> VerifyR
     batch, a batch above ``max_batch`` (eq. 10c), shares outside [0, 1] or summing above 1
     (eq. 5), a share count differing from the user count. Batches ending after the deadline
     are allowed but serve nobody (eq. 2); the objective counts the users of the batches that
-    end by ``deadline_s * (1 + 1e-9)``.
+    end by ``deadline_s * (1 + DEADLINE_RTOL)`` and is compared exactly (an integer). A batch
+    whose recomputed timing overflows is a violation; each claimed timing present is checked.
     """
     v = Violations()
     seen: dict[int, int] = {}
@@ -396,7 +414,7 @@ def verify(inst: PartialLoadingInstance, sol: PartialLoadingSolution) -> VerifyR
         sh = np.asarray(b.shares, dtype=float)
         if sh.size and (not np.all(np.isfinite(sh)) or sh.min() < 0 or sh.max() > 1):
             v.add(f"batches[{n}]: bandwidth shares must lie in [0, 1]")
-        if sh.size and float(sh.sum()) > 1.0 + SHARE_TOL:
+        if sh.size and not float(sh.sum()) <= 1.0 + SHARE_TOL:
             v.add(f"batches[{n}]: bandwidth shares sum to {float(sh.sum()):.12g} > 1 (eq. 5)")
         if sh.size and np.any(sh <= 0):
             v.add(f"batches[{n}]: a scheduled user has no bandwidth (share 0) and never finishes uploading")
@@ -406,15 +424,21 @@ def verify(inst: PartialLoadingInstance, sol: PartialLoadingSolution) -> VerifyR
     timings: list[BatchTiming] = []
     if ok_struct:
         timings = timeline(inst, sol.batches)
-        for b, t in zip(sol.batches, timings, strict=True):
+        for n, (b, t) in enumerate(zip(sol.batches, timings, strict=True)):
             if t.served:
                 served += len(b.users)
             else:
                 late += 1
+            if not math.isfinite(t.end_s):
+                v.add(f"batches[{n}]: recomputed timing is not finite (a share too small to upload with)")
+            for name, value in b.claimed:
+                real = float(getattr(t, name))
+                if not (math.isfinite(real) and math.isclose(value, real, rel_tol=CLAIM_RTOL, abs_tol=CLAIM_ATOL)):
+                    v.add(f"batches[{n}].{name}: reported {value!r} differs from the recomputed {real!r}")
         end = timings[-1].end_s if timings else 0.0
-    reported = float(sol.objective) if sol.objective is not None and math.isfinite(sol.objective) else None
+    reported = float(sol.objective) if sol.objective is not None else None
     return VerifyReport.from_violations(
-        v, float(served), reported,
+        v, float(served), reported, integer=True,
         details={"late_batches": late, "makespan_s": end, "n_batches": len(sol.batches)},
     )
 

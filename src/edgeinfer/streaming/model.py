@@ -36,6 +36,8 @@ __all__ = [
     "download_deadlines",
     "download_times_piecewise",
     "user_finish_time",
+    "speed_cap",
+    "least_share",
 ]
 
 
@@ -153,3 +155,39 @@ def user_finish_time(inst: SlideInstance, a: UserAlloc, execution: str = "pipeli
     if execution == "sequential":
         return float(dl[-1]) + float(np.sum(flops)) / a.speed
     return finish_time_from_downloads(dl, flops, a.speed)
+
+
+def speed_cap(inst: SlideInstance, user: int, model: int) -> float:
+    """The fastest speed user ``user`` may run ``model`` at: ``min(f_max, sqrt(E / (kappa F)))``,
+    computed with the same floating-point operations as the solvers' ``best_speeds`` (so the
+    verifier's speed/energy rule and the solvers' agree to the last bit)."""
+    total = float(np.sum(inst.model_flops[model]))
+    denom = float(inst.energy_coefficient[user]) * total
+    cap = float(np.sqrt(inst.energy_budget_j[user] / denom)) if denom > 0 else math.inf
+    return float(min(float(inst.max_flops_per_s[user]), cap))
+
+
+def least_share(inst: SlideInstance, user: int, model: int, speed: float, execution: str = "pipelined") -> float:
+    """Least constant share with which ``user`` finishes ``model`` at ``speed`` by its deadline
+    (Theorem 1 / its sequential analogue; ``inf`` if no share suffices).
+
+    The operations are those of the solvers' ``pair_table`` (cumulated bits over the slack
+    ``T - flops_{>=l} / f``, divided by ``B se``), so a solver's share passes this test exactly
+    and the verifier grants no slack a hand-made plan could exploit.
+    """
+    bits, flops = inst.model_bits[model], inst.model_flops[model]
+    T = float(inst.deadline_s[user])
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if execution == "sequential":
+            cb = np.array([bits.sum()])
+            slack = np.array([T - flops.sum() / speed])
+        else:
+            cb = np.cumsum(bits)
+            suf = np.cumsum(flops[::-1])[::-1]
+            slack = T - suf / speed
+        if bool(np.any((slack < 0) | ((slack <= 0) & (cb > 0)))) or not speed > 0:
+            return math.inf
+        need = float(np.where(cb > 0, cb / np.where(slack > 0, slack, 1.0), 0.0).max())
+        rate_full = inst.bandwidth_hz * inst.spectral_efficiency[user]
+        share = float(need / rate_full)
+    return share if math.isfinite(share) else math.inf

@@ -35,14 +35,28 @@ from edgeinfer.core.validation import (
     parse_status,
     require_nonempty,
 )
-from edgeinfer.streaming.model import user_finish_time
+from edgeinfer.streaming.model import least_share, speed_cap, user_finish_time
 
 __all__ = ["PROBLEM", "SPEC", "SlideInstance", "SlideSolution", "UserAlloc", "load_instance", "dump_instance",
            "validate_instance", "load_solution", "dump_solution", "verify"]
 
 PROBLEM = "slide"
-#: relative tolerance of verify (deadline, speed, energy, total share)
-TOL = 1e-9
+#: Relative slack on the speed cap and energy budget (``speed <= cap * (1 + SPEED_RTOL)``); the
+#: timing uses ``min(speed, cap)``, so the slack gains nothing.
+SPEED_RTOL = 1e-12
+#: Absolute slack on the total bandwidth share at any instant (``<= 1 + SHARE_ATOL``); when
+#: the total exceeds 1 every share is scaled by ``1 / total`` before timing, so it gains nothing.
+SHARE_ATOL = 1e-12
+#: Relative slack on the deadline of a user with a ``share_timeline`` (simulated finish
+#: ``<= deadline * (1 + TIMELINE_RTOL)``); constant shares are judged with no slack by the
+#: closed form the solvers use (:func:`edgeinfer.streaming.model.least_share`).
+TIMELINE_RTOL = 1e-12
+#: Relative and absolute tolerance on a claimed ``latency_s``.
+CLAIM_RTOL, CLAIM_ATOL = 1e-9, 1e-12
+#: Latest time a ``share_timeline`` row may end (s): about 32 years.
+MAX_TIME_S = 1e9
+#: Back-compatible name (the old single tolerance); the speed/energy slack.
+TOL = SPEED_RTOL
 
 
 class LayerModel(StrictModel):
@@ -78,14 +92,15 @@ class UserAllocModel(StrictModel):
     bandwidth_share: Fraction
     compute_flops_per_s: PositiveFloat
     latency_s: NonNegativeFloat | None = None
-    share_timeline: list[Annotated[list[NonNegativeFloat], Field(min_length=3, max_length=3)]] | None = None
+    share_timeline: list[Annotated[list[Annotated[float, Field(ge=0, le=1e9)]],
+                                   Field(min_length=3, max_length=3)]] | None = None
 
 
 class SlideSolutionModel(StrictModel):
     problem: Literal["slide"]
     algorithm: str
     status: str
-    served: int
+    served: Annotated[int, Field(ge=0)]
     objective: float | None = None
     execution: Literal["pipelined", "sequential"] = "pipelined"
     wall_time_s: NonNegativeFloat = 0.0
@@ -176,6 +191,12 @@ def validate_instance(inst: SlideInstance) -> SlideInstance:
         if len(arr) != n:
             raise InvalidInstanceError("users", f"{name} has {len(arr)} entries for {n} users")
         finite(arr, f"users[{{}}].{name}", positive=positive)
+    with np.errstate(over="ignore"):
+        full = inst.bandwidth_hz * np.asarray(inst.spectral_efficiency, dtype=float)
+    if n and not np.all(np.isfinite(full)):
+        k = int(np.flatnonzero(~np.isfinite(full))[0])
+        raise InvalidInstanceError(f"users[{k}].spectral_efficiency",
+                                   "bandwidth_hz * spectral_efficiency overflows (not a finite rate)")
     if len(inst.candidates) != n:
         raise InvalidInstanceError("users", f"{len(inst.candidates)} candidate lists for {n} users")
     lens = np.fromiter(map(len, inst.candidates), dtype=np.int64, count=n)
@@ -212,6 +233,10 @@ def load_instance(doc: object) -> SlideInstance:
         if len(set(u.models)) != len(u.models):
             raise InvalidInstanceError(f"users[{k}].models", "a candidate model is listed twice")
         cands.append(tuple(index[mid] for mid in u.models))
+    for k, u in enumerate(m.users):
+        if not math.isfinite(m.bandwidth_hz * u.spectral_efficiency):
+            raise InvalidInstanceError(f"users[{k}].spectral_efficiency",
+                                       "bandwidth_hz * spectral_efficiency overflows (not a finite rate)")
     return SlideInstance(
         bandwidth_hz=m.bandwidth_hz,
         model_ids=tuple(x.id for x in m.models),
@@ -293,35 +318,11 @@ def dump_solution(s: SlideSolution) -> dict[str, Any]:
             "users": users, "stats": stats}
 
 
-def verify(inst: SlideInstance, s: SlideSolution) -> VerifyReport:
-    """Recompute each listed user's finish time, speed, energy and candidate set, and the total
-    bandwidth share at every instant; the objective is the number of users meeting all of them."""
-    v = Violations()
-    served = 0
-    finish: dict[str, float] = {}
-    for a in s.allocs:
-        uid = inst.user_ids[a.user]
-        ok = True
-        if a.model not in inst.candidates[a.user]:
-            v.add(f"{uid}: model {inst.model_ids[a.model]!r} is not one of its candidates")
-            ok = False
-        fmax = inst.max_flops_per_s[a.user]
-        ok &= v.check(a.speed <= fmax * (1 + TOL), f"{uid}: speed {a.speed:g} FLOP/s exceeds the cap {fmax:g}")
-        flops_total = float(np.sum(inst.model_flops[a.model]))
-        energy = float(inst.energy_coefficient[a.user]) * a.speed**2 * flops_total
-        budget = float(inst.energy_budget_j[a.user])
-        ok &= v.check(energy <= budget * (1 + TOL) + 1e-300,
-                      f"{uid}: energy {energy:g} J exceeds the budget {budget:g} J")
-        t = user_finish_time(inst, a, s.execution)
-        finish[uid] = t
-        deadline = float(inst.deadline_s[a.user])
-        ok &= v.check(t <= deadline * (1 + TOL), f"{uid}: finishes at {t:.9g} s after its deadline {deadline:g} s")
-        if a.latency_s is not None and math.isfinite(t):
-            v.check(math.isclose(a.latency_s, t, rel_tol=1e-6, abs_tol=1e-12),
-                    f"{uid}: reported latency {a.latency_s!r} differs from the recomputed {t!r}")
-        served += int(ok)
-    # total share at every instant: constant shares hold for all time; timelines add in their rows
-    const = sum(a.share for a in s.allocs if a.timeline is None)
+def _total_share(s: SlideSolution) -> float:
+    """Peak of the total share over time: constant shares (summed cheapest first, as the solvers
+    admit them) plus the active timeline rows."""
+    consts = np.sort(np.array([a.share for a in s.allocs if a.timeline is None], dtype=float))
+    const = float(np.cumsum(consts)[-1]) if consts.size else 0.0
     events: list[tuple[float, float]] = []
     for a in s.allocs:
         if a.timeline is not None:
@@ -335,8 +336,89 @@ def verify(inst: SlideInstance, s: SlideSolution) -> VerifyReport:
         for _, d in events:
             level += d
             peak = max(peak, level)
-    v.check(peak <= 1 + 1e-7, f"total bandwidth share reaches {peak:.9g} > 1")
-    return VerifyReport.from_violations(v, float(served), s.objective,
+    return peak
+
+
+def _scaled(a: UserAlloc, scale: float, speed: float) -> UserAlloc:
+    if scale == 1.0 and speed == a.speed:
+        return a
+    tl = None if a.timeline is None else np.column_stack([a.timeline[:, :2], a.timeline[:, 2] * scale])
+    return UserAlloc(user=a.user, model=a.model, share=a.share * scale, speed=speed, latency_s=a.latency_s, timeline=tl)
+
+
+def verify(inst: SlideInstance, s: SlideSolution) -> VerifyReport:
+    """Recompute each listed user's finish time, speed, energy and candidate set, and the total
+    bandwidth share at every instant; the objective is the number of users meeting all of them.
+
+    Tolerances (docs/formats.md): the total share may exceed 1 by ``SHARE_ATOL`` and a speed
+    its cap by ``SPEED_RTOL``, but timing then uses the shares scaled to total 1 and the capped
+    speed, so neither slack serves anyone more. A constant-share user is on time iff its share
+    is at least the closed-form least share (the solvers' own arithmetic, no slack); a timeline
+    user iff its simulated finish is within ``TIMELINE_RTOL`` of the deadline. Every recomputed
+    quantity must be finite (an overflow is a violation). A claimed ``latency_s`` must match
+    whenever present.
+    """
+    v = Violations()
+    served = 0
+    finish: dict[str, float] = {}
+    with np.errstate(all="ignore"):
+        peak = _total_share(s)
+    if not math.isfinite(peak):
+        v.add(f"total bandwidth share is not finite ({peak!r})")
+    v.check(peak <= 1 + SHARE_ATOL, f"total bandwidth share reaches {peak:.17g} > 1 (+{SHARE_ATOL:g})")
+    scale = 1.0 / peak if math.isfinite(peak) and peak > 1 else 1.0
+    for a in s.allocs:
+        uid = inst.user_ids[a.user]
+        ok = True
+        if a.model not in inst.candidates[a.user]:
+            v.add(f"{uid}: model {inst.model_ids[a.model]!r} is not one of its candidates")
+            ok = False
+        full = inst.full_rate_bps(a.user)
+        if not math.isfinite(full):
+            v.add(f"{uid}: the full-band rate bandwidth_hz * spectral_efficiency overflows")
+            ok = False
+        cap = speed_cap(inst, a.user, a.model)
+        fmax = float(inst.max_flops_per_s[a.user])
+        flops_total = float(np.sum(inst.model_flops[a.model]))
+        with np.errstate(all="ignore"):
+            energy = float(inst.energy_coefficient[a.user]) * a.speed**2 * flops_total
+        budget = float(inst.energy_budget_j[a.user])
+        if a.speed > fmax * (1 + SPEED_RTOL):
+            v.add(f"{uid}: speed {a.speed:g} FLOP/s exceeds the cap {fmax:g}")
+            ok = False
+        elif a.speed > cap * (1 + SPEED_RTOL) or not math.isfinite(energy):
+            v.add(f"{uid}: energy {energy:g} J exceeds the budget {budget:g} J")
+            ok = False
+        if a.timeline is not None and len(a.timeline):
+            tl = np.asarray(a.timeline, dtype=float)
+            with np.errstate(all="ignore"):
+                vol = tl[:, 2] * full * (tl[:, 1] - tl[:, 0])
+            if not (np.all(np.isfinite(tl)) and np.all(tl >= 0) and float(tl[:, :2].max()) <= MAX_TIME_S
+                    and np.all(np.isfinite(vol))):
+                v.add(f"{uid}: share_timeline rows must be finite, non-negative and end by {MAX_TIME_S:g} s "
+                      "(the downloaded volume must be finite)")
+                continue
+        if not (math.isfinite(a.speed) and a.speed > 0 and math.isfinite(a.share) and 0 <= a.share <= 1):
+            v.add(f"{uid}: speed must be finite and positive, the share in [0, 1]")
+            continue
+        eff = _scaled(a, scale, min(a.speed, cap))
+        with np.errstate(all="ignore"):
+            t = user_finish_time(inst, eff, s.execution)
+        finish[uid] = t
+        deadline = float(inst.deadline_s[a.user])
+        if a.timeline is None:
+            need = least_share(inst, a.user, a.model, eff.speed, s.execution)
+            ok &= v.check(eff.share >= need,
+                          f"{uid}: share {eff.share:.17g} is below the least share {need:.17g} that meets its "
+                          f"deadline {deadline:g} s (finishes at {t:.9g} s)")
+        else:
+            ok &= v.check(t <= deadline * (1 + TIMELINE_RTOL),
+                          f"{uid}: finishes at {t:.9g} s after its deadline {deadline:g} s")
+        if a.latency_s is not None:
+            v.check(math.isfinite(t) and math.isclose(a.latency_s, t, rel_tol=CLAIM_RTOL, abs_tol=CLAIM_ATOL),
+                    f"{uid}: reported latency {a.latency_s!r} differs from the recomputed {t!r}")
+        served += int(ok)
+    return VerifyReport.from_violations(v, float(served), s.objective, integer=True,
                                         details={"finish_s": finish, "peak_share": peak})
 
 

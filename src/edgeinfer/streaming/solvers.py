@@ -22,7 +22,13 @@ from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
 from edgeinfer.streaming.model import user_finish_time
-from edgeinfer.streaming.problem import PROBLEM, SlideInstance, SlideSolution, UserAlloc
+from edgeinfer.streaming.problem import (
+    PROBLEM,
+    TIMELINE_RTOL,
+    SlideInstance,
+    SlideSolution,
+    UserAlloc,
+)
 
 __all__ = ["PairTable", "pair_table", "best_speeds", "solve_slide", "solve_slide_dynamic", "solve_sequential",
            "solve_equal_bandwidth", "admit_sorted", "layer_jobs"]
@@ -282,7 +288,7 @@ def solve_slide_dynamic(inst: SlideInstance, *, options: SolveOptions) -> SlideS
         allocs.append(UserAlloc(user=u, model=m, share=a.share, speed=f, timeline=tl,
                                 latency_s=user_finish_time(inst, a)))
     # a user whose simulated finish misses its deadline by rounding makes us fall back
-    if any(a.latency_s is None or a.latency_s > inst.deadline_s[a.user] * (1 + 1e-10) for a in allocs):
+    if any(a.latency_s is None or a.latency_s > inst.deadline_s[a.user] * (1 + TIMELINE_RTOL) for a in allocs):
         return _finish_static(inst)
     allocs.sort(key=lambda a: a.user)
     return SlideSolution(problem=PROBLEM, algorithm="slide-dynamic", status=status, objective=float(len(allocs)),
