@@ -211,7 +211,7 @@ def dump_solution(s: SlotSolution) -> dict:
 
 #: tolerances of ``verify`` (docs/formats.md, lymdo_slot): resource sums and caps (C3, C4, C6)
 #: relative; the objective and the claimed per-device values relative with a tiny absolute floor
-RESOURCE_REL_TOL = 1e-9
+RESOURCE_REL_TOL = 1e-12
 OBJECTIVE_REL_TOL = 1e-9
 OBJECTIVE_ABS_TOL = 1e-12
 CLAIM_REL_TOL = 1e-9
