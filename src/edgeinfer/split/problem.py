@@ -192,6 +192,24 @@ def load_instance(doc: object) -> SplitInstance:
         cell.append(aps[d.ap])
         flops.append(models[d.model][0])
         bits.append(models[d.model][1])
+    noise = float(dbm_to_w(s.noise_psd_dbm_per_hz))
+    for name, gains, p_max, band in (("uplink_gain", up, s.device_power_max_w, s.bandwidth_up_hz),
+                                     ("downlink_gain", dn, s.ap_power_max_w, s.bandwidth_down_hz)):
+        with np.errstate(over="ignore"):
+            snr = [float(g.max()) * p_max / (noise * band / n_sub) for g in gains]
+        for i, x in enumerate(snr):
+            if not math.isfinite(x) or x > 1e300:
+                raise InvalidInstanceError(f"devices[{i}].{name}", "the SNR at the largest power overflows "
+                                           "(gain, power and noise out of range)")
+    for i, d in enumerate(m.devices):
+        f = flops[i]
+        with np.errstate(over="ignore"):
+            t = float(f.sum()) / d.flops_per_s
+            e = d.kappa * d.flops_per_s**2 * float(f.sum())
+            cost = d.weight_latency * t + d.weight_energy * e
+        if not math.isfinite(cost) or not math.isfinite(float(bits[i].sum())):
+            raise InvalidInstanceError(f"devices[{i}].flops_per_s", "running the model locally has no finite "
+                                       "cost (FLOPs, speed or kappa out of range)")
     return SplitInstance(
         ids=tuple(d.id for d in m.devices), ap_ids=tuple(a.id for a in m.aps), cell=np.array(cell, dtype=np.int64),
         models=tuple(d.model for d in m.devices), layer_flops=tuple(flops), split_bits=tuple(bits),
