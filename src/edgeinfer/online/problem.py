@@ -220,7 +220,8 @@ CLAIM_REL_TOL = 1e-9
 def _allowed_splits(inst: SlotInstance, i: int) -> list[int]:
     """Splits of device ``i`` for which C7 can hold (the instance's own, where it fixes one)."""
     tb, c = inst.tables, inst.cfg
-    cands = [inst.split[i]] if inst.split[i] is not None else range(int(tb.num_layers[i]) + 1)
+    fixed = inst.split[i]
+    cands = [fixed] if fixed is not None else list(range(int(tb.num_layers[i]) + 1))
     return [int(k) for k in cands if tb.cycles_ue[i][k] * inst.lam[i] < c.f_ue_max_hz]
 
 
