@@ -235,11 +235,16 @@ def evaluate_slot(
     alpha: np.ndarray,
     h: np.ndarray,
     lam: np.ndarray,
+    *,
+    exact: bool = False,
 ) -> SlotMetrics:
     """Delays (eqs. 1-4), energy (eq. 5) and memory (eq. 6) of one slot, recomputed from scratch.
 
     A component that cannot be served (local queue unstable, zero bandwidth or edge speed
-    for a non-empty part) is charged ``cfg.delay_cap_s``; ``stable`` flags it.
+    for a non-empty part) is charged ``cfg.delay_cap_s``, and so is any served transfer or edge
+    part slower than it; ``stable`` flags the unserved ones. That cap is the environment's
+    (a ``ppo`` agent picks resources itself). ``exact=True`` is the model the ``lymdo_slot``
+    solvers optimise and ``verify`` recomputes: no cap at all, an unserved part costs ``inf``.
     """
     n = tables.n
     split = np.asarray(split, dtype=np.int64)
@@ -251,7 +256,7 @@ def evaluate_slot(
     f_es = np.asarray(f_es, dtype=float)
     alpha = np.asarray(alpha, dtype=float)
     lam = np.asarray(lam, dtype=float)
-    cap = cfg.delay_cap_s
+    cap = math.inf if exact else cfg.delay_cap_s
     stable = np.ones(n, dtype=bool)
     # local M/D/1 (eq. 2): mu = f / d
     t_ue = np.zeros(n)
@@ -269,18 +274,21 @@ def evaluate_slot(
     snr_full = cfg.tx_power_w * np.asarray(h, dtype=float) / (cfg.bandwidth_hz * cfg.noise_psd_w_per_hz)
     ok = sends & (alpha > 0)
     rate = cfg.bandwidth_hz * alpha[ok] * np.log2(1.0 + snr_full[ok] / alpha[ok])
-    t_tr[ok] = np.minimum(psi[ok] / rate, cap)
+    with np.errstate(divide="ignore", over="ignore"):
+        t_tr[ok] = np.minimum(psi[ok] / rate, cap)
     t_tr[sends & ~ok] = cap
     stable &= ~(sends & ~ok)
     # edge (eq. 4)
     t_es = np.zeros(n)
     has_edge = d_es > 0
     ok = has_edge & (f_es > 0)
-    t_es[ok] = np.minimum(d_es[ok] / f_es[ok], cap)
+    with np.errstate(divide="ignore", over="ignore"):
+        t_es[ok] = np.minimum(d_es[ok] / f_es[ok], cap)
     t_es[has_edge & ~ok] = cap
     stable &= ~(has_edge & ~ok)
     # energy (eq. 5), per slot
-    energy = (cfg.kappa * f_ue**2 * d_ue + cfg.tx_power_w * t_tr) * lam * cfg.slot_s
+    with np.errstate(over="ignore", invalid="ignore"):
+        energy = (cfg.kappa * f_ue**2 * d_ue + cfg.tx_power_w * t_tr) * lam * cfg.slot_s
     return SlotMetrics(t_ue_s=t_ue, t_trans_s=t_tr, t_es_s=t_es, energy_j=energy, memory_bytes=mem, stable=stable)
 
 

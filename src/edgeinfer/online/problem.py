@@ -44,7 +44,6 @@ __all__ = ["PROBLEM", "SPEC", "SlotInstance", "SlotSolution", "load_instance", "
            "dump_solution", "verify"]
 
 PROBLEM = "lymdo_slot"
-_TOL = 1e-9
 _MAX_NAME = 100
 
 
@@ -95,7 +94,7 @@ class SlotSolutionModel(StrictModel):
     problem: Literal["lymdo_slot"]
     algorithm: str
     status: str
-    objective: float
+    objective: float | None = None  # null (or absent) for a solution without one (status infeasible)
     wall_time_s: NonNegativeFloat = 0.0
     devices: list[DeviceDecisionModel]
     stats: dict[str, Any] = {}
@@ -126,6 +125,9 @@ class SlotSolution(Solution):
     f_ue_hz: np.ndarray
     f_es_hz: np.ndarray
     alpha: np.ndarray
+    delay_s: tuple[float | None, ...] | None = None
+    energy_j: tuple[float | None, ...] | None = None
+    memory_bytes: tuple[float | None, ...] | None = None
 
 
 def load_instance(doc: object) -> SlotInstance:
@@ -180,41 +182,127 @@ def load_solution(doc: object, inst: SlotInstance) -> SlotSolution:
     m = parse_model(SlotSolutionModel, doc, error=InvalidSolutionError)
     status = parse_status(m.status)
     ds = match_ids(m.devices, inst.ids, "devices", "device")
+
+    def claims(name: str) -> tuple[float | None, ...] | None:
+        vals = tuple(getattr(d, name) for d in ds)
+        return None if all(x is None for x in vals) else vals
+
     return SlotSolution(
-        problem=PROBLEM, algorithm=m.algorithm, status=status, objective=m.objective, wall_time_s=m.wall_time_s,
+        problem=PROBLEM, algorithm=m.algorithm, status=status,
+        objective=math.inf if m.objective is None else m.objective, wall_time_s=m.wall_time_s,
         ids=inst.ids, split=np.array([d.split for d in ds], dtype=np.int64),
         f_ue_hz=np.array([d.f_ue_hz for d in ds]), f_es_hz=np.array([d.f_es_hz for d in ds]),
         alpha=np.array([d.alpha for d in ds]), stats=dict(m.stats),
+        delay_s=claims("delay_s"), energy_j=claims("energy_j"), memory_bytes=claims("memory_bytes"),
     )
 
 
 def dump_solution(s: SlotSolution) -> dict:
+    devs = []
+    for i in range(len(s.ids)):
+        d: dict[str, Any] = {"id": s.ids[i], "split": int(s.split[i]), "f_ue_hz": float(s.f_ue_hz[i]),
+                             "f_es_hz": float(s.f_es_hz[i]), "alpha": float(s.alpha[i])}
+        for name in ("delay_s", "energy_j", "memory_bytes"):
+            vals = getattr(s, name)
+            if vals is not None and vals[i] is not None and math.isfinite(vals[i]):
+                d[name] = float(vals[i])
+        devs.append(d)
     return {
-        "problem": PROBLEM, "algorithm": s.algorithm, "status": s.status.value, "objective": float(s.objective),
-        "wall_time_s": float(s.wall_time_s),
-        "devices": [
-            {"id": s.ids[i], "split": int(s.split[i]), "f_ue_hz": float(s.f_ue_hz[i]),
-             "f_es_hz": float(s.f_es_hz[i]), "alpha": float(s.alpha[i])}
-            for i in range(len(s.ids))
-        ],
-        "stats": json_safe(dict(s.stats)),
+        "problem": PROBLEM, "algorithm": s.algorithm, "status": s.status.value,
+        "objective": float(s.objective) if math.isfinite(s.objective) else None,
+        "wall_time_s": float(s.wall_time_s), "devices": devs, "stats": json_safe(dict(s.stats)),
     }
 
 
+#: tolerances of ``verify`` (docs/formats.md, lymdo_slot): resource sums and caps (C3, C4, C6)
+#: relative; the objective and the claimed per-device values relative with a tiny absolute floor
+RESOURCE_REL_TOL = 1e-12
+OBJECTIVE_REL_TOL = 1e-9
+OBJECTIVE_ABS_TOL = 1e-12
+CLAIM_REL_TOL = 1e-9
+
+
+def _allowed_splits(inst: SlotInstance, i: int) -> list[int]:
+    """Splits of device ``i`` for which C7 can hold (the instance's own, where it fixes one)."""
+    tb, c = inst.tables, inst.cfg
+    fixed = inst.split[i]
+    cands = [fixed] if fixed is not None else list(range(int(tb.num_layers[i]) + 1))
+    return [int(k) for k in cands if tb.cycles_ue[i][k] * inst.lam[i] < c.f_ue_max_hz]
+
+
+def lower_bound_terms(inst: SlotInstance, i: int, k: int) -> float:
+    """A lower bound of device ``i``'s term of (11) at split ``k`` over every feasible resource:
+    the local speed at least ``d lambda`` (C7) for the energy and at most ``f_ue_max`` for the
+    delay, the whole band (the rate ``alpha W log2(1 + s / alpha)`` grows with alpha) and the
+    whole edge for the transfer and edge delays."""
+    c, tb = inst.cfg, inst.tables
+    d_ue, d_es = float(tb.cycles_ue[i][k]), float(tb.cycles_es[i][k])
+    psi, mem = float(tb.psi_bits[i][k]), float(tb.memory_bytes[i][k])
+    lam = float(inst.lam[i])
+    snr = c.tx_power_w * float(inst.h[i]) / (c.bandwidth_hz * c.noise_psd_w_per_hz)
+    with np.errstate(all="ignore"):
+        rate = c.bandwidth_hz * float(np.log2(1.0 + snr))
+        t_tr = 0.0 if psi == 0 else (psi / rate if rate > 0 else math.inf)
+        t = d_ue / c.f_ue_max_hz + t_tr + d_es / c.f_es_max_hz
+        e = (c.kappa * (d_ue * lam) ** 2 * d_ue + c.tx_power_w * t_tr) * lam * c.slot_s
+        val = float(inst.Q[i] * e / c.energy_unit_j + inst.W[i] * mem / c.memory_unit_bytes + c.V * t)
+    return val if not math.isnan(val) else math.inf
+
+
+def infeasibility_certificate(inst: SlotInstance) -> str | None:
+    """Why no solution of the slot exists (or none has a finite objective in floating point),
+    checkable from the instance alone: a device whose fixed split breaks C7 at any speed, or whose
+    every admissible split has a non-finite lower bound of its term of (11) (e.g. a rate that
+    rounds to zero), or lower bounds whose sum overflows."""
+    total = 0.0
+    for i, dev in enumerate(inst.ids):
+        ks = _allowed_splits(inst, i)
+        if not ks:
+            k = inst.split[i]
+            return (f"{dev}: split {k} needs f_ue > {inst.tables.cycles_ue[i][k] * inst.lam[i]:g} Hz for a stable "
+                    f"local queue, above f_ue_max = {inst.cfg.f_ue_max_hz:g} Hz (C7)")
+        lb = min(lower_bound_terms(inst, i, k) for k in ks)
+        if not math.isfinite(lb):
+            return f"{dev}: no admissible split has a finite delay-energy-memory cost (rate or cost out of range)"
+        total += lb
+    if not math.isfinite(total):
+        return "the lower bounds of the devices' costs sum beyond the floating-point range"
+    return None
+
+
 def verify(inst: SlotInstance, s: SlotSolution) -> VerifyReport:
-    """Recompute C3-C8 and objective (11) from the instance alone."""
+    """Recompute C3-C8 and objective (11) from the instance alone, with the solvers' exact model
+    (:func:`~edgeinfer.online.model.evaluate_slot` with ``exact=True``: no delay cap)."""
     v = Violations()
     c, tb = inst.cfg, inst.tables
+    if not s.status.has_solution:
+        reason = infeasibility_certificate(inst)
+        if reason is None:
+            v.add(f"status {s.status.value} but the slot is not certifiably infeasible (every device has an "
+                  "admissible split with a finite cost)")
+        return VerifyReport.from_violations(v, math.inf, None, details={"certificate": reason})
+    if not math.isfinite(s.objective):
+        v.add(f"status {s.status.value} but the objective is missing or not finite")
+    rt = 1 + RESOURCE_REL_TOL
     for i, dev in enumerate(inst.ids):
         if not 0 <= s.split[i] <= tb.num_layers[i]:
             v.add(f"{dev}: split {s.split[i]} outside 0..{tb.num_layers[i]} (C8)")
             return VerifyReport.from_violations(v, math.inf, s.objective)
         if inst.split[i] is not None and s.split[i] != inst.split[i]:
             v.add(f"{dev}: split {s.split[i]} differs from the instance's fixed split {inst.split[i]}")
-    v.check(float(s.f_es_hz.sum()) <= c.f_es_max_hz * (1 + _TOL), f"edge speeds sum to {s.f_es_hz.sum():g} Hz > f_es_max (C3)")
-    v.check(float(s.alpha.sum()) <= 1 + _TOL, f"bandwidth shares sum to {s.alpha.sum():.12g} > 1 (C4)")
+        for name, x in (("f_ue_hz", s.f_ue_hz[i]), ("f_es_hz", s.f_es_hz[i]), ("alpha", s.alpha[i])):
+            if not (math.isfinite(x) and x >= 0):
+                v.add(f"{dev}: {name} {x!r} must be finite and non-negative")
+    if v:
+        return VerifyReport.from_violations(v, math.inf, s.objective)
+    with np.errstate(over="ignore", invalid="ignore"):
+        f_es_sum, a_sum = float(s.f_es_hz.sum()), float(s.alpha.sum())
+    v.check(f_es_sum <= c.f_es_max_hz * rt, f"edge speeds sum to {f_es_sum:g} Hz > f_es_max (C3)")
+    v.check(a_sum <= rt, f"bandwidth shares sum to {a_sum:.12g} > 1 (C4)")
     for i, dev in enumerate(inst.ids):
-        v.check(s.f_ue_hz[i] <= c.f_ue_max_hz * (1 + _TOL), f"{dev}: f_ue {s.f_ue_hz[i]:g} Hz > f_ue_max (C6)")
+        v.check(s.f_ue_hz[i] <= c.f_ue_max_hz * rt, f"{dev}: f_ue {s.f_ue_hz[i]:g} Hz > f_ue_max (C6)")
+        v.check(s.f_es_hz[i] <= c.f_es_max_hz * rt, f"{dev}: f_es {s.f_es_hz[i]:g} Hz > f_es_max (C3)")
+        v.check(s.alpha[i] <= rt, f"{dev}: alpha {s.alpha[i]:g} > 1 (C4)")
         d_ue = tb.cycles_ue[i][s.split[i]]
         if d_ue > 0:
             v.check(s.f_ue_hz[i] > d_ue * inst.lam[i] and s.f_ue_hz[i] > 0,
@@ -225,10 +313,28 @@ def verify(inst: SlotInstance, s: SlotSolution) -> VerifyReport:
             v.check(s.f_es_hz[i] > 0, f"{dev}: edge part with zero edge speed")
     if v:
         return VerifyReport.from_violations(v, math.inf, s.objective)
-    m = evaluate_slot(c, tb, s.split, s.f_ue_hz, s.f_es_hz, s.alpha, inst.h, inst.lam)
-    obj = dpp_objective(c, m, inst.Q, inst.W)
-    return VerifyReport.from_violations(v, obj, s.objective, rel_tol=1e-9,
-                                        details={"delay_s": m.delay_s.tolist(), "energy_j": m.energy_j.tolist()})
+    m = evaluate_slot(c, tb, s.split, s.f_ue_hz, s.f_es_hz, s.alpha, inst.h, inst.lam, exact=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        obj = dpp_objective(c, m, inst.Q, inst.W)
+    delay = m.delay_s
+    for name, arr in (("delay_s", delay), ("energy_j", m.energy_j), ("memory_bytes", m.memory_bytes)):
+        bad = [inst.ids[i] for i in range(len(arr)) if not math.isfinite(float(arr[i]))]
+        if bad:
+            v.add(f"{bad[0]}: recomputed {name} is not finite (a rate, delay or energy out of the floating-point "
+                  "range)")
+    if not math.isfinite(obj):
+        v.add("the recomputed objective (11) is not finite (out of the floating-point range)")
+    for name, mine, theirs in (("delay_s", delay, s.delay_s), ("energy_j", m.energy_j, s.energy_j),
+                               ("memory_bytes", m.memory_bytes, s.memory_bytes)):
+        if theirs is None:
+            continue
+        for i, claim in enumerate(theirs):
+            if claim is not None and not math.isclose(float(mine[i]), claim, rel_tol=CLAIM_REL_TOL,
+                                                      abs_tol=OBJECTIVE_ABS_TOL):
+                v.add(f"{inst.ids[i]}: reported {name} {claim!r} differs from the recomputed {float(mine[i])!r}")
+    return VerifyReport.from_violations(v, obj, s.objective, rel_tol=OBJECTIVE_REL_TOL, abs_tol=OBJECTIVE_ABS_TOL,
+                                        details={"delay_s": delay.tolist(), "energy_j": m.energy_j.tolist(),
+                                                 "memory_bytes": m.memory_bytes.tolist()})
 
 
 SPEC = register_problem(ProblemSpec(

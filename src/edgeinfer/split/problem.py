@@ -44,7 +44,14 @@ __all__ = ["PROBLEM", "SPEC", "SplitInstance", "SplitSolution", "load_instance",
            "dump_solution", "verify", "make_solution"]
 
 PROBLEM = "split_noma"
-_TOL = 1e-9
+#: tolerances of ``verify`` (docs/formats.md, split_noma): the bounds of powers and compute units
+#: are relative (a few ulps: the solvers clip to the bounds), the objective relative with an
+#: absolute floor, claimed per-device latency and energy relative with an absolute floor
+BOUND_REL_TOL = 1e-12
+OBJECTIVE_REL_TOL = 1e-9
+OBJECTIVE_ABS_TOL = 1e-12
+CLAIM_REL_TOL = 1e-9
+CLAIM_ABS_TOL = 1e-15
 
 
 class SystemModel(StrictModel):
@@ -185,6 +192,24 @@ def load_instance(doc: object) -> SplitInstance:
         cell.append(aps[d.ap])
         flops.append(models[d.model][0])
         bits.append(models[d.model][1])
+    noise = float(dbm_to_w(s.noise_psd_dbm_per_hz))
+    for name, gains, p_max, band in (("uplink_gain", up, s.device_power_max_w, s.bandwidth_up_hz),
+                                     ("downlink_gain", dn, s.ap_power_max_w, s.bandwidth_down_hz)):
+        with np.errstate(over="ignore"):
+            snr = [float(g.max()) * p_max / (noise * band / n_sub) for g in gains]
+        for i, x in enumerate(snr):
+            if not math.isfinite(x) or x > 1e300:
+                raise InvalidInstanceError(f"devices[{i}].{name}", "the SNR at the largest power overflows "
+                                           "(gain, power and noise out of range)")
+    for i, d in enumerate(m.devices):
+        f = flops[i]
+        with np.errstate(over="ignore"):
+            t = float(f.sum()) / d.flops_per_s
+            e = d.kappa * d.flops_per_s**2 * float(f.sum())
+            cost = d.weight_latency * t + d.weight_energy * e
+        if not math.isfinite(cost) or not math.isfinite(float(bits[i].sum())):
+            raise InvalidInstanceError(f"devices[{i}].flops_per_s", "running the model locally has no finite "
+                                       "cost (FLOPs, speed or kappa out of range)")
     return SplitInstance(
         ids=tuple(d.id for d in m.devices), ap_ids=tuple(a.id for a in m.aps), cell=np.array(cell, dtype=np.int64),
         models=tuple(d.model for d in m.devices), layer_flops=tuple(flops), split_bits=tuple(bits),
@@ -253,8 +278,11 @@ def load_solution(doc: object, inst: SplitInstance) -> SplitSolution:
     m = parse_model(SplitSolutionModel, doc, error=InvalidSolutionError)
     status = parse_status(m.status)
     ds = match_ids(m.devices, inst.ids, "devices", "device")
-    has_lat = all(d.latency_s is not None for d in ds)
-    has_en = all(d.energy_j is not None for d in ds)
+
+    def claims(name: str) -> np.ndarray | None:  # nan where a device does not claim the value
+        vals = [getattr(d, name) for d in ds]
+        return None if all(x is None for x in vals) else np.array([np.nan if x is None else x for x in vals])
+
     return SplitSolution(
         problem=PROBLEM, algorithm=m.algorithm, status=status, objective=m.objective, wall_time_s=m.wall_time_s,
         ids=inst.ids, split=np.array([d.split for d in ds], dtype=np.int64),
@@ -263,8 +291,7 @@ def load_solution(doc: object, inst: SplitInstance) -> SplitSolution:
                           dtype=np.int64),
         p_up_w=np.array([d.uplink_power_w for d in ds]), p_down_w=np.array([d.downlink_power_w for d in ds]),
         r=np.array([d.compute_units for d in ds]), access=m.access,
-        latency_s=np.array([d.latency_s for d in ds]) if has_lat else None,
-        energy_j=np.array([d.energy_j for d in ds]) if has_en else None, stats=dict(m.stats),
+        latency_s=claims("latency_s"), energy_j=claims("energy_j"), stats=dict(m.stats),
     )
 
 
@@ -292,7 +319,9 @@ def verify(inst: SplitInstance, s: SplitSolution) -> VerifyReport:
     v = Violations()
     n_layers = inst.num_layers
     n_sub = inst.num_subchannels
-    tol = 1 + _TOL
+    tol = 1 + BOUND_REL_TOL
+    if not math.isfinite(s.objective):
+        v.add(f"the reported objective {s.objective!r} is not finite")
     for u, dev in enumerate(inst.ids):
         sp = int(s.split[u])
         if not 0 <= sp <= n_layers[u]:
@@ -302,6 +331,10 @@ def verify(inst: SplitInstance, s: SplitSolution) -> VerifyReport:
             v.check(s.up_sub[u] < 0 and s.down_sub[u] < 0,
                     f"{dev}: runs the whole model locally but holds a subchannel")
             continue
+        for name, x in (("uplink power", s.p_up_w[u]), ("downlink power", s.p_down_w[u]),
+                        ("compute units", s.r[u])):
+            if not math.isfinite(x):
+                v.add(f"{dev}: {name} {x!r} is not finite")
         for name, x in (("uplink", s.up_sub[u]), ("downlink", s.down_sub[u])):
             v.check(0 <= x < n_sub, f"{dev}: offloads (split {sp} < {n_layers[u]}) but its {name} subchannel "
                     f"{'is missing' if x < 0 else f'{x} is not in 0..{n_sub - 1}'} (18.e/f)")
@@ -325,14 +358,29 @@ def verify(inst: SplitInstance, s: SplitSolution) -> VerifyReport:
         v.add(f"unknown access scheme {s.access!r}")
     if v:
         return VerifyReport.from_violations(v, math.inf, s.objective)
-    ev = evaluate(inst, s.decision(), access=s.access)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        ev = evaluate(inst, s.decision(), access=s.access)
+    off = s.split < n_layers
+    for name, arr, need_pos in (("uplink SINR", ev.sinr_up, False), ("downlink SINR", ev.sinr_down, False),
+                                ("uplink rate", ev.rate_up_bps, True), ("downlink rate", ev.rate_down_bps, True)):
+        bad = off & ~(np.isfinite(arr) & ((arr > 0) if need_pos else (arr >= 0)))
+        for u in np.flatnonzero(bad)[:5]:
+            v.add(f"{inst.ids[u]}: recomputed {name} {float(arr[u])!r} is not a finite positive number "
+                  "(out of the floating-point range)")
+    for name, arr in (("latency_s", ev.latency_s), ("energy_j", ev.energy_j)):
+        for u in np.flatnonzero(~np.isfinite(arr))[:5]:
+            v.add(f"{inst.ids[u]}: recomputed {name} {float(arr[u])!r} is not finite")
+    if not math.isfinite(ev.objective):
+        v.add(f"the recomputed objective {ev.objective!r} is not finite")
     for name, mine, theirs in (("latency_s", ev.latency_s, s.latency_s), ("energy_j", ev.energy_j, s.energy_j)):
         if theirs is not None:
-            bad = ~np.isclose(mine, theirs, rtol=1e-6, atol=1e-12)
+            claimed = ~np.isnan(theirs)
+            with np.errstate(invalid="ignore"):
+                bad = claimed & ~np.isclose(mine, theirs, rtol=CLAIM_REL_TOL, atol=CLAIM_ABS_TOL)
             for u in np.flatnonzero(bad)[:5]:
                 v.add(f"{inst.ids[u]}: reported {name} {float(theirs[u])!r} differs from the recomputed {float(mine[u])!r}")
     return VerifyReport.from_violations(
-        v, ev.objective, s.objective, rel_tol=1e-7,
+        v, ev.objective, s.objective, rel_tol=OBJECTIVE_REL_TOL, abs_tol=OBJECTIVE_ABS_TOL,
         details={"latency_s": ev.latency_s.tolist(), "energy_j": ev.energy_j.tolist(),
                  "sinr_up": ev.sinr_up.tolist(), "sinr_down": ev.sinr_down.tolist(),
                  "rate_up_bps": ev.rate_up_bps.tolist(), "rate_down_bps": ev.rate_down_bps.tolist()},

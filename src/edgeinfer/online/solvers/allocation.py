@@ -368,9 +368,13 @@ def allocate(
             tu = 1.0 / mu + li / (2.0 * mu * mu * (1.0 - li / mu))
         tt = 0.0
         if psi[i] > 0.0:
-            tt = psi[i] / (alpha[i] * bw * math.log2(1.0 + snr[i] / alpha[i]))
+            rate = alpha[i] * bw * math.log2(1.0 + snr[i] / alpha[i]) if alpha[i] > 0.0 else 0.0
+            tt = psi[i] / rate if rate > 0.0 else math.inf  # a rate rounding to zero: no finite delay
         te = d_es[i] / f_es[i] if d_es[i] > 0.0 else 0.0
-        e = (kappa * f_ue[i] * f_ue[i] * d_ue[i] + p_tx * tt) * lam_l[i] * cfg.slot_s
+        try:
+            e = (kappa * f_ue[i] * f_ue[i] * d_ue[i] + p_tx * tt) * lam_l[i] * cfg.slot_s
+        except OverflowError:
+            e = math.inf
         t_ue.append(tu)
         t_tr.append(tt)
         t_es.append(te)

@@ -17,10 +17,19 @@ from edgeinfer.core.errors import UnsupportedInstanceError
 from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
-from edgeinfer.online.problem import PROBLEM, SlotInstance, SlotSolution
+from edgeinfer.online.problem import PROBLEM, SlotInstance, SlotSolution, infeasibility_certificate
 from edgeinfer.online.solvers.allocation import allocate
 
-__all__ = ["solution_for_splits", "solve_convex"]
+__all__ = ["infeasible_solution", "solution_for_splits", "solve_convex"]
+
+
+def infeasible_solution(inst: SlotInstance, algorithm: str, message: str) -> SlotSolution:
+    """Status ``infeasible`` (no objective), the reason in ``stats["message"]``."""
+    n = len(inst.ids)
+    split = np.array([0 if k is None else k for k in inst.split], dtype=np.int64)
+    return SlotSolution(problem=PROBLEM, algorithm=algorithm, status=SolveStatus.INFEASIBLE, objective=math.inf,
+                        ids=inst.ids, split=split, f_ue_hz=np.zeros(n), f_es_hz=np.zeros(n), alpha=np.zeros(n),
+                        stats={"message": message})
 
 
 def solution_for_splits(inst: SlotInstance, algorithm: str, status: SolveStatus, split: np.ndarray,
@@ -30,9 +39,15 @@ def solution_for_splits(inst: SlotInstance, algorithm: str, status: SolveStatus,
     al = allocate(inst.cfg, inst.tables, split, inst.h, inst.lam, inst.Q, inst.W)
     if al.repaired.any():
         stats = {**stats, "repaired": al.repaired.tolist()}
+    if not math.isfinite(al.objective):
+        reason = infeasibility_certificate(inst)
+        if reason is not None:
+            return infeasible_solution(inst, algorithm, reason)
+    mt = al.metrics
     return SlotSolution(problem=PROBLEM, algorithm=algorithm, status=status, objective=al.objective,
                         ids=inst.ids, split=al.split, f_ue_hz=al.f_ue_hz, f_es_hz=al.f_es_hz, alpha=al.alpha,
-                        stats=stats)
+                        stats=stats, delay_s=tuple(mt.delay_s.tolist()), energy_j=tuple(mt.energy_j.tolist()),
+                        memory_bytes=tuple(mt.memory_bytes.tolist()))
 
 
 @register_solver(PROBLEM, "convex", "optimal resources for the instance's splits (P3 Newton, eq. 23, P5 KKT)",
@@ -43,10 +58,7 @@ def solve_convex(inst: SlotInstance, *, options: SolveOptions) -> SlotSolution:
         raise UnsupportedInstanceError(f"convex needs every device's split (devices[{k}].split is missing); "
                                        "use greedy-dpp or exhaustive to choose splits")
     split = np.array(inst.split, dtype=np.int64)
-    for i in range(len(split)):
-        if inst.tables.cycles_ue[i][split[i]] * inst.lam[i] >= inst.cfg.f_ue_max_hz:
-            return SlotSolution(problem=PROBLEM, algorithm="convex", status=SolveStatus.INFEASIBLE,
-                                objective=math.inf, ids=inst.ids, split=split, f_ue_hz=np.zeros(len(split)),
-                                f_es_hz=np.zeros(len(split)), alpha=np.zeros(len(split)),
-                                stats={"message": f"{inst.ids[i]}: C7 cannot hold for split {split[i]}"})
+    reason = infeasibility_certificate(inst)  # C7 impossible for a split, or no finite cost
+    if reason is not None:
+        return infeasible_solution(inst, "convex", reason)
     return solution_for_splits(inst, "convex", SolveStatus.OPTIMAL, split, {})

@@ -17,9 +17,9 @@ from edgeinfer.core.options import Param
 from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
-from edgeinfer.online.problem import PROBLEM, SlotInstance, SlotSolution
+from edgeinfer.online.problem import PROBLEM, SlotInstance, SlotSolution, infeasibility_certificate
 from edgeinfer.online.solvers.allocation import allocate
-from edgeinfer.online.solvers.convex import solution_for_splits
+from edgeinfer.online.solvers.convex import infeasible_solution, solution_for_splits
 
 __all__ = ["max_split", "solve_exhaustive"]
 
@@ -36,6 +36,9 @@ def max_split(inst: SlotInstance, i: int) -> int:
                            bounds=(1, None)),
                  ))
 def solve_exhaustive(inst: SlotInstance, *, options: SolveOptions) -> SlotSolution:
+    reason = infeasibility_certificate(inst)  # a fixed split breaking C7, or no finite cost
+    if reason is not None:
+        return infeasible_solution(inst, "exhaustive", reason)
     choices = [[s] if s is not None else list(range(max_split(inst, i) + 1)) for i, s in enumerate(inst.split)]
     total = math.prod(len(c) for c in choices)
     limit = int(options.params["max_combinations"])

@@ -14,9 +14,9 @@ from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
 from edgeinfer.online.model import DeviceTables, LyMDOConfig
-from edgeinfer.online.problem import PROBLEM, SlotInstance, SlotSolution
+from edgeinfer.online.problem import PROBLEM, SlotInstance, SlotSolution, infeasibility_certificate
 from edgeinfer.online.solvers.allocation import allocate
-from edgeinfer.online.solvers.convex import solution_for_splits
+from edgeinfer.online.solvers.convex import infeasible_solution, solution_for_splits
 
 __all__ = ["MAX_SWEEPS", "greedy_split", "solve_greedy"]
 
@@ -75,6 +75,9 @@ def greedy_split(
 def solve_greedy(inst: SlotInstance, *, options: SolveOptions) -> SlotSolution:
     if any(s is not None for s in inst.split):
         raise UnsupportedInstanceError("greedy-dpp chooses every split; remove the splits or use convex")
+    reason = infeasibility_certificate(inst)  # no finite cost at any split
+    if reason is not None:
+        return infeasible_solution(inst, "greedy-dpp", reason)
     sp, _ = greedy_split(inst.cfg, inst.tables, inst.h, inst.lam, inst.Q, inst.W,
                          max_sweeps=int(options.params["max_sweeps"]))
     return solution_for_splits(inst, "greedy-dpp", SolveStatus.FEASIBLE, sp, {})

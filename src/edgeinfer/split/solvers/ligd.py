@@ -33,6 +33,7 @@ Variables are scaled to [0, 1] boxes (powers and compute units by their ranges).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -62,7 +63,7 @@ from edgeinfer.split.problem import PROBLEM, SplitSolution, make_solution
 from edgeinfer.system.rates import noma_downlink_sinr, noma_uplink_sinr
 
 __all__ = ["Point", "DescentResult", "descend", "project_simplex", "round_subchannels", "run_ligd",
-           "initial_point", "refine_splits", "split_lower_bounds", "LIGD_PARAMS", "solve_ligd", "solve_gd"]
+           "initial_point", "refine_splits", "split_lower_bounds", "canonical_order", "permute_instance", "LIGD_PARAMS", "solve_ligd", "solve_gd"]
 
 
 def project_simplex(v: np.ndarray) -> np.ndarray:
@@ -195,15 +196,22 @@ def descend(
     return DescentResult(x, cur.value, start, it, evals, hist)
 
 
-def round_subchannels(beta: np.ndarray, cell: np.ndarray, num_cells: int, limit: int) -> np.ndarray:
+def round_subchannels(beta: np.ndarray, cell: np.ndarray, num_cells: int, limit: int,
+                      priority: np.ndarray | None = None) -> np.ndarray:
     """Table I line 19 with the per-subchannel limit: devices take their largest relaxed share
     first, in decreasing order of share; a full (cell, subchannel) passes the device to its next
-    choice. Returns the subchannel of each device (-1 for silent rows or no room)."""
+    choice. Equal shares (e.g. every share is 1 on a single subchannel) go first to the device of
+    larger ``priority`` (li-gd passes each device's saving from offloading at the relaxed
+    optimum), not to the device listed first. Returns the subchannel of each device (-1 for
+    silent rows or no room)."""
     u, m = beta.shape
     out = np.full(u, -1, dtype=np.int64)
     active = beta.sum(1) > 0
     load = np.zeros((num_cells, m), dtype=np.int64)
-    order = np.argsort(-beta, axis=None, kind="stable")
+    pri = np.zeros(u) if priority is None else np.asarray(priority, dtype=float)
+    # shares equal up to rounding count as ties (the relaxation's numerical noise must not decide)
+    share = np.round(beta, 9).ravel()
+    order = np.lexsort((-np.repeat(pri, m), -share))
     left = int(active.sum())
     for flat in order:
         if left == 0:
@@ -364,9 +372,10 @@ def local_search(inst: SplitInstance, sub: np.ndarray, power: np.ndarray, bits: 
 
 
 def _neighbours(inst: SplitInstance, cur: np.ndarray, tx: np.ndarray):
-    """Assignments one move (a device to another subchannel with room in its cell) or one swap
-    (two devices on different subchannels exchange them) away from ``cur``; the
-    per-(cell, subchannel) limit holds in every one."""
+    """Assignments one move (a device to another subchannel with room in its cell), one group
+    exchange (every device on subchannel a goes to b and vice versa) or one swap (two devices on
+    different subchannels exchange them) away from ``cur``; the per-(cell, subchannel) limit
+    holds in every one."""
     m = inst.num_subchannels
     load = np.zeros((inst.num_aps, m), dtype=np.int64)
     np.add.at(load, (inst.cell[tx], cur[tx]), 1)
@@ -376,6 +385,13 @@ def _neighbours(inst: SplitInstance, cur: np.ndarray, tx: np.ndarray):
             if k != cur[i] and load[inst.cell[i], k] < inst.max_per_subchannel:
                 nxt = cur.copy()
                 nxt[i] = k
+                yield nxt
+    for a in range(m):  # exchange two subchannels' whole groups (every cell): the pairing stays, the gains change
+        for b in range(a + 1, m):
+            if (cur[tx] == a).any() or (cur[tx] == b).any():
+                nxt = cur.copy()
+                nxt[tx & (cur == a)] = b
+                nxt[tx & (cur == b)] = a
                 yield nxt
     for a, i in enumerate(on):
         for j in on[a + 1:]:
@@ -389,9 +405,38 @@ def _neighbours(inst: SplitInstance, cur: np.ndarray, tx: np.ndarray):
             yield nxt
 
 
+def _exchanges(inst: SplitInstance, split: np.ndarray, up: np.ndarray, dn: np.ndarray, cand: np.ndarray,
+               on_split: np.ndarray):
+    """Decisions one offload exchange away: a local candidate device takes the subchannels of an
+    offloading device of its cell, which goes local; or it starts offloading on an uplink and a
+    downlink subchannel with room in its cell. The device that starts offloading uses
+    ``on_split``. (Which devices offload is otherwise fixed by the rounding.)"""
+    nl = inst.num_layers
+    m = inst.num_subchannels
+    tx = split < nl
+    lim = inst.max_per_subchannel
+    lu = np.zeros((inst.num_aps, m), dtype=np.int64)
+    ld = np.zeros((inst.num_aps, m), dtype=np.int64)
+    np.add.at(lu, (inst.cell[tx], up[tx]), 1)
+    np.add.at(ld, (inst.cell[tx], dn[tx]), 1)
+    for i in np.flatnonzero(cand & ~tx):
+        c = inst.cell[i]
+        for j in np.flatnonzero(tx & (inst.cell == c)):
+            sp, u_, d_ = split.copy(), up.copy(), dn.copy()
+            sp[i], sp[j] = on_split[i], nl[j]
+            u_[i], d_[i], u_[j], d_[j] = up[j], dn[j], -1, -1
+            yield sp, u_, d_
+        for a in np.flatnonzero(lu[c] < lim):
+            for b in np.flatnonzero(ld[c] < lim):
+                sp, u_, d_ = split.copy(), up.copy(), dn.copy()
+                sp[i], u_[i], d_[i] = on_split[i], a, b
+                yield sp, u_, d_
+
+
 def polished_moves(inst: SplitInstance, st: RelaxedState, split: np.ndarray, up: np.ndarray, dn: np.ndarray,
-                   x: Point, *, eps: float, max_iter: int, deadline: float | None,
-                   rounds: int = 3) -> tuple[np.ndarray, np.ndarray, Point, int, int, int]:
+                   x: Point, *, eps: float, max_iter: int, deadline: float | None, rounds: int = 3,
+                   candidates: np.ndarray | None = None, on_split: np.ndarray | None = None,
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Point, int, int, int]:
     """Single-device subchannel moves, each judged after re-optimising EVERY power and compute
     share (the polish descent with the new assignment fixed), for small instances.
 
@@ -399,39 +444,52 @@ def polished_moves(inst: SplitInstance, st: RelaxedState, split: np.ndarray, up:
     involved, so it misses moves that pay only once the powers of both cells adapt (e.g.
     separating two devices of one cell that Li-GD's rounding paired on one subchannel with low
     powers tuned to that pairing). Each round tries every offloading device on every other
-    subchannel with room and every swap of two devices, uplink and downlink, polishes, and
-    keeps the best exact improvement. Cost: O(rounds x U x (M + U)) polish descents. Returns (up, dn, point, moves, iterations,
-    evaluations)."""
+    subchannel with room, every swap of two devices, uplink and downlink, and, for the local
+    devices in ``candidates``, every offload exchange (:func:`_exchanges`: which devices offload
+    when a cell's subchannels are full), polishes, lets each device re-choose its split
+    (:func:`refine_splits`, exact) and keeps the best exact improvement. Cost: O(rounds x U x
+    (M + U)) polish descents. Returns (split, up, dn, point, moves, iterations, evaluations)."""
     nl = inst.num_layers
     m = inst.num_subchannels
-    tx = split < nl
-    tb = split_tables(inst, split)
+    cand_dev = np.zeros(inst.num_devices, dtype=bool) if candidates is None else candidates
+    on = nl - 1 if on_split is None else on_split
 
-    def exact(u_: np.ndarray, d_: np.ndarray, pt: Point) -> float:
-        return evaluate(inst, Decision(split, np.where(tx, u_, -1), np.where(tx, d_, -1), pt.p, pt.pw, pt.r)).objective
+    def exact(sp: np.ndarray, u_: np.ndarray, d_: np.ndarray, pt: Point) -> float:
+        tx = sp < nl
+        return evaluate(inst, Decision(sp, np.where(tx, u_, -1), np.where(tx, d_, -1), pt.p, pt.pw, pt.r)).objective
 
-    best_val = exact(up, dn, x)
+    best_val = exact(split, up, dn, x)
     moves = its = evs = 0
     for _ in range(rounds):
-        cand: tuple[float, np.ndarray, np.ndarray, Point] | None = None
-        for uplink in (True, False):
-            cur = up if uplink else dn
-            for nxt in _neighbours(inst, cur, tx):
-                u_, d_ = (nxt, dn) if uplink else (up, nxt)
-                start = Point(_onehot(np.where(tx, u_, -1), m), _onehot(np.where(tx, d_, -1), m), x.p, x.pw, x.r)
-                res = descend(st, tb, start, tx, fix_beta=True, eps=eps, max_iter=max_iter, deadline=deadline)
-                its += res.iterations
-                evs += res.evaluations
-                val = exact(u_, d_, res.point)
-                if val < best_val * (1 - 1e-9) and (cand is None or val < cand[0]):
-                    cand = (val, u_, d_, res.point)
+        cand: tuple[float, np.ndarray, np.ndarray, np.ndarray, Point] | None = None
+        tx = split < nl
+        nbrs = [(split, nxt, dn) for nxt in _neighbours(inst, up, tx)]
+        nbrs += [(split, up, nxt) for nxt in _neighbours(inst, dn, tx)]
+        nbrs += list(_exchanges(inst, split, up, dn, cand_dev, on))
+        for sp, u_, d_ in nbrs:
+            txn = sp < nl
+            start = Point(_onehot(np.where(txn, u_, -1), m), _onehot(np.where(txn, d_, -1), m), x.p, x.pw, x.r)
+            res = descend(st, split_tables(inst, sp), start, txn, fix_beta=True, eps=eps, max_iter=max_iter,
+                          deadline=deadline)
+            its += res.iterations
+            evs += res.evaluations
+            val = exact(sp, u_, d_, res.point)
+            sp2 = refine_splits(inst, st, sp, res.point)
+            if not np.array_equal(sp2, sp):
+                val2 = exact(sp2, u_, d_, res.point)
+                if val2 < val:
+                    sp, val = sp2, val2
+            if val < best_val * (1 - 1e-9) and (cand is None or val < cand[0]):
+                cand = (val, sp, u_, d_, res.point)
         if cand is None:
             break
-        best_val, up, dn, x = cand
+        best_val, split, up, dn, x = cand
+        tx = split < nl
+        up, dn = np.where(tx, up, -1), np.where(tx, dn, -1)
         moves += 1
         if deadline is not None and time.perf_counter() > deadline:
             break
-    return up, dn, x, moves, its, evs
+    return split, up, dn, x, moves, its, evs
 
 
 def split_lower_bounds(inst: SplitInstance) -> np.ndarray:
@@ -464,6 +522,21 @@ def split_lower_bounds(inst: SplitInstance) -> np.ndarray:
         out[:, j] = (wt * (t_dev + t_e) + we * (e_dev + e_e) + per_bit_up * tb.up_bits
                      + per_bit_dn * inst.result_bits)
     return out * (1.0 - 1e-9)
+
+
+def _relaxed_device_costs(inst: SplitInstance, st: RelaxedState, tables: SplitTables, x: Point) -> np.ndarray:
+    """Each device's own term of the relaxed objective (22) at ``x`` (inf for a device without
+    a rate)."""
+    wt, we = inst.w_latency, inst.w_energy
+    zero = np.zeros(inst.num_devices)
+    _, _, _, _, rate_up = relaxed_uplink(st, x.bu, x.p, zero, False)
+    _, _, _, _, rate_dn = relaxed_downlink(st, x.bd, x.pw, zero, False)
+    t_dev, e_dev = device_cost(inst, tables)
+    t_e, e_e = edge_cost(inst, tables, x.r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        comm = ((wt + we * x.p) * tables.up_bits / rate_up + (wt + we * x.pw) * inst.result_bits / rate_dn)
+    out = wt * (t_dev + t_e) + we * (e_dev + e_e) + comm
+    return np.where(tables.offload & np.isfinite(out), out, np.inf)
 
 
 def _local_costs(inst: SplitInstance) -> np.ndarray:
@@ -530,8 +603,12 @@ def _run_ligd_impl(inst: SplitInstance, options: SolveOptions, *, warm: bool) ->
                        np.zeros(len(nl)), np.zeros(len(nl)))
     else:
         split = np.where(tx, np.minimum(best_j, nl - 1), nl)
-        up = round_subchannels(best_x.bu, inst.cell, inst.num_aps, inst.max_per_subchannel)
-        dn = round_subchannels(best_x.bd, inst.cell, inst.num_aps, inst.max_per_subchannel)
+        on_split = np.minimum(best_j, nl - 1)
+        # which devices get a full cell's subchannels: the larger saving from offloading at the
+        # relaxed optimum first (not the devices listed first)
+        saving = local_cost - _relaxed_device_costs(inst, st, split_tables(inst, split), best_x)
+        up = round_subchannels(best_x.bu, inst.cell, inst.num_aps, inst.max_per_subchannel, saving)
+        dn = round_subchannels(best_x.bd, inst.cell, inst.num_aps, inst.max_per_subchannel, saving)
         lost = tx & ((up < 0) | (dn < 0))  # no room in the cell: run locally
         split = np.where(lost, nl, split)
         up, dn = np.where(lost, -1, up), np.where(lost, -1, dn)
@@ -579,8 +656,9 @@ def _run_ligd_impl(inst: SplitInstance, options: SolveOptions, *, warm: bool) ->
                     split = refine_splits(inst, st, split, xr)
         pm_moves = 0
         if do_ls and do_polish and inst.num_devices <= int(prm["polished_moves_max_devices"]):
-            up, dn, xr, pm_moves, pm_it, pm_ev = polished_moves(inst, st, split, up, dn, xr, eps=eps,
-                                                                  max_iter=max_iter, deadline=deadline)
+            split, up, dn, xr, pm_moves, pm_it, pm_ev = polished_moves(
+                inst, st, split, up, dn, xr, eps=eps, max_iter=max_iter, deadline=deadline, candidates=tx,
+                on_split=on_split)
             polish_it += pm_it
             total_ev += pm_ev
             ls_moves += pm_moves
@@ -599,10 +677,35 @@ def _run_ligd_impl(inst: SplitInstance, options: SolveOptions, *, warm: bool) ->
     return dec, status, stats
 
 
+def canonical_order(inst: SplitInstance) -> np.ndarray:
+    """A device order that depends on the devices' data, not on their order in the file: by
+    cell, then strongest own-cell uplink and downlink gains, then id (ids are unique)."""
+    id_rank = np.argsort(np.argsort(np.array(inst.ids, dtype=object), kind="stable"), kind="stable")
+    return np.lexsort((id_rank, -inst.own_down().sum(1), -inst.own_up().sum(1), inst.cell))
+
+
+def permute_instance(inst: SplitInstance, perm: np.ndarray) -> SplitInstance:
+    """The same instance with its devices in the order ``perm``."""
+    p = [int(i) for i in perm]
+    return dataclasses.replace(
+        inst, ids=tuple(inst.ids[i] for i in p), cell=inst.cell[perm], models=tuple(inst.models[i] for i in p),
+        layer_flops=tuple(inst.layer_flops[i] for i in p), split_bits=tuple(inst.split_bits[i] for i in p),
+        result_bits=inst.result_bits[perm], dev_flops_per_s=inst.dev_flops_per_s[perm],
+        dev_kappa=inst.dev_kappa[perm], w_latency=inst.w_latency[perm], w_energy=inst.w_energy[perm],
+        uplink_gain=inst.uplink_gain[perm], downlink_gain=inst.downlink_gain[perm])
+
+
 def run_ligd(inst: SplitInstance, options: SolveOptions, *, warm: bool) -> tuple[Decision, SolveStatus, dict]:
-    """Single-threaded BLAS: the small matrix products here lose badly to thread contention."""
+    """Li-GD on the devices in :func:`canonical_order` (so its answer does not depend on the
+    order of the file), with single-threaded BLAS (the small matrix products here lose badly to
+    thread contention)."""
+    perm = canonical_order(inst)
+    inv = np.argsort(perm)
     with single_thread():
-        return _run_ligd_impl(inst, options, warm=warm)
+        dec, status, stats = _run_ligd_impl(permute_instance(inst, perm), options, warm=warm)
+    dec = Decision(dec.split[inv], dec.up_sub[inv], dec.down_sub[inv], dec.p_up_w[inv], dec.p_down_w[inv],
+                   dec.r[inv])
+    return dec, status, stats
 
 
 #: the options of li-gd and gd (one declaration, shared: gd is li-gd without the warm start)
