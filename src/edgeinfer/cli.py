@@ -162,7 +162,11 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             "details": json_safe(dict(report.details)),
         }), indent=1))
     elif report.ok:
-        print(f"ok: feasible, objective {report.objective:g}")
+        status = getattr(solution, "status", None)
+        if status is not None and not status.has_solution:
+            print(f"ok: {status.value} (confirmed from the instance)")
+        else:
+            print(f"ok: feasible, objective {report.objective:g}")
     else:
         print("wrong:")
         for r in report.reasons:
