@@ -35,8 +35,8 @@ from edgeinfer.experiments.engine import run_study
 SRC = Path(__file__).resolve().parents[2] / "src"
 N_REAL = 2
 N_TASKS = 5 * N_REAL  # 7 points, 5 distinct (two sweep points are the default point)
-#: the slow runs: 60x60 matrix products per task (about 0.3-0.6 s a task on a loaded core)
-WORK = 1500
+#: the slow runs: 60x60 matrix products per task (about 0.1-0.3 s a task)
+WORK = 800
 FAST = ["-n", str(N_REAL), "--seed", "3", "--no-figures", "--format", "csv"]
 
 

@@ -461,12 +461,18 @@ def _execute(study: Study, pending: list[tuple[str, TaskSpec]], cache_dir: Path,
         with warnings.catch_warnings():  # scoped: the filters are restored afterwards
             warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given to the executor",
                                     category=UserWarning)
+            # a failed task stops the run: the results still in flight are dropped on purpose
+            warnings.filterwarnings("ignore", message=r".*tasks have been successfully executed +but not used",
+                                    category=UserWarning)
             with parallel_config(backend=backend, n_jobs=jobs):
                 _start_resource_trackers()
                 with sigint_blocked():  # the workers start (and are restarted) with Ctrl-C blocked
                     results = Parallel(return_as="generator_unordered")(
                         delayed(_run_one)(study.task_runner, t, k, parent) for k, t in pending)
-                store(results)
+                try:
+                    store(results)
+                finally:
+                    results.close()  # now, inside the filters, not whenever it is collected
     finally:
         if bar is not None:
             bar.close()
