@@ -462,8 +462,9 @@ def _execute(study: Study, pending: list[tuple[str, TaskSpec]], cache_dir: Path,
             warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given to the executor",
                                     category=UserWarning)
             # a failed task stops the run: the results still in flight are dropped on purpose
-            warnings.filterwarnings("ignore", message=r".*tasks have been successfully executed +but not used",
-                                    category=UserWarning)
+            warnings.filterwarnings("ignore", category=UserWarning,
+                                    message=r".*tasks (have been successfully executed +but not used|which were "
+                                            r"still being processed by the workers have been cancelled)")
             with parallel_config(backend=backend, n_jobs=jobs):
                 _start_resource_trackers()
                 with sigint_blocked():  # the workers start (and are restarted) with Ctrl-C blocked
