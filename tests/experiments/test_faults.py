@@ -320,6 +320,20 @@ def test_fifo_in_the_cache_does_not_hang(clean, tmp_path, capsys):
     _assert_same_tables(out, clean["fast"])
 
 
+@pytest.mark.parametrize("kind", ["symlink", "file"])
+def test_cache_folder_that_is_a_link_or_a_file_is_refused(kind, clean, tmp_path, capsys):
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    shutil.copytree(clean["fast"], out)
+    shutil.move(out / "cache", elsewhere)
+    if kind == "symlink":
+        (out / "cache").symlink_to(elsewhere)
+    else:
+        (out / "cache").write_text("not a folder")
+    assert main(["reproduce", "toy", *FAST, "--jobs", "1", "--set", "work=0", "--out", str(out)]) == 2
+    err = _err_lines(capsys)
+    assert len(err) == 1 and "is a link or not a folder" in err[0], err
+
+
 # ---------------------------------------------------------------------------- bounds
 
 

@@ -874,6 +874,9 @@ def _run_one_study(study: Study, base: dict[str, Any], sdir: Path, *, algorithms
                                      realisation=r, seed=_task_seed(seed, r), quick=quick)
     _mark(sdir)
     cache_dir = sdir / "cache"
+    if cache_dir.is_symlink() or (cache_dir.exists() and not cache_dir.is_dir()):
+        raise ExperimentError(f"--out {sdir}: {cache_dir} is a link or not a folder; the cache must be a folder "
+                              "of its own (remove it)")
     cache_dir.mkdir(parents=True, exist_ok=True)
     cache, pending = _load_cache(study, unique, cache_dir)
     cache.update(_execute(study, pending, cache_dir, jobs=jobs, backend=backend, progress=progress,
