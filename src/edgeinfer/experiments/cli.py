@@ -28,10 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--quick", dest="quick", action="store_true", default=True,
                       help="small sweeps and few realisations (default)")
     mode.add_argument("--full", dest="quick", action="store_false", help="the paper's sweeps and realisations")
-    parser.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
-    parser.add_argument("--jobs", "-j", type=int, default=-1, help="local worker processes (-1: all cores, default)")
+    parser.add_argument("--seed", type=int, default=0, help="root seed, 0 to 2**63 - 1 (default 0)")
+    parser.add_argument("--jobs", "-j", type=int, default=-1,
+                        help="local worker processes: -1 (all cores, default) or 1 to 4 x the cores")
     parser.add_argument("--realisations", "-n", type=int, default=None, metavar="N",
-                        help="Monte Carlo realisations per point (default: the preset's)")
+                        help="Monte Carlo realisations per point, 1 to 10000 (default: the preset's)")
     parser.add_argument("--backend", choices=["loky", "dask"], default="loky", help="joblib backend")
     parser.add_argument("--scheduler", default=None, metavar="ADDR", help="Dask scheduler, e.g. tcp://host:8786")
     parser.add_argument("--set", "-s", dest="overrides", action="append", type=_kv, default=[], metavar="KEY=VALUE",
@@ -43,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--algorithms", "-a", default=None, metavar="A,B,...",
                         help="compare these algorithms instead of the study's: its own names or any registered "
                              "solver of its problem (built-in or plugin; see --list)")
-    parser.add_argument("--out", "-o", default=None, metavar="DIR", help="output folder (required)")
+    parser.add_argument("--out", "-o", default=None, metavar="DIR",
+                        help="output folder (required; locked while the run writes into it)")
 
 
 def _list(names: list[str]) -> int:

@@ -6,10 +6,15 @@ Pipeline (``run_studies``):
    Dask client if asked; nothing is written before this succeeds;
 2. *plan*: default point + one point per sweep value; tasks = point × realisation, seeded
    by ``SeedSequence(seed, spawn_key=(realisation,))``; identical tasks are merged;
-3. *execute*: tasks without a cache file run through joblib (loky processes or Dask);
-   each finished task is written to ``cache/<key>.json`` at once;
+3. *execute*: tasks without a usable cache entry run through joblib (loky processes or
+   Dask); each finished task is written to ``cache/<key>.json`` at once, with its key and a
+   checksum (:func:`read_cache_entry` trusts nothing else on disk);
 4. *write*: tidy table, figures, ``summary.json``, ``report.md`` (see :mod:`.report`),
    staged in a temporary folder and moved into place at the end.
+
+The output folder is locked (:class:`~edgeinfer.experiments.common.FolderLock`) from step 3
+on: a second run into it is refused with one line; what a killed run left there (staging
+folders, temporary files) is removed first.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import hashlib
 import json
 import os
 import platform
+import stat
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,16 +35,32 @@ import numpy as np
 
 from edgeinfer.core.errors import EdgeInferError, UnknownNameError
 from edgeinfer.experiments import registry
-from edgeinfer.experiments.common import jsonable
+from edgeinfer.experiments.common import (
+    LOCK_NAME,
+    FolderLock,
+    FolderLockedError,
+    clean_leftovers,
+    jsonable,
+    sigint_blocked,
+    start_parent_watchdog,
+    write_text_atomic,
+)
 from edgeinfer.experiments.study import Study, TaskSpec
 
 __all__ = [
     "ExperimentError", "TaskFailedError", "StudyRun", "Point", "resolve_params", "plan", "run_study", "run_studies",
-    "task_key",
+    "task_key", "read_cache_entry", "cache_entry", "MAX_JOBS", "MAX_REALISATIONS", "MAX_SEED",
 ]
 
 FORMATS = ("parquet", "csv")
 BACKENDS = ("loky", "dask")
+
+#: ``--jobs``: -1 (every core) or 1 .. MAX_JOBS (4 x the machine's cores)
+MAX_JOBS = 4 * (os.cpu_count() or 1)
+#: ``--realisations``: 1 .. MAX_REALISATIONS per point
+MAX_REALISATIONS = 10_000
+#: ``--seed``: 0 .. MAX_SEED (it is stored in an int64 column)
+MAX_SEED = 2**63 - 1
 
 
 class ExperimentError(EdgeInferError):
@@ -150,7 +172,7 @@ def check_out_dir(path: Path) -> None:
     """Refuse to write into an existing file, or a non-empty folder the engine did not create."""
     if path.exists() and not path.is_dir():
         raise ExperimentError(f"--out {path}: exists and is not a directory")
-    if path.is_dir() and not (path / MARKER).exists() and any(path.iterdir()):
+    if path.is_dir() and not (path / MARKER).exists() and any(p.name != LOCK_NAME for p in path.iterdir()):
         raise ExperimentError(f"--out {path}: a non-empty folder not written by edgeinfer reproduce; "
                               "choose a new or empty folder")
 
@@ -158,6 +180,30 @@ def check_out_dir(path: Path) -> None:
 def _mark(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
     (path / MARKER).touch()
+
+
+def lock_out_dirs(paths: Sequence[Path]) -> list[FolderLock]:
+    """Lock every output folder (created if missing) and remove what a killed run left there;
+    ExperimentError (one line, exit 2) if another run holds one of them."""
+    locks: list[FolderLock] = []
+    try:
+        for p in paths:
+            try:
+                locks.append(FolderLock(p).acquire())
+            except FolderLockedError as exc:
+                raise ExperimentError(f"--out {p}: another edgeinfer reproduce ({exc.holder}) is writing into this "
+                                      "folder; wait for it to finish or choose another folder") from None
+            clean_leftovers(p)
+    except BaseException:
+        for lk in locks:
+            lk.release()
+        raise
+    return locks
+
+
+def _release(locks: Sequence[FolderLock]) -> None:
+    for lk in locks:
+        lk.release()
 
 
 # ---------------------------------------------------------------------------- planning
@@ -195,9 +241,14 @@ def _task_seed(seed: int, realisation: int) -> np.random.SeedSequence:
 # ---------------------------------------------------------------------------- execution
 
 
-def _run_one(run_task: Any, task: TaskSpec, key: str) -> tuple[str, Any, float]:
+def _run_one(run_task: Any, task: TaskSpec, key: str, parent_pid: int | None = None) -> tuple[str, Any, float]:
     """Run one task; an exception comes back as a :class:`_Failure` (picklable, with the
-    traceback as text) rather than tearing down the worker pool with a remote traceback."""
+    traceback as text) rather than tearing down the worker pool with a remote traceback.
+
+    ``parent_pid`` (local worker processes): the run's main process; a watchdog thread ends
+    this worker as soon as that process is gone (:func:`~.common.start_parent_watchdog`)."""
+    if parent_pid is not None:
+        start_parent_watchdog(parent_pid)
     t0 = time.perf_counter()
     try:
         rows = run_task(task)
@@ -217,30 +268,141 @@ class _Failure:
 def _raise_failure(study: Study, task: TaskSpec, key: str, failure: _Failure, cache_dir: Path) -> None:
     log = cache_dir / f"{key}.failed.txt"
     params = ", ".join(f"{k}={v!r}" for k, v in sorted(task.params.items()))
-    log.write_text(f"study {study.name}, realisation {task.realisation}\nparams: {params}\n\n{failure.traceback}")
+    write_text_atomic(log, f"study {study.name}, realisation {task.realisation}\nparams: {params}\n\n"
+                           f"{failure.traceback}")
     raise TaskFailedError(
         f"study {study.name}: a task failed (realisation {task.realisation}; {params}): {failure.error}; "
         f"traceback in {log}; finished tasks are cached, rerun to resume")
 
 
-def _check_rows(study: Study, rows: Any) -> list[dict[str, Any]]:
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _rows_problem(study: Study, rows: Any) -> str:
+    """Why ``rows`` are not a valid result of one task of ``study`` ("" when they are): a
+    non-empty list of dicts, each with a string ``algorithm``, every metric, scalar values."""
     if not isinstance(rows, list) or not rows:
-        raise ExperimentError(f"study {study.name}: run_task must return a non-empty list of dicts")
-    out = []
+        return "run_task must return a non-empty list of dicts"
     for r in rows:
-        if not isinstance(r, dict) or "algorithm" not in r:
-            raise ExperimentError(f"study {study.name}: every row of run_task needs an 'algorithm' key")
+        if not isinstance(r, dict) or not isinstance(r.get("algorithm"), str):
+            return "every row of run_task needs an 'algorithm' key (a string)"
         missing = [m for m in study.metrics if m not in r]
         if missing:
-            raise ExperimentError(f"study {study.name}: row for {r['algorithm']!r} lacks metrics {missing}")
-        out.append({k: jsonable(v) for k, v in r.items()})
-    return out
+            return f"row for {r['algorithm']!r} lacks metrics {missing}"
+        bad = [k for k, v in r.items() if not isinstance(k, str) or not isinstance(v, _SCALARS)]
+        if bad:
+            return f"row for {r['algorithm']!r}: {bad[0]!r} is not a number, string, bool or None"
+    return ""
 
 
-def _write_json_atomic(path: Path, doc: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, allow_nan=True))
-    os.replace(tmp, path)
+def _check_rows(study: Study, rows: Any) -> list[dict[str, Any]]:
+    if isinstance(rows, list):
+        rows = [{k: jsonable(v) for k, v in r.items()} if isinstance(r, dict) else r for r in rows]
+    why = _rows_problem(study, rows)
+    if why:
+        raise ExperimentError(f"study {study.name}: {why}")
+    return list(rows)
+
+
+#: version of the cache entry layout (an entry of another version is recomputed)
+CACHE_FORMAT = 2
+#: a cache entry above this size is not read (recomputed)
+MAX_CACHE_ENTRY_BYTES = 64 * 2**20
+
+
+def _checksum(key: str, rows: list[dict[str, Any]]) -> str:
+    """sha256 of the canonical JSON (sorted keys, no spaces) of the key and the rows."""
+    doc = json.dumps({"key": key, "rows": rows}, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(doc.encode()).hexdigest()
+
+
+def cache_entry(key: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The document stored in ``cache/<key>.json``: layout version, task key, checksum, rows."""
+    return {"format": CACHE_FORMAT, "key": key, "sha256": _checksum(key, rows), "rows": rows}
+
+
+def read_cache_entry(path: Path, key: str, study: Study) -> tuple[list[dict[str, Any]] | None, str]:
+    """The rows cached for task ``key`` at ``path``, or ``None`` and why the entry is unusable
+    (``""``: there is none). An entry is used only if it is a regular file of valid JSON with
+    this layout version, this task's key, a matching checksum and valid rows; anything else
+    (empty, truncated, edited, another task's, a link or a FIFO) is recomputed."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None, ""
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror or type(exc).__name__})"
+    if not stat.S_ISREG(st.st_mode):
+        return None, "not a regular file"
+    if st.st_size == 0:
+        return None, "empty"
+    if st.st_size > MAX_CACHE_ENTRY_BYTES:
+        return None, f"larger than {MAX_CACHE_ENTRY_BYTES} bytes"
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(MAX_CACHE_ENTRY_BYTES + 1)
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror or type(exc).__name__})"
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None, "not valid JSON (truncated or corrupted)"
+    if not isinstance(doc, dict) or doc.get("format") != CACHE_FORMAT:
+        return None, "not a cache entry of this edgeinfer version (no checksum)"
+    if doc.get("key") != key:
+        return None, "belongs to another task (its key differs)"
+    rows = doc.get("rows")
+    try:
+        ok = isinstance(rows, list) and doc.get("sha256") == _checksum(key, rows)
+    except (TypeError, ValueError, RecursionError):
+        ok = False
+    if not ok:
+        return None, "checksum mismatch (edited or corrupted)"
+    why = _rows_problem(study, rows)
+    if why:
+        return None, f"invalid rows ({why})"
+    return rows, ""
+
+
+def _load_cache(study: Study, unique: Mapping[str, TaskSpec], cache_dir: Path) -> tuple[
+        dict[str, list[dict[str, Any]]], list[tuple[str, TaskSpec]]]:
+    """Usable cache entries, and the tasks to run; one warning line for the unusable entries."""
+    cache: dict[str, list[dict[str, Any]]] = {}
+    pending: list[tuple[str, TaskSpec]] = []
+    bad: list[str] = []
+    for k, task in unique.items():
+        rows, why = read_cache_entry(cache_dir / f"{k}.json", k, study)
+        if rows is not None:
+            cache[k] = rows
+            continue
+        if why:
+            bad.append(f"{k}.json: {why}")
+            _discard(cache_dir / f"{k}.json")
+        pending.append((k, task))
+    if bad:
+        more = f"; and {len(bad) - 3} more" if len(bad) > 3 else ""
+        print(f"edgeinfer: warning: study {study.name}: {len(bad)} unusable cache "
+              f"entr{'y' if len(bad) == 1 else 'ies'} in {cache_dir} recomputed ({'; '.join(bad[:3])}{more})",
+              file=sys.stderr)
+    return cache, pending
+
+
+def _discard(path: Path) -> None:
+    """Remove an unusable cache entry (a folder planted under its name included)."""
+    import shutil
+
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def _write_entry(cache_dir: Path, key: str, rows: list[dict[str, Any]]) -> None:
+    write_text_atomic(cache_dir / f"{key}.json", json.dumps(cache_entry(key, rows), allow_nan=True))
 
 
 def _progress(total: int, desc: str, enabled: bool | None) -> Any:
@@ -256,9 +418,11 @@ def _progress(total: int, desc: str, enabled: bool | None) -> Any:
 
 
 def _execute(study: Study, pending: list[tuple[str, TaskSpec]], cache_dir: Path, *, jobs: int,
-             backend: str, progress: bool | None) -> None:
+             backend: str, progress: bool | None, scheduler: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Run the pending tasks; cache each as it finishes; return their (checked) rows by key."""
+    done: dict[str, list[dict[str, Any]]] = {}
     if not pending:
-        return
+        return done
     bar = _progress(len(pending), study.name, progress)
     by_key = dict(pending)
 
@@ -267,47 +431,170 @@ def _execute(study: Study, pending: list[tuple[str, TaskSpec]], cache_dir: Path,
         for key, rows, _ in results:
             if isinstance(rows, _Failure):
                 _raise_failure(study, by_key[key], key, rows, cache_dir)
-            _write_json_atomic(cache_dir / f"{key}.json", {"rows": _check_rows(study, rows)})
+            checked = _check_rows(study, rows)
+            _write_entry(cache_dir, key, checked)
+            done[key] = checked
             if bar is not None:
                 bar.update(1)
 
     try:
         if jobs == 1 and backend == "loky":  # in process: no pool, handy in tests and debuggers
             store(_run_one(study.task_runner, t, k) for k, t in pending)
-            return
+            return done
         import warnings
 
         from joblib import Parallel, delayed, parallel_config
 
-        if backend == "dask":  # a worker that cannot import the study's code: one line, not a hang
-            check_dask_workers(study)
+        if backend == "dask":
+            try:
+                _execute_dask(study, pending, store, Parallel, delayed, parallel_config)
+            except EdgeInferError:
+                raise
+            except Exception as exc:  # the scheduler went away or stopped answering mid-run
+                raise TaskFailedError(f"study {study.name}: lost the Dask scheduler {scheduler} "
+                                      f"({_first_line(exc)}); finished tasks are cached, rerun to resume") from None
+            return done
 
         # loky restarts a worker whose memory grew by a few hundred MB (a study importing torch,
         # a large instance) between tasks and warns about it; no task is lost, results are unaffected
+        parent = os.getpid()
         with warnings.catch_warnings():  # scoped: the filters are restored afterwards
             warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given to the executor",
                                     category=UserWarning)
-            with parallel_config(backend=backend, n_jobs=jobs if backend == "loky" else -1):
-                store(Parallel(return_as="generator_unordered" if backend == "loky" else "generator")(
-                    delayed(_run_one)(study.task_runner, t, k) for k, t in pending))
+            # a failed task stops the run: the results still in flight are dropped on purpose
+            warnings.filterwarnings("ignore", category=UserWarning,
+                                    message=r".*tasks (have been successfully executed +but not used|which were "
+                                            r"still being processed by the workers have been cancelled)")
+            with parallel_config(backend=backend, n_jobs=jobs):
+                _start_resource_trackers()
+                with sigint_blocked():  # the workers start (and are restarted) with Ctrl-C blocked
+                    results = Parallel(return_as="generator_unordered")(
+                        delayed(_run_one)(study.task_runner, t, k, parent) for k, t in pending)
+                try:
+                    store(results)
+                finally:
+                    results.close()  # now, inside the filters, not whenever it is collected
     finally:
         if bar is not None:
             bar.close()
+    return done
 
 
-def connect_dask(scheduler: str | None, timeout_s: float = 3.0) -> Any:
-    """A ``dask.distributed.Client`` for ``scheduler``; ExperimentError when unreachable."""
+def _start_resource_trackers() -> None:
+    """Start the resource trackers of multiprocessing and loky now, outside
+    :func:`~.common.sigint_blocked`: starting the first one unblocks SIGINT in the calling
+    thread (``pthread_sigmask(SIG_UNBLOCK)``), which would leave the workers interruptible."""
+    try:
+        from multiprocessing import resource_tracker
+
+        from joblib.externals.loky.backend import resource_tracker as loky_tracker
+
+        resource_tracker.ensure_running()
+        loky_tracker.ensure_running()
+    except (ImportError, OSError, AttributeError):  # pragma: no cover - the workers are merely interruptible
+        pass
+
+
+def _execute_dask(study: Study, pending: list[tuple[str, TaskSpec]], store: Any, Parallel: Any, delayed: Any,
+                  parallel_config: Any) -> None:
+    check_dask_workers(study)  # a worker that cannot import the study's code: one line, not a hang
+    with parallel_config(backend="dask", n_jobs=-1):
+        store(Parallel(return_as="generator")(delayed(_run_one)(study.task_runner, t, k) for k, t in pending))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:200]}" if text else type(exc).__name__
+
+
+#: how long (s) reaching the Dask scheduler may take: TCP connect plus the comm handshake
+DASK_CONNECT_TIMEOUT_S = 3.0
+
+
+def _probe_scheduler(scheduler: str, timeout_s: float) -> None:
+    """Open one comm to the scheduler and complete dask's handshake within ``timeout_s``.
+
+    ``distributed.comm.connect`` bounds the TCP connect but waits for the peer's handshake
+    without a limit, so a server that accepts and never answers would hang ``Client()``
+    forever; here the whole exchange is bounded. The TLS settings come from the dask config,
+    as for the client."""
+    import asyncio
+
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    args = Security().get_connection_args("client")
+
+    async def probe() -> None:
+        comm = await asyncio.wait_for(connect(scheduler, timeout=timeout_s, **args), timeout_s + 1.0)
+        await comm.close()
+
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # a fresh event loop, whatever the caller runs
+        pool.submit(asyncio.run, probe()).result(timeout=timeout_s + 10.0)
+
+
+class _DaskClient:
+    """The run's Dask client; while it lives, the ``distributed`` loggers of this process show
+    only critical messages (a lost scheduler would otherwise print dozens of traceback lines
+    before the engine's one line)."""
+
+    def __init__(self, scheduler: str, timeout_s: float) -> None:
+        import logging
+
+        logging.getLogger("distributed")
+        names = [n for n in logging.root.manager.loggerDict if n == "distributed" or n.startswith("distributed.")]
+        self._levels = {n: logging.getLogger(n).level for n in names}
+        for n in names:
+            logging.getLogger(n).setLevel(logging.CRITICAL)
+        try:
+            from dask.distributed import Client
+
+            _probe_scheduler(scheduler, timeout_s)
+            self.client = Client(scheduler, timeout=timeout_s, set_as_default=True)
+        except BaseException:
+            self._restore()
+            raise
+
+    def _restore(self) -> None:
+        import logging
+
+        for n, level in self._levels.items():
+            logging.getLogger(n).setLevel(level)
+
+    def close(self) -> None:
+        try:
+            self.client.close(timeout=DASK_CONNECT_TIMEOUT_S)
+        except Exception:  # noqa: BLE001, S110 - the scheduler is gone already: nothing to close
+            pass
+        finally:
+            self._restore()
+
+
+def connect_dask(scheduler: str | None, timeout_s: float | None = None) -> Any:
+    """A connection to ``scheduler`` (``.client``: the ``dask.distributed.Client``, default for
+    joblib; ``.close()``); ExperimentError (one line) when it is unreachable, silent, not an address dask knows, or ``tls://`` without certificates."""
     if not scheduler:
         raise ExperimentError("--backend dask needs --scheduler tcp://HOST:PORT")
     try:
-        from dask.distributed import Client
+        import dask.distributed  # noqa: F401
     except ImportError:
         raise ExperimentError("--backend dask needs dask[distributed]: pip install 'edgeinfer[dask]'") from None
+    if timeout_s is None:
+        timeout_s = DASK_CONNECT_TIMEOUT_S
     try:
-        return Client(scheduler, timeout=timeout_s, set_as_default=True)
-    except (OSError, TimeoutError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ExperimentError(f"cannot reach the Dask scheduler {scheduler}: {first}") from None
+        return _DaskClient(scheduler, timeout_s)
+    except Exception as exc:  # noqa: BLE001 - any failure to connect is a bad --scheduler, one line
+        if isinstance(exc, TimeoutError) and not str(exc).strip():
+            why = (f"it accepted the connection but did not answer within {timeout_s + 1.0:g} s "
+                   "(not a Dask scheduler, or a stuck one)")
+        elif isinstance(exc, TypeError) and "ssl" in str(exc).lower():
+            why = ("a tls:// address needs the client's TLS certificates in the dask configuration "
+                   "(distributed.comm.tls.ca-file, .client.cert, .client.key)")
+        else:
+            why = _first_line(exc)
+        raise ExperimentError(f"cannot reach the Dask scheduler {scheduler}: {why}") from None
 
 
 def _callable_modules(fn: Any) -> list[str]:
@@ -448,6 +735,21 @@ def _prepare(names: Sequence[str] | str) -> list[Study]:
     return [registry.get_study(n) for n in names]
 
 
+def check_run_options(*, seed: Any, jobs: Any, realisations: Any) -> None:
+    """``--seed`` in [0, MAX_SEED], ``--jobs`` -1 or in [1, MAX_JOBS], ``--realisations`` None or
+    in [1, MAX_REALISATIONS]; ExperimentError (one line, exit 2) otherwise."""
+    def integer(v: Any) -> bool:
+        return not isinstance(v, bool) and isinstance(v, int | np.integer)
+
+    if not integer(seed) or not 0 <= seed <= MAX_SEED:
+        raise ExperimentError(f"--seed: expected an integer in [0, 2**63 - 1], got {seed!r}")
+    if not integer(jobs) or not (jobs == -1 or 1 <= jobs <= MAX_JOBS):
+        raise ExperimentError(f"--jobs: expected -1 (every core) or an integer in [1, {MAX_JOBS}] "
+                              f"(4 x the {os.cpu_count() or 1} cores), got {jobs!r}")
+    if realisations is not None and (not integer(realisations) or not 1 <= realisations <= MAX_REALISATIONS):
+        raise ExperimentError(f"--realisations: expected an integer in [1, {MAX_REALISATIONS}], got {realisations!r}")
+
+
 def run_studies(
     names: Sequence[str] | str,
     out_dir: str | os.PathLike[str],
@@ -476,13 +778,7 @@ def run_studies(
 
     multi = (names == "all" or list(names) == ["all"] or (not isinstance(names, str) and len(names) > 1))
     studies = _prepare(names)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ExperimentError(f"--seed: expected a non-negative integer, got {seed!r}")
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs == 0 or jobs < -1:
-        raise ExperimentError(f"--jobs: expected a positive integer or -1, got {jobs!r}")
-    if realisations is not None and (isinstance(realisations, bool) or not isinstance(realisations, int)
-                                     or realisations < 1):
-        raise ExperimentError(f"--realisations: expected a positive integer, got {realisations!r}")
+    check_run_options(seed=seed, jobs=jobs, realisations=realisations)
     if backend not in BACKENDS:
         raise UnknownNameError("backend", backend, BACKENDS)
     if fmt not in FORMATS:
@@ -503,8 +799,9 @@ def run_studies(
         for s in studies:
             check_out_dir(out_root / s.name)
     client = connect_dask(scheduler) if backend == "dask" else None
-
+    locks: list[FolderLock] = []
     try:
+        locks = lock_out_dirs([out_root, *(out_root / s.name for s in studies)] if multi else [out_root])
         runs = []
         if multi:
             _mark(out_root)
@@ -519,6 +816,7 @@ def run_studies(
             report.write_combined(out_root, runs, seed=int(seed), quick=quick, command=command)
         return runs
     finally:
+        _release(locks)
         if client is not None:
             client.close()
 
@@ -539,15 +837,19 @@ def run_declared(study: Study, out_dir: str | os.PathLike[str], *, quick: bool =
                  figures: bool = True, progress: bool | None = None, command: str | None = None,
                  algorithms: Sequence[str] | None = None) -> StudyRun:
     """Run an unregistered :class:`Study` object (same options as :func:`run_studies`)."""
+    check_run_options(seed=seed, jobs=jobs, realisations=realisations)
     algs = study.resolve_algorithms(algorithms)
     base = resolve_params(study, dict(overrides or {}), quick=quick)
     check_out_dir(Path(out_dir))
     client = connect_dask(scheduler) if backend == "dask" else None
+    locks: list[FolderLock] = []
     try:
+        locks = lock_out_dirs([Path(out_dir)])
         return _run_one_study(study, base, Path(out_dir), algorithms=algs, quick=quick, seed=seed, jobs=jobs,
                               realisations=realisations, backend=backend, fmt=fmt, figures=figures,
                               progress=progress, command=command, scheduler=scheduler)
     finally:
+        _release(locks)
         if client is not None:
             client.close()
 
@@ -572,21 +874,13 @@ def _run_one_study(study: Study, base: dict[str, Any], sdir: Path, *, algorithms
                                      realisation=r, seed=_task_seed(seed, r), quick=quick)
     _mark(sdir)
     cache_dir = sdir / "cache"
+    if cache_dir.is_symlink() or (cache_dir.exists() and not cache_dir.is_dir()):
+        raise ExperimentError(f"--out {sdir}: {cache_dir} is a link or not a folder; the cache must be a folder "
+                              "of its own (remove it)")
     cache_dir.mkdir(parents=True, exist_ok=True)
-    cache: dict[str, list[dict[str, Any]]] = {}
-    pending: list[tuple[str, TaskSpec]] = []
-    for k, task in unique.items():
-        f = cache_dir / f"{k}.json"
-        if f.exists():
-            try:
-                cache[k] = json.loads(f.read_text())["rows"]
-                continue
-            except (ValueError, KeyError, OSError):
-                pass  # unreadable: recompute
-        pending.append((k, task))
-    _execute(study, pending, cache_dir, jobs=jobs, backend=backend, progress=progress)
-    for k, _ in pending:
-        cache[k] = json.loads((cache_dir / f"{k}.json").read_text())["rows"]
+    cache, pending = _load_cache(study, unique, cache_dir)
+    cache.update(_execute(study, pending, cache_dir, jobs=jobs, backend=backend, progress=progress,
+                          scheduler=scheduler))
     df = _tidy(study, points, keys, cache, seed, n_real)
     meta = {
         "study": study.name, "title": study.title, "mode": "quick" if quick else "full", "seed": seed,
