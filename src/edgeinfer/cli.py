@@ -82,7 +82,7 @@ def _seconds(text: str) -> float:
 MAX_MESSAGE_CHARS = 400
 
 
-def _one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+def _one_line(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
     """``text`` as one printable line of at most ``limit`` characters (newlines and control
     characters in names a user gave are escaped, so an error is always exactly one line)."""
     out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text).strip())

@@ -264,7 +264,7 @@ def check_output_path(path: str | os.PathLike[str], inputs: tuple[str | os.PathL
             continue
         try:
             same = Path(src).resolve() == target or (st is not None and os.path.samefile(src, p))
-        except OSError:
+        except (OSError, ValueError):  # an input that cannot exist (NUL byte) is refused when read
             same = False
         if same:
             raise InvalidInstanceError("output", f"{p} is also an input ({src}); refusing to overwrite it")
