@@ -161,7 +161,7 @@ def mutated(draw: st.DrawFn, seed: dict[str, Any], max_mutations: int = 3) -> tu
         path = draw(st.sampled_from(list(paths(doc))))
         v = get(doc, path)
         if kind == "replace":
-            new = draw(VALUES)
+            new = copy.deepcopy(draw(VALUES))
         elif kind == "delete" and path:
             parent = get(doc, path[:-1])
             del parent[path[-1]]
@@ -190,11 +190,11 @@ def mutated(draw: st.DrawFn, seed: dict[str, Any], max_mutations: int = 3) -> tu
             pool = strings(doc)
             new = draw(st.sampled_from(pool)) if pool else "x"
         elif kind == "add_field" and isinstance(v, dict):
-            v[draw(st.sampled_from(("extra", "id", "Id", "problem ", "__proto__")))] = draw(VALUES)
+            v[draw(st.sampled_from(("extra", "id", "Id", "problem ", "__proto__")))] = copy.deepcopy(draw(VALUES))
             log.append(f"add_field {format_path(path)}")
             continue
         else:
-            new = draw(VALUES)
+            new = copy.deepcopy(draw(VALUES))
             kind = "replace"
         doc = _set(doc, path, new)
         log.append(f"{kind} {format_path(path)} = {_short(new)}")
