@@ -24,6 +24,7 @@ import importlib.util
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -149,7 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_solve(args: argparse.Namespace) -> int:
     from edgeinfer.core.errors import VerificationError
-    from edgeinfer.core.io import check_output_path, dump_solution, load_instance, write_json
+    from edgeinfer.core.io import (
+        check_output_path,
+        dump_solution,
+        load_instance,
+        nonfinite_path,
+        write_json,
+    )
     from edgeinfer.core.registry import get_solver, resolve_options, solve
     from edgeinfer.core.solution import SolveOptions
 
@@ -165,7 +172,12 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         report = spec.verify(instance, solution)
         if not report.ok:  # a solver bug: never write a wrong answer silently
             raise VerificationError("the solver's result failed verification: " + "; ".join(report.reasons))
-    write_json(args.output, dump_solution(spec, solution), inputs=(args.instance,))
+    doc = dump_solution(spec, solution)
+    bad = nonfinite_path(doc)
+    if bad is not None:  # verified or not, JSON cannot hold it: the solver's bug, named
+        raise SolverError(f"{spec.name}/{args.algorithm} returned a non-finite value at {bad} "
+                          f"(status {solution.status.value}); nothing written")
+    write_json(args.output, doc, inputs=(args.instance,))
     if args.output != "-":
         print(f"{solution.status.value}: objective {solution.objective:g} -> {args.output}", file=sys.stderr)
     return EXIT_OK
@@ -234,6 +246,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_BAD_INPUT
+    with warnings.catch_warnings():
+        if not args.debug:  # NumPy's overflow/divide notes are not the one line; --debug shows them
+            warnings.simplefilter("ignore", RuntimeWarning)
+        return _run_command(args)
+
+
+def _run_command(args: argparse.Namespace) -> int:
     try:
         if getattr(args, "_plugin", None):
             module = args._plugin

@@ -125,6 +125,33 @@ def _run(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120)
 
 
+def test_runtime_warnings_are_not_printed(tmp_path: Path) -> None:
+    """NumPy's overflow notes would add lines to the one line; --debug shows them."""
+    code = ("import sys, warnings, edgeinfer.cli as c\n"
+            "def noisy(args):\n    warnings.warn('overflow encountered', RuntimeWarning)\n    return 0\n"
+            "c._cmd_list = noisy\nsys.exit(c.main(sys.argv[1:]))\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    quiet = subprocess.run([sys.executable, "-c", code, "list"], capture_output=True, text=True, env=env, timeout=60)
+    loud = subprocess.run([sys.executable, "-c", code, "--debug", "list"], capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert quiet.returncode == loud.returncode == 0
+    assert quiet.stderr == "" and "RuntimeWarning: overflow encountered" in loud.stderr
+
+
+def test_non_finite_solution_is_not_written(monkeypatch: pytest.MonkeyPatch, toy: Path, tmp_path: Path) -> None:
+    """A solver answer holding inf: exit 3 naming where, nothing written (JSON has no inf)."""
+    from edgeinfer.core import io
+
+    real = io.dump_solution
+    monkeypatch.setattr(io, "dump_solution", lambda spec, sol: {**real(spec, sol), "objective": float("inf")})
+    res = run_cli(["solve", str(toy), "-a", "greedy", "-o", str(tmp_path / "o.json")])
+    assert res.rc == 3 and "non-finite value at objective" in res.err and res.err.count("\n") == 1
+    assert not (tmp_path / "o.json").exists()
+    with pytest.raises(ValueError, match=r"cannot write a\[1\]\.b = inf"):
+        io.write_json(tmp_path / "x.json", {"a": [1, {"b": float("inf")}]})
+    assert not (tmp_path / "x.json").exists()
+
+
 def test_subprocess_contract() -> None:
     """Four real processes (each about a second): refused inputs and a wrong solution."""
     with tempfile.TemporaryDirectory() as tmp:

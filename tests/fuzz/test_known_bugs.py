@@ -32,17 +32,29 @@ def _contract(argv: list[str], limit_s: int = 20) -> None:
         check_one_line_error(res)
 
 
-@pytest.mark.xfail(strict=True, reason="online/solvers/allocation.py: lymdo_slot noise_psd_dbm_per_hz >= -120 "
-                   "(here 0 or 5.7e16) -> ZeroDivisionError / math domain error in greedy-dpp, exit 3; "
-                   "issue 13 wants status infeasible")
-@pytest.mark.parametrize("noise", [0.0, 5.720590791266008e16])
-def test_lymdo_high_noise(noise: float) -> None:
+@pytest.mark.xfail(strict=True, reason="online/solvers/allocation.py (allocate, _logphi_and_slope): extreme "
+                   "noise or power -> ZeroDivisionError / math domain error in greedy-dpp, exit 3; issue 13 wants "
+                   "noise >= -120 dBm/Hz to be status infeasible")
+@pytest.mark.parametrize("field, value", [("noise_psd_dbm_per_hz", 0.0), ("noise_psd_dbm_per_hz", 5.720590791266008e16),
+                                          ("noise_psd_dbm_per_hz", -1.74e12), ("tx_power_w", 2.2250738585072014e-308)])
+def test_lymdo_extreme_noise_or_power(field: str, value: float) -> None:
     doc = copy.deepcopy(instance_doc("lymdo_slot_small"))
-    doc["system"]["noise_psd_dbm_per_hz"] = noise
+    doc["system"][field] = value
     with tempfile.TemporaryDirectory() as tmp:
         p = Path(tmp) / "i.json"
         p.write_text(json.dumps(doc))
         _contract(["solve", str(p), "-a", "greedy-dpp", "-o", str(Path(tmp) / "o.json")])
+
+
+@pytest.mark.xfail(strict=True, reason="split: devices[0].kappa=1e300 -> neurosurgeon answers 'feasible' with "
+                   "objective inf, verify accepts it; the CLI refuses to write it (exit 3)")
+def test_split_overflowing_energy() -> None:
+    doc = copy.deepcopy(instance_doc("split_noma_small"))
+    doc["devices"][0]["kappa"] = 1e300
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "i.json"
+        p.write_text(json.dumps(doc))
+        _contract(["solve", str(p), "-a", "neurosurgeon", "-o", str(Path(tmp) / "o.json")])
 
 
 @pytest.mark.xfail(strict=True, reason="online: lymdo_slot rho_cycles_per_mac=32 -> greedy-dpp reports 283.662, "

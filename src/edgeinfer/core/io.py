@@ -33,6 +33,7 @@ __all__ = [
     "dump_solution",
     "write_json",
     "to_jsonable",
+    "nonfinite_path",
 ]
 
 
@@ -232,6 +233,35 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
+def get_path(doc: Any, path: str) -> Any:
+    """The value at a :func:`nonfinite_path` path (for messages)."""
+    import re
+
+    if path == "<document>":
+        return doc
+    for index, key in re.findall(r"\[(\d+)\]|([^.\[\]]+)", path):
+        doc = doc[int(index)] if index else doc[key]
+    return doc
+
+
+def nonfinite_path(doc: Any) -> str | None:
+    """The path (``devices[0].energy_j``) of the first NaN or infinity in a JSON-like document."""
+    import math
+
+    from edgeinfer.core.validation import format_loc
+
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), doc)]
+    while stack:
+        loc, x = stack.pop()
+        if isinstance(x, float) and not math.isfinite(x):
+            return format_loc(loc) or "<document>"
+        if isinstance(x, dict):
+            stack.extend(((*loc, k), v) for k, v in reversed(list(x.items())))
+        elif isinstance(x, list | tuple):
+            stack.extend(((*loc, i), v) for i, v in reversed(list(enumerate(x))))
+    return None
+
+
 def check_output_path(path: str | os.PathLike[str], inputs: tuple[str | os.PathLike[str], ...] = ()) -> Path | None:
     """Refuse an output path that would destroy something: an input file (after resolving links),
     a symlink, a device, a FIFO, a socket or a directory. ``"-"`` (standard output) is ``None``.
@@ -281,7 +311,11 @@ def write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 1
     are never replaced (:func:`check_output_path`). ``OSError`` becomes an
     ``InvalidInstanceError`` naming the path.
     """
-    text = json.dumps(to_jsonable(obj), indent=indent, allow_nan=False) + "\n"
+    doc = to_jsonable(obj)
+    bad = nonfinite_path(doc)
+    if bad is not None:  # JSON has no NaN or infinity: say where, not only that
+        raise ValueError(f"cannot write {bad} = {get_path(doc, bad)}: JSON has no NaN or infinity")
+    text = json.dumps(doc, indent=indent, allow_nan=False) + "\n"
     p = check_output_path(path, inputs)
     if p is None:
         sys.stdout.write(text)
