@@ -311,6 +311,8 @@ KNOWN: tuple[Known, ...] = (
     Known("split-noma-infinite-objective", "split_noma_small", 3, r"returned a non-finite value at ",
           "src/edgeinfer/split (devices[].kappa=1e300: energy overflows to inf, the solver answers 'feasible' "
           "with objective inf and verify accepts it)"),
+    Known("mba-unicast-infeasible", "mba_small", 3, r"status infeasible but the instance is not certifiably infeasible",
+          "src/edgeinfer/broadcast/solvers/unicast.py (claims infeasible where verify finds a feasible plan)"),
     Known("loading-subnormal-slot", "partial_loading_backbone", 3,
           r"partial_loading/(gen|equal-bandwidth) failed: OverflowError: cannot convert float infinity",
           "src/edgeinfer/loading/solvers/gen.py:51 (math.floor(deadline_s / slot_s))"),

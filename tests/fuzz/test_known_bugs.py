@@ -57,6 +57,17 @@ def test_split_overflowing_energy() -> None:
         _contract(["solve", str(p), "-a", "neurosurgeon", "-o", str(Path(tmp) / "o.json")])
 
 
+@pytest.mark.xfail(strict=True, reason="broadcast/solvers/unicast.py: scores[3][5][3]=0 -> unicast answers "
+                   "'infeasible', verify: not certifiably infeasible (greedy and bnb find feasible plans), exit 3")
+def test_mba_unicast_infeasible_claim() -> None:
+    doc = copy.deepcopy(instance_doc("mba_small"))
+    doc["scores"][3][5][3] = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "i.json"
+        p.write_text(json.dumps(doc))
+        _contract(["solve", str(p), "-a", "unicast", "-o", str(Path(tmp) / "o.json")])
+
+
 @pytest.mark.xfail(strict=True, reason="online: lymdo_slot rho_cycles_per_mac=32 -> greedy-dpp reports 283.662, "
                    "verify recomputes 280.296 (solver and verify do not share one model), exit 3")
 def test_lymdo_solver_and_verify_agree() -> None:
