@@ -246,7 +246,7 @@ class Hang(BaseException):  # not Exception: nothing in edgeinfer may catch it
     pass
 
 
-def _alarm(signum: int, frame: Any) -> None:
+def _alarm(*_: Any) -> None:  # signal handler (signum, frame)
     raise Hang(f"an edgeinfer call ran longer than {CALL_LIMIT_S} s")
 
 

@@ -123,7 +123,7 @@ def test_unknown_algorithms(problem: str, name: str) -> None:
     known = {s.algorithm for s in list_solvers(problem)}
     if name in known:
         name += "?"
-    res, d, tmp = _solve(["solve", str(EXAMPLES / f"{EXAMPLE[problem]}.json"), "-a", name])
+    res, d, tmp = _solve(["solve", str(EXAMPLES / f"{EXAMPLE[problem]}.json"), f"--algorithm={name}"])
     with tmp:
         assert res.rc == 2, res.err
         check_one_line_error(res)
