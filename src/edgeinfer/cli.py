@@ -24,6 +24,7 @@ import importlib.util
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -78,6 +79,31 @@ def _seconds(text: str) -> float:
     return v
 
 
+#: the longest message printed (a user's 10,000-character name is cut, not echoed)
+MAX_MESSAGE_CHARS = 400
+
+
+def _one_line(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` as one printable line of at most ``limit`` characters (newlines and control
+    characters in names a user gave are escaped, so an error is always exactly one line)."""
+    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text).strip())
+    return out if len(out) <= limit else out[: limit - 3] + "..."
+
+
+#: largest ``profile --batch`` (the input tensor is batch x C x H x W floats)
+MAX_PROFILE_BATCH = 4096
+
+
+def _batch(text: str) -> int:
+    try:
+        v = int(text) if len(text) <= 40 else None
+    except ValueError:
+        v = None
+    if v is None or not 1 <= v <= MAX_PROFILE_BATCH:
+        raise argparse.ArgumentTypeError(f"expected an integer in [1, {MAX_PROFILE_BATCH}], got {text[:40]!r}")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="edgeinfer", description="Plan and run multi-user AI inference at the wireless edge.")
     p.add_argument("--version", action="version", version=f"edgeinfer {__version__}")
@@ -111,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("profile", help="profile a zoo model layer by layer (needs torch)")
     pr.add_argument("model", help="zoo model name, e.g. resnet18")
     pr.add_argument("--input", default=None, help="input shape CxHxW (default: the model's own)")
-    pr.add_argument("--batch", type=int, default=1)
+    pr.add_argument("--batch", type=_batch, default=1, help=f"batch size of the run (1 to {MAX_PROFILE_BATCH})")
     pr.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     for name, (module, help_line) in PLUGINS.items():
@@ -124,7 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_solve(args: argparse.Namespace) -> int:
     from edgeinfer.core.errors import VerificationError
-    from edgeinfer.core.io import check_output_path, dump_solution, load_instance, write_json
+    from edgeinfer.core.io import (
+        check_output_path,
+        dump_solution,
+        load_instance,
+        nonfinite_path,
+        write_json,
+    )
     from edgeinfer.core.registry import get_solver, resolve_options, solve
     from edgeinfer.core.solution import SolveOptions
 
@@ -140,7 +172,12 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         report = spec.verify(instance, solution)
         if not report.ok:  # a solver bug: never write a wrong answer silently
             raise VerificationError("the solver's result failed verification: " + "; ".join(report.reasons))
-    write_json(args.output, dump_solution(spec, solution), inputs=(args.instance,))
+    doc = dump_solution(spec, solution)
+    bad = nonfinite_path(doc)
+    if bad is not None:  # verified or not, JSON cannot hold it: the solver's bug, named
+        raise SolverError(f"{spec.name}/{args.algorithm} returned a non-finite value at {bad} "
+                          f"(status {solution.status.value}); nothing written")
+    write_json(args.output, doc, inputs=(args.instance,))
     if args.output != "-":
         print(f"{solution.status.value}: objective {solution.objective:g} -> {args.output}", file=sys.stderr)
     return EXIT_OK
@@ -156,11 +193,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     solution = load_solution(args.solution, spec, instance)
     report = spec.verify(instance, solution)
     if args.json:
-        print(json.dumps(to_jsonable({
+        # strict JSON: a non-finite recomputed objective (a wrong solution's inf) is null
+        print(json.dumps(json_safe(to_jsonable({
             "ok": report.ok, "feasible": report.feasible, "objective": report.objective,
             "reported_objective": report.reported_objective, "reasons": report.reasons,
-            "details": json_safe(dict(report.details)),
-        }), indent=1))
+            "details": dict(report.details),
+        })), indent=1, allow_nan=False))
     elif report.ok:
         status = getattr(solution, "status", None)
         if status is not None and not status.has_solution:
@@ -212,6 +250,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_BAD_INPUT
+    with warnings.catch_warnings():
+        if not args.debug:  # NumPy's overflow/divide notes are not the one line; --debug shows them
+            warnings.simplefilter("ignore", RuntimeWarning)
+        return _run_command(args)
+
+
+def _run_command(args: argparse.Namespace) -> int:
     try:
         if getattr(args, "_plugin", None):
             module = args._plugin
@@ -223,12 +268,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SolverError as exc:  # ours, not the user's: exit 3
         if args.debug:
             traceback.print_exc()
-        print(f"edgeinfer: internal error: {exc}", file=sys.stderr)
+        print(f"edgeinfer: internal error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_INTERNAL
     except EdgeInferError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"edgeinfer: error: {exc}", file=sys.stderr)
+        print(f"edgeinfer: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("edgeinfer: interrupted", file=sys.stderr)
@@ -241,12 +286,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"edgeinfer: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"edgeinfer: error: {_one_line(f'{where}{exc.strerror or exc}')}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as exc:  # a bug: one line, exit 3; --debug shows where
         if args.debug:
             traceback.print_exc()
-        msg = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        msg = _one_line(str(exc).strip().splitlines()[0], 300) if str(exc).strip() else ""
         print(f"edgeinfer: internal error: {type(exc).__name__}: {msg} (rerun with --debug for the traceback)",
               file=sys.stderr)
         return EXIT_INTERNAL

@@ -33,6 +33,7 @@ __all__ = [
     "dump_solution",
     "write_json",
     "to_jsonable",
+    "nonfinite_path",
 ]
 
 
@@ -57,15 +58,43 @@ def _max_input_bytes() -> int:
     return MAX_INPUT_BYTES
 
 
-class _BigInt(ValueError):
-    pass
+class _BigInt:
+    """Placeholder for an integer literal with too many digits; :func:`parse_json_text` then
+    names the field that holds it (``batches[1].users``) instead of only the file."""
+
+    __slots__ = ("digits",)
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
 
 
-def _parse_int(text: str) -> int:
+def _parse_int(text: str) -> int | _BigInt:
     digits = len(text.lstrip("-"))
-    if digits > MAX_INT_DIGITS:
-        raise _BigInt(f"an integer with {digits} digits is too large (at most {MAX_INT_DIGITS} digits)")
+    if digits > MAX_INT_DIGITS:  # never int(): Python refuses > 4300 digits and is slow below that
+        return _BigInt(digits)
     return int(text)
+
+
+def _find_big_int(doc: Any) -> tuple[str, _BigInt] | None:
+    """The path (``users[3].bytes``) and placeholder of the first too-large integer, if any."""
+    from edgeinfer.core.validation import format_loc
+
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), doc)]
+    while stack:
+        loc, x = stack.pop()
+        if isinstance(x, _BigInt):
+            return format_loc(loc), x
+        if isinstance(x, dict):
+            stack.extend(((*loc, k), v) for k, v in reversed(list(x.items())))
+        elif isinstance(x, list):
+            stack.extend(((*loc, i), v) for i, v in reversed(list(enumerate(x))))
+    return None
+
+
+def _path_text(p: Path) -> str:
+    """A path as it appears in a one-line message (control characters escaped)."""
+    text = str(p)
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def read_text_file(path: str | os.PathLike[str], *, error: type[InvalidInstanceError] = InvalidInstanceError,
@@ -79,8 +108,10 @@ def read_text_file(path: str | os.PathLike[str], *, error: type[InvalidInstanceE
     cap = _max_input_bytes()
     try:
         fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except ValueError:  # a NUL byte in the name: no file can have it
+        raise error("", f"{_path_text(p)}: not a valid file name (it contains a NUL byte)") from None
     except FileNotFoundError:
-        raise error("", f"{p}: no such file") from None
+        raise error("", f"{_path_text(p)}: no such file") from None
     except IsADirectoryError:
         raise error("", f"{p}: is a directory, not a {what}") from None
     except OSError as exc:
@@ -116,15 +147,19 @@ def parse_json_text(text: str, source: str, *, error: type[InvalidInstanceError]
     """Parse JSON; integers have at most 18 digits. ``NaN``/``Infinity`` literals parse, and the
     problem's model then refuses them naming the field (``capacity_kg: must be a finite number``)."""
     try:
-        return json.loads(text, parse_int=_parse_int)
+        doc = json.loads(text, parse_int=_parse_int)
     except json.JSONDecodeError as exc:
         raise error("", f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except _BigInt as exc:
-        raise error("", f"{source}: {exc}") from None
     except ValueError as exc:
         raise error("", f"{source}: {exc}") from None
     except RecursionError:
         raise error("", f"{source} is nested too deeply") from None
+    big = _find_big_int(doc)
+    if big is not None:
+        where, value = big
+        raise error(where, f"an integer with {value.digits} digits is too large (at most {MAX_INT_DIGITS} digits)"
+                    + ("" if where else f" in {source}"))
+    return doc
 
 
 def read_json(path: str | os.PathLike[str], *, error: type[InvalidInstanceError] = InvalidInstanceError) -> Any:
@@ -146,8 +181,9 @@ def problem_of(doc: Any, *, error: type[InvalidInstanceError] = InvalidInstanceE
 def load_instance(source: str | os.PathLike[str] | dict[str, Any]) -> tuple[ProblemSpec, Any]:
     """Parse and validate an instance document (a path or a dict).
 
-    A ``ValueError``, ``OverflowError`` or ``TypeError`` that escapes a problem's loader (a
-    value no check anticipated) is reported as an ``InvalidInstanceError``, not a crash.
+    A ``ValueError``, ``OverflowError`` (any ``ArithmeticError``), ``TypeError`` or
+    ``RecursionError`` that escapes a problem's loader (a value no check anticipated) is
+    reported as an ``InvalidInstanceError``, not a crash.
     """
     doc = source if isinstance(source, dict) else read_json(source)
     spec = problem_of(doc)
@@ -155,11 +191,13 @@ def load_instance(source: str | os.PathLike[str] | dict[str, Any]) -> tuple[Prob
         return spec, spec.load_instance(doc)
     except EdgeInferError:
         raise
-    except (ValueError, ArithmeticError, TypeError) as exc:
+    except (ValueError, ArithmeticError, TypeError, RecursionError) as exc:
         raise InvalidInstanceError("", f"the {spec.name} instance cannot be used: {type(exc).__name__}: {exc}") from None
 
 
 def load_solution(source: str | os.PathLike[str] | dict[str, Any], spec: ProblemSpec, instance: Any) -> Any:
+    """Parse and validate a solution document for ``instance``; what escapes the problem's
+    loader is an ``InvalidSolutionError`` as in :func:`load_instance`."""
     doc = source if isinstance(source, dict) else read_json(source, error=InvalidSolutionError)
     other = problem_of(doc, error=InvalidSolutionError)
     if other.name != spec.name:
@@ -168,7 +206,7 @@ def load_solution(source: str | os.PathLike[str] | dict[str, Any], spec: Problem
         return spec.load_solution(doc, instance)
     except EdgeInferError:
         raise
-    except (ValueError, ArithmeticError, TypeError) as exc:
+    except (ValueError, ArithmeticError, TypeError, RecursionError) as exc:
         raise InvalidSolutionError("", f"the {spec.name} solution cannot be used: {type(exc).__name__}: {exc}") from None
 
 
@@ -195,6 +233,35 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
+def get_path(doc: Any, path: str) -> Any:
+    """The value at a :func:`nonfinite_path` path (for messages)."""
+    import re
+
+    if path == "<document>":
+        return doc
+    for index, key in re.findall(r"\[(\d+)\]|([^.\[\]]+)", path):
+        doc = doc[int(index)] if index else doc[key]
+    return doc
+
+
+def nonfinite_path(doc: Any) -> str | None:
+    """The path (``devices[0].energy_j``) of the first NaN or infinity in a JSON-like document."""
+    import math
+
+    from edgeinfer.core.validation import format_loc
+
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), doc)]
+    while stack:
+        loc, x = stack.pop()
+        if isinstance(x, float) and not math.isfinite(x):
+            return format_loc(loc) or "<document>"
+        if isinstance(x, dict):
+            stack.extend(((*loc, k), v) for k, v in reversed(list(x.items())))
+        elif isinstance(x, list | tuple):
+            stack.extend(((*loc, i), v) for i, v in reversed(list(enumerate(x))))
+    return None
+
+
 def check_output_path(path: str | os.PathLike[str], inputs: tuple[str | os.PathLike[str], ...] = ()) -> Path | None:
     """Refuse an output path that would destroy something: an input file (after resolving links),
     a symlink, a device, a FIFO, a socket or a directory. ``"-"`` (standard output) is ``None``.
@@ -208,6 +275,8 @@ def check_output_path(path: str | os.PathLike[str], inputs: tuple[str | os.PathL
         st = os.lstat(p)
     except FileNotFoundError:
         st = None
+    except ValueError:  # a NUL byte in the name
+        raise InvalidInstanceError("output", f"{_path_text(p)}: not a valid file name (it contains a NUL byte)") from None
     except OSError as exc:
         raise InvalidInstanceError("output", f"{p}: cannot use ({exc.strerror or type(exc).__name__})") from None
     if st is not None:
@@ -225,7 +294,7 @@ def check_output_path(path: str | os.PathLike[str], inputs: tuple[str | os.PathL
             continue
         try:
             same = Path(src).resolve() == target or (st is not None and os.path.samefile(src, p))
-        except OSError:
+        except (OSError, ValueError):  # an input that cannot exist (NUL byte) is refused when read
             same = False
         if same:
             raise InvalidInstanceError("output", f"{p} is also an input ({src}); refusing to overwrite it")
@@ -242,7 +311,11 @@ def write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 1
     are never replaced (:func:`check_output_path`). ``OSError`` becomes an
     ``InvalidInstanceError`` naming the path.
     """
-    text = json.dumps(to_jsonable(obj), indent=indent, allow_nan=False) + "\n"
+    doc = to_jsonable(obj)
+    bad = nonfinite_path(doc)
+    if bad is not None:  # JSON has no NaN or infinity: say where, not only that
+        raise ValueError(f"cannot write {bad} = {get_path(doc, bad)}: JSON has no NaN or infinity")
+    text = json.dumps(doc, indent=indent, allow_nan=False) + "\n"
     p = check_output_path(path, inputs)
     if p is None:
         sys.stdout.write(text)

@@ -82,7 +82,7 @@ class Param:
         elif t is int:
             ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
             if ok and abs(int(value)) > MAX_INT:
-                return f"{value!r} is too large (at most {MAX_INT:.3g} in magnitude)"
+                return f"{_short(value)} is too large (at most {MAX_INT:.3g} in magnitude)"
         elif t is float:
             ok = isinstance(value, float | int | np.floating | np.integer) and not isinstance(value, bool)
             if ok:
@@ -99,11 +99,11 @@ class Param:
         if self.bounds is not None and t in (int, float):
             lo, hi = self.bounds
             if lo is not None and value < lo:
-                return f"{value!r} is below the minimum {lo!r}"
+                return f"{_short(value)} is below the minimum {lo!r}"
             if hi is not None and value > hi:
-                return f"{value!r} is above the maximum {hi!r}"
+                return f"{_short(value)} is above the maximum {hi!r}"
         if self.choices is not None and value not in self.choices:
-            return f"{value!r} is not one of {', '.join(map(repr, self.choices))}"
+            return f"{_short(value)} is not one of {', '.join(map(repr, self.choices))}"
         return None
 
     def coerce(self, value: Any) -> Any:
