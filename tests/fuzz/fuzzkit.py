@@ -305,17 +305,8 @@ class Known:
 KNOWN: tuple[Known, ...] = (
     Known("lymdo-noise-overflow", "lymdo_slot_small", 3, r"lymdo_slot/greedy-dpp failed: (ValueError: math domain error|ZeroDivisionError)",
           "src/edgeinfer/online/solvers/allocation.py (allocate / _logphi_and_slope)"),
-    Known("lymdo-solver-verify-disagree", "lymdo_slot_small", 3,
-          r"the solver's result failed verification: reported objective",
-          "src/edgeinfer/online (greedy-dpp's objective vs problem.verify's recomputation, e.g. rho_cycles_per_mac=32)"),
-    Known("split-noma-infinite-objective", "split_noma_small", 3, r"returned a non-finite value at ",
-          "src/edgeinfer/split (devices[].kappa=1e300: energy overflows to inf, the solver answers 'feasible' "
-          "with objective inf and verify accepts it)"),
     Known("mba-unicast-infeasible", "mba_small", 3, r"status infeasible but the instance is not certifiably infeasible",
           "src/edgeinfer/broadcast/solvers/unicast.py (claims infeasible where verify finds a feasible plan)"),
-    Known("loading-subnormal-slot", "partial_loading_backbone", 3,
-          r"partial_loading/(gen|equal-bandwidth) failed: OverflowError: cannot convert float infinity",
-          "src/edgeinfer/loading/solvers/gen.py:51 (math.floor(deadline_s / slot_s))"),
 )
 
 

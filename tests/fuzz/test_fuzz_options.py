@@ -25,7 +25,7 @@ FAST = [("lymdo_slot", "greedy-dpp"), ("mba", "greedy"), ("mba", "unicast"), ("p
         ("partial_loading", "spec-slotted"), ("slide", "slide"), ("slide", "equal-bandwidth"),
         ("slide", "sequential"), ("slide", "slide-dynamic"), ("split_noma", "dnn-surgery")]  # li-gd: 0.3 s a call
 #: (problem, algorithm, parameter) left out of the property: framework bugs pinned in test_known_bugs.py
-KNOWN_PARAMS = {("partial_loading", "search", "kick")}
+KNOWN_PARAMS: set[tuple[str, str, str]] = set()
 PARAMS = [(p, a, par.name) for p, a in FAST for par in get_solver(p, a).params if (p, a, par.name) not in KNOWN_PARAMS]
 
 NUMBERS = ("0", "-0", "1", "-1", "0.5", "1e-300", "5e-324", "1e308", "1e309", "1e400", "-1e400", "nan", "NaN", "inf",

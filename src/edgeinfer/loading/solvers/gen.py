@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from edgeinfer.core.errors import InvalidOptionError
 from edgeinfer.core.options import Param
 from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
@@ -22,6 +23,9 @@ from edgeinfer.core.status import SolveStatus
 from edgeinfer.loading.model import ModelCosts, deadline_of, load_matrix, model_costs
 from edgeinfer.loading.problem import PROBLEM, PartialLoadingInstance, PartialLoadingSolution
 from edgeinfer.loading.solvers.plans import plan_to_solution
+
+#: most slots a slotted plan may have in the deadline (beyond, slot_s is a unit error)
+MAX_SLOTS = 1e9
 
 __all__ = ["solve_gen", "gen_plan"]
 
@@ -48,6 +52,9 @@ def gen_plan(inst: PartialLoadingInstance, costs: ModelCosts, *, slot_s: float) 
     cc = np.concatenate(cs)
     alive = np.ones(len(mod), dtype=bool)
     slotted = slot_s > 0
+    if slotted and not inst.deadline_s / slot_s <= MAX_SLOTS:
+        raise InvalidOptionError("slot_s", f"{slot_s:.3g} s gives more than {MAX_SLOTS:.0e} slots in the "
+                                 f"deadline of {inst.deadline_s:g} s; use 0 for continuous time")
     budget = math.floor(inst.deadline_s / slot_s * (1 + 1e-12)) if slotted else deadline
     used = 0.0
     prev = -1

@@ -50,8 +50,8 @@ PARAMS: tuple[Param, ...] = (
           "loads fastest after", bounds=(1, None)),
     Param("full_neighbourhood", 16, int, "up to this many models every insertion position is tried",
           bounds=(0, None)),
-    Param("restarts", 10, int, "iterated-local-search kicks after the first descent", bounds=(0, None)),
-    Param("kick", 2, int, "random moves per kick", bounds=(0, None)),
+    Param("restarts", 10, int, "iterated-local-search kicks after the first descent", bounds=(0, 1_000_000)),
+    Param("kick", 2, int, "random moves per kick", bounds=(0, 10_000)),
     Param("window", 12, int, "large instances: positions evaluated beyond the plan's models", bounds=(0, None)),
 )
 

@@ -235,7 +235,7 @@ def run_reference(inst: SplitInstance, options: SolveOptions) -> tuple[Decision,
                      Param("max_cases", 200_000, int, "refuse instances whose search visits more (T, assignment, "
                            "split) cases", bounds=(1, None)),
                      Param("starts", 4, int, "L-BFGS-B starts per power problem (box ends, middle, then random)",
-                           bounds=(1, None)),
+                           bounds=(1, 1000)),
                  ))
 def solve_reference(inst: SplitInstance, *, options: SolveOptions) -> SplitSolution:
     dec, status, stats = run_reference(inst, options)
