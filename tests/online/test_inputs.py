@@ -129,7 +129,7 @@ def test_register_profile_validates(bad: ModelProfile, field: str) -> None:
 
 # ------------------------------------------------------------------------------------ policies
 
-sb3 = pytest.importorskip("stable_baselines3")
+pytest.importorskip("stable_baselines3")
 
 
 class _Payload:

@@ -69,8 +69,6 @@ PROBLEM = "mba"
 #: :data:`~edgeinfer.broadcast.model.QOS_REL_TOL`, the one the solvers select with.
 BITS_RTOL = 1e-12
 ENERGY_RTOL = 1e-12
-#: Back-compatible name of :data:`BITS_RTOL`.
-REL_TOL = BITS_RTOL
 #: Relative and absolute tolerance on a claimed ``total_latency_s`` / ``energy_j``.
 CLAIM_RTOL, CLAIM_ATOL = 1e-9, 1e-12
 #: Longest transmission a solution may schedule (s): about 32 years, beyond any physical broadcast.

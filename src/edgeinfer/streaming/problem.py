@@ -55,8 +55,6 @@ TIMELINE_RTOL = 1e-12
 CLAIM_RTOL, CLAIM_ATOL = 1e-9, 1e-12
 #: Latest time a ``share_timeline`` row may end (s): about 32 years.
 MAX_TIME_S = 1e9
-#: Back-compatible name (the old single tolerance); the speed/energy slack.
-TOL = SPEED_RTOL
 
 
 class LayerModel(StrictModel):
