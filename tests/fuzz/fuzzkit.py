@@ -305,8 +305,6 @@ class Known:
 KNOWN: tuple[Known, ...] = (
     Known("lymdo-noise-overflow", "lymdo_slot_small", 3, r"lymdo_slot/greedy-dpp failed: (ValueError: math domain error|ZeroDivisionError)",
           "src/edgeinfer/online/solvers/allocation.py (allocate / _logphi_and_slope)"),
-    Known("mba-unicast-infeasible", "mba_small", 3, r"status infeasible but the instance is not certifiably infeasible",
-          "src/edgeinfer/broadcast/solvers/unicast.py (claims infeasible where verify finds a feasible plan)"),
 )
 
 

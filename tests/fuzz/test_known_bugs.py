@@ -59,9 +59,8 @@ def test_split_overflowing_energy() -> None:
         _contract(["solve", str(p), "-a", "neurosurgeon", "-o", str(Path(tmp) / "o.json")])
 
 
-@pytest.mark.xfail(strict=True, reason="broadcast/solvers/unicast.py: scores[3][5][3]=0 -> unicast answers "
-                   "'infeasible', verify: not certifiably infeasible (greedy and bnb find feasible plans), exit 3")
 def test_mba_unicast_infeasible_claim() -> None:
+    """Fixed: unicast, a baseline, refuses what it cannot serve (exit 2) instead of claiming infeasible."""
     doc = copy.deepcopy(instance_doc("mba_small"))
     doc["scores"][3][5][3] = 0
     with tempfile.TemporaryDirectory() as tmp:

@@ -7,8 +7,15 @@ from __future__ import annotations
 import numpy as np
 
 from edgeinfer.broadcast.model import power_control, qos_tol
-from edgeinfer.broadcast.problem import PROBLEM, MBAInstance, MBASolution, Transmission
+from edgeinfer.broadcast.problem import (
+    PROBLEM,
+    MBAInstance,
+    MBASolution,
+    Transmission,
+    infeasibility_certificate,
+)
 from edgeinfer.broadcast.solvers.plan import POWER, infeasible_solution
+from edgeinfer.core.errors import UnsupportedInstanceError
 from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
@@ -17,20 +24,33 @@ __all__ = ["unicast_plan"]
 
 
 def unicast_plan(inst: MBAInstance, power: str) -> MBASolution:
-    """The unicast schedule with power control ``power`` (``optimal`` or ``constant``)."""
+    """The unicast schedule with power control ``power`` (``optimal`` or ``constant``).
+
+    Unicast is a baseline, not a solver of P1: where it cannot serve (a device's own model
+    misses its QoS, or the budget cannot unicast ``K N`` blocks) it answers ``infeasible`` only
+    when the instance itself is certifiably infeasible
+    (:func:`~edgeinfer.broadcast.problem.infeasibility_certificate`, what ``verify`` checks);
+    otherwise MBA may still serve it, and unicast refuses the instance
+    (``UnsupportedInstanceError``, exit 2)."""
     K, N = inst.num_devices, inst.num_positions
     own_scores = inst.scores[inst.own_model, :, np.arange(K)].sum(axis=1)
     bad = np.flatnonzero(own_scores < inst.qos - qos_tol(inst.qos))
     if bad.size:
         k = int(bad[0])
-        return infeasible_solution("unicast", f"device {inst.device_ids[k]!r}: its own model scores "
-                                   f"{own_scores[k]:g} < qos {inst.qos[k]:g}")
+        if infeasibility_certificate(inst) is not None:
+            return infeasible_solution("unicast", f"device {inst.device_ids[k]!r}: its own model scores "
+                                       f"{own_scores[k]:g} < qos {inst.qos[k]:g}")
+        raise UnsupportedInstanceError(f"unicast: device {inst.device_ids[k]!r}: its own model scores "
+                                       f"{own_scores[k]:g} < qos {inst.qos[k]:g}, so unicast cannot serve it")
     H = np.repeat(inst.gains, N)
     plan = power_control(H, mode=power, bandwidth_hz=inst.bandwidth_hz, noise_w=inst.noise_w,
                          block_bits=inst.block_bits, energy_j=inst.energy_j)
     if plan is None:
-        return infeasible_solution("unicast", f"energy budget {inst.energy_j:g} J is below the least energy "
-                                   f"needed to unicast {K * N} blocks")
+        if infeasibility_certificate(inst) is not None:
+            return infeasible_solution("unicast", f"energy budget {inst.energy_j:g} J is below the least energy "
+                                       f"needed to unicast {K * N} blocks")
+        raise UnsupportedInstanceError(f"unicast: energy budget {inst.energy_j:g} J is below the least energy "
+                                       f"needed to unicast {K * N} blocks")
     tx = tuple(Transmission(inst.model_ids[int(inst.own_model[k])], n, float(plan.power_w[k * N + n]),
                             float(plan.duration_s[k * N + n])) for k in range(K) for n in range(N))
     asm = {inst.device_ids[k]: tuple([inst.model_ids[int(inst.own_model[k])]] * N) for k in range(K)}
