@@ -303,8 +303,6 @@ class Known:
 
 
 KNOWN: tuple[Known, ...] = (
-    Known("lymdo-noise-overflow", "lymdo_slot_small", 3, r"lymdo_slot/greedy-dpp failed: (ValueError: math domain error|ZeroDivisionError)",
-          "src/edgeinfer/online/solvers/allocation.py (allocate / _logphi_and_slope)"),
 )
 
 

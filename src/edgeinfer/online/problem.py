@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from edgeinfer.core.errors import InvalidInstanceError, InvalidSolutionError, UnknownNameError
 from edgeinfer.core.registry import ProblemSpec, register_problem
@@ -49,8 +50,11 @@ _MAX_NAME = 100
 
 class SystemModel(StrictModel):
     bandwidth_hz: PositiveFloat = 5e6
-    noise_psd_dbm_per_hz: float = -174.0
-    tx_power_w: PositiveFloat = 0.1
+    #: thermal noise is -174 dBm/Hz; [-300, 300] dBm/Hz covers anything physical (and more), and keeps
+    #: 10**(x/10) finite and normal
+    noise_psd_dbm_per_hz: Annotated[float, Field(ge=-300.0, le=300.0)] = -174.0
+    #: [1e-15 W, 1 MW]: beyond, rates underflow or overflow in double precision
+    tx_power_w: Annotated[float, Field(ge=1e-15, le=1e6)] = 0.1
     V: PositiveFloat = 10.0
     rho_cycles_per_mac: PositiveFloat = 0.12
     kappa: PositiveFloat = 1e-28
