@@ -25,7 +25,9 @@ __all__ = [
     "MAX_INPUT_BYTES",
     "check_output_path",
     "parse_json_text",
+    "read_file_bytes",
     "read_text_file",
+    "write_bytes_atomic",
     "read_json",
     "problem_of",
     "load_instance",
@@ -97,50 +99,60 @@ def _path_text(p: Path) -> str:
     return text if text.isprintable() else repr(text)[1:-1]
 
 
-def read_text_file(path: str | os.PathLike[str], *, error: type[InvalidInstanceError] = InvalidInstanceError,
-                   what: str = "JSON file") -> str:
-    """Read a regular file as UTF-8, refusing directories, devices, FIFOs and files above the cap.
+def read_file_bytes(path: str | os.PathLike[str], *, error: type[InvalidInstanceError] = InvalidInstanceError,
+                    what: str = "JSON file", cap: int | None = None, field: str = "") -> bytes:
+    """The bytes of a regular file, refusing directories, devices, FIFOs and files above ``cap``
+    (default: the input limit, :data:`MAX_INPUT_BYTES`).
 
     The file is opened without blocking (a FIFO cannot hang the read) and checked with
-    ``fstat`` on the open descriptor, so what is checked is what is read.
+    ``fstat`` on the open descriptor, so what is checked is what is read. Failures raise
+    ``error(field, ...)`` naming the path.
     """
     p = Path(path)
-    cap = _max_input_bytes()
+    limit = _max_input_bytes() if cap is None else cap
+    which = "the input limit" if cap is None else "the limit"
+    hint = " (set EDGEINFER_MAX_INPUT_BYTES to raise it)" if cap is None else ""
     try:
         fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except ValueError:  # a NUL byte in the name: no file can have it
-        raise error("", f"{_path_text(p)}: not a valid file name (it contains a NUL byte)") from None
+        raise error(field, f"{_path_text(p)}: not a valid file name (it contains a NUL byte)") from None
     except FileNotFoundError:
-        raise error("", f"{_path_text(p)}: no such file") from None
+        raise error(field, f"{_path_text(p)}: no such file") from None
     except IsADirectoryError:
-        raise error("", f"{p}: is a directory, not a {what}") from None
+        raise error(field, f"{p}: is a directory, not a {what}") from None
     except OSError as exc:
-        raise error("", f"{p}: cannot read ({exc.strerror or type(exc).__name__})") from None
+        raise error(field, f"{p}: cannot read ({exc.strerror or type(exc).__name__})") from None
     try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
-            raise error("", f"{p}: is a directory, not a {what}")
+            raise error(field, f"{p}: is a directory, not a {what}")
         if not stat.S_ISREG(st.st_mode):
             kind = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode) or
                     stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
-            raise error("", f"{p}: is {kind}, not a {what}")
-        if st.st_size > cap:
-            raise error("", f"{p}: {st.st_size} bytes is larger than the input limit of {cap} bytes "
-                            "(set EDGEINFER_MAX_INPUT_BYTES to raise it)")
+            raise error(field, f"{p}: is {kind}, not a regular file (a {what} was expected)")
+        if st.st_size > limit:
+            raise error(field, f"{p}: {st.st_size} bytes is larger than {which} of {limit} bytes{hint}")
         with os.fdopen(fd, "rb", closefd=True) as f:
             fd = -1
-            data = f.read(cap + 1)
+            data = f.read(limit + 1)
     except OSError as exc:
-        raise error("", f"{p}: cannot read ({exc.strerror or type(exc).__name__})") from None
+        raise error(field, f"{p}: cannot read ({exc.strerror or type(exc).__name__})") from None
     finally:
         if fd >= 0:
             os.close(fd)
-    if len(data) > cap:
-        raise error("", f"{p}: larger than the input limit of {cap} bytes")
+    if len(data) > limit:
+        raise error(field, f"{p}: larger than {which} of {limit} bytes{hint}")
+    return data
+
+
+def read_text_file(path: str | os.PathLike[str], *, error: type[InvalidInstanceError] = InvalidInstanceError,
+                   what: str = "JSON file") -> str:
+    """A regular file under the input limit (:func:`read_file_bytes`), decoded as UTF-8."""
+    data = read_file_bytes(path, error=error, what=what)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise error("", f"{p}: not UTF-8 text (byte {exc.start})") from None
+        raise error("", f"{Path(path)}: not UTF-8 text (byte {exc.start})") from None
 
 
 def parse_json_text(text: str, source: str, *, error: type[InvalidInstanceError] = InvalidInstanceError) -> Any:
@@ -321,6 +333,21 @@ def write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 1
         sys.stdout.write(text)
         sys.stdout.flush()
         return
+    write_bytes_atomic(p, text.encode("utf-8"), inputs=inputs)
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *,
+                       inputs: tuple[str | os.PathLike[str], ...] = ()) -> Path:
+    """Write ``data`` to ``path`` through a temporary file beside it, fsynced and renamed over it.
+
+    A failure leaves no half-written file and the old content intact; the new file gets 0666
+    less the umask; links, devices, FIFOs and the ``inputs`` are never replaced
+    (:func:`check_output_path`, checked before and again just before the rename). ``OSError``
+    becomes an ``InvalidInstanceError`` (field ``output``) naming the path.
+    """
+    p = check_output_path(path, inputs)
+    if p is None:
+        raise InvalidInstanceError("output", "- (standard output) is not a file for binary data")
     tmp = None
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -328,8 +355,8 @@ def write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 1
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         check_output_path(p, inputs)  # nothing replaced the target with a link meanwhile
@@ -343,3 +370,4 @@ def write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 1
                 os.unlink(tmp)
             except OSError:
                 pass
+    return p

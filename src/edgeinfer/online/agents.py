@@ -333,13 +333,11 @@ def save_policy(result: TrainResult, path: str | Path) -> Path:
     ``path`` gets ``.zip`` appended if it has another suffix; links, devices, FIFOs are never
     replaced (the file is written beside it and renamed)."""
     import io
-    import os
-    import tempfile
     import zipfile
 
     from safetensors.torch import save as st_save
 
-    from edgeinfer.core.io import check_output_path, write_json
+    from edgeinfer.core.io import check_output_path, write_bytes_atomic, write_json
 
     p = policy_path(path)
     side = p.with_suffix(".train.json")
@@ -355,26 +353,7 @@ def save_policy(result: TrainResult, path: str | Path) -> Path:
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(POLICY_CONFIG, json.dumps(conf, indent=1))
         zf.writestr(POLICY_WEIGHTS, st_save(tensors))
-    tmp = None
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.getvalue())
-        check_output_path(p)
-        os.replace(tmp, p)
-        tmp = None
-    except OSError as exc:
-        raise InvalidInstanceError("output", f"{p}: cannot write ({exc.strerror or type(exc).__name__})") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    write_bytes_atomic(p, buf.getvalue())
     write_json(side, {"agent": result.agent, "timesteps": result.timesteps, "wall_s": result.wall_s,
                       "episode_rewards": result.episode_rewards}, indent=None)
     return p
@@ -403,31 +382,9 @@ def _refuse(p: Path, why: str) -> InvalidInstanceError:
 
 def _read_policy_bytes(p: Path) -> bytes:
     """The file's bytes: a regular file below :data:`MAX_POLICY_BYTES` (no FIFO can hang this)."""
-    import stat
+    from edgeinfer.core.io import read_file_bytes
 
-    try:
-        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise InvalidInstanceError("policy", f"{p}: no such file") from None
-    except OSError as exc:
-        raise InvalidInstanceError("policy", f"{p}: cannot read ({exc.strerror or type(exc).__name__})") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise _refuse(p, "not a regular file")
-        if st.st_size > MAX_POLICY_BYTES:
-            raise _refuse(p, f"{st.st_size} bytes is larger than a policy may be ({MAX_POLICY_BYTES} bytes)")
-        with os.fdopen(fd, "rb", closefd=True) as f:
-            fd = -1
-            data = f.read(MAX_POLICY_BYTES + 1)
-    except OSError as exc:
-        raise InvalidInstanceError("policy", f"{p}: cannot read ({exc.strerror or type(exc).__name__})") from None
-    finally:
-        if fd >= 0:
-            os.close(fd)
-    if len(data) > MAX_POLICY_BYTES:
-        raise _refuse(p, f"larger than a policy may be ({MAX_POLICY_BYTES} bytes)")
-    return data
+    return read_file_bytes(p, what="policy file", cap=MAX_POLICY_BYTES, field="policy")
 
 
 def _read_entry(zf: Any, name: str, p: Path) -> bytes:
