@@ -157,7 +157,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         nonfinite_path,
         write_json,
     )
-    from edgeinfer.core.registry import get_solver, resolve_options, solve
+    from edgeinfer.core.registry import solve
     from edgeinfer.core.solution import SolveOptions
 
     check_output_path(args.output, (args.instance,))  # refuse a destructive -o before any work
@@ -166,7 +166,6 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     if args.power is not None:
         params["power"] = args.power
     options = SolveOptions(time_limit_s=args.time_limit, seed=args.seed, params=params)
-    resolve_options(get_solver(spec.name, args.algorithm), options)  # bad options fail before any work
     solution = solve(spec.name, args.algorithm, instance, options)
     if not args.no_verify:
         report = spec.verify(instance, solution)
@@ -216,14 +215,14 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from edgeinfer.core.options import describe_param
     from edgeinfer.core.registry import get_problem, list_problems, list_solvers
 
-    name = args.problem or args.problem_pos
-    problems = [get_problem(name)] if name else list_problems()
+    name = args.problem if args.problem is not None else args.problem_pos
+    problems = [get_problem(name)] if name is not None else list_problems()
     for spec in problems:
         print(f"{spec.name}: {spec.description}")
         for s in list_solvers(spec.name):
             tag = " [exact]" if s.exact else ""
             print(f"  {s.algorithm:<18} {s.description}{tag}")
-            if name:
+            if name is not None:
                 for p in s.params:
                     print(f"      --param {describe_param(p)}")
     return EXIT_OK

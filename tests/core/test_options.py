@@ -145,3 +145,8 @@ def test_every_scenario_generator_has_one_convention(problem):
     spec.load_instance(spec.dump_instance(a))  # a draw is a valid file
     with pytest.raises(InvalidOptionError, match="did you mean"):
         scen.make_instance(seed=0, **{next(iter(small)) + "x": 1})
+
+
+def test_cli_list_empty_problem_name_is_refused(capsys):
+    assert main(["list", "--problem", ""]) == 2
+    assert "unknown problem ''" in capsys.readouterr().err

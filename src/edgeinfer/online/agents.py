@@ -437,6 +437,7 @@ def load_policy(path: str | Path) -> SB3Policy:
         except InvalidInstanceError:
             raise
         except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError) as exc:
+            # NotImplementedError: zipfile's answer to a compression method it does not support
             raise _refuse(p, f"a damaged zip ({type(exc).__name__})") from None
     try:
         doc = json.loads(raw_conf.decode("utf-8"))
