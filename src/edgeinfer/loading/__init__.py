@@ -8,7 +8,6 @@ demand), :mod:`.server` (``server.json``, torch-free), :mod:`.calibrate` and :mo
 (measure the server and run a plan; torch, imported on demand). Importing this package registers the problem and its solvers; NumPy only.
 """
 
-from edgeinfer.core.schemas import register_document
 from edgeinfer.loading import solvers  # noqa: F401  (the solvers register themselves)
 from edgeinfer.loading.model import BatchTiming, timeline
 from edgeinfer.loading.problem import (
@@ -25,9 +24,6 @@ from edgeinfer.loading.problem import (
     load_solution,
     verify,
 )
-from edgeinfer.loading.server import ServerDoc
-
-register_document("server", ServerDoc)
 
 __all__ = [
     "PROBLEM",
