@@ -18,6 +18,7 @@ from edgeinfer.core.registry import ProblemSpec, list_problems
 #: ``core`` keeps importing no other layer at module level); written as ``NAME.schema.json``.
 FILE_FORMATS: dict[str, str] = {
     "library": "edgeinfer.dnn.library:LibraryDoc",
+    "server": "edgeinfer.loading.server:ServerDoc",
 }
 
 
