@@ -17,15 +17,16 @@ saved as safetensors. :func:`build_tiny_models` writes into ``root``:
   weights (``__metadata__`` ``edgeinfer.zoo = vit_tiny``) and a copy whose classifier head differs.
 
 :func:`expected` describes what was built (which tensors each model shares), for tests that
-check a scan against it. Reuse: ``from tiny_models import build_tiny_models`` (tests/dnn is on
-the path of tests in that folder; elsewhere add it with ``sys.path``), or the session fixture
-``tiny_models`` of tests/dnn/conftest.py.
+check a scan against it. Reuse: ``from tiny_models import build_tiny_models`` (``tests`` is on
+pytest's ``pythonpath``), or the session fixture ``tiny_models`` of tests/conftest.py (built once
+per session in a temporary folder; treat it as read-only).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ class TinyModels:
 
     root: Path
     paths: dict[str, Path] = field(default_factory=dict)
-    #: model id -> {tensor name: the name of the identical tensor in base} for checkpoints
+    #: checkpoint id -> the names (base's names) of the tensors that differ from base
     changed: dict[str, set[str]] = field(default_factory=dict)
     base_tensors: dict[str, tuple[str, tuple[int, ...], int]] = field(default_factory=dict)
 
@@ -73,11 +74,18 @@ def build_tiny_models(root: str | os.PathLike[str], *, n_adapters: int = 2, zoo:
     """Write the tiny models into ``root`` (created) and return their paths; about 1-3 s."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return _build(Path(root), n_adapters, zoo)
+
+
+def _build(root: Path, n_adapters: int, zoo: bool) -> TinyModels:
     import torch
     from peft import LoraConfig, get_peft_model
     from safetensors.torch import save_file
 
-    out = TinyModels(Path(root))
+    out = TinyModels(root)
     out.root.mkdir(parents=True, exist_ok=True)
     base = _llama(0)
     base.save_pretrained(out.root / "base", safe_serialization=True)
