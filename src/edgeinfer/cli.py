@@ -302,7 +302,10 @@ def _cmd_library(args: argparse.Namespace) -> int:
     doc = scan_paths(args.paths, granularity=args.granularity,
                      relative_to=out.parent if out is not None else None, created_by=created)
     summary = sharing_summary(doc)
-    write_json(args.output, dump_library(doc), inputs=tuple(args.paths))
+    root = out.parent if out is not None else Path(".")
+    files = {str(root / t.file) for b in doc.blocks for t in b.tensors}
+    files |= {str(root / m.arch.config_path) for m in doc.models if m.arch.config_path}
+    write_json(args.output, dump_library(doc), inputs=(*args.paths, *sorted(files)))  # never over a scanned file
     text = json.dumps(summary, indent=1) if args.json else format_summary(summary)
     print(text, file=sys.stdout if out is not None else sys.stderr)
     if out is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import struct
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -110,16 +111,19 @@ def test_sharing_ratio_definition1(tiny_models: Any, tensor_doc: L.LibraryDoc) -
         ts = list(_files(tiny_models, m.id).values())
         contents[m.id] = ts + (list(base.values()) if m.kind == "adapter" else [])
 
-    def same(t: torch.Tensor, x: torch.Tensor) -> bool:
-        return t.dtype == x.dtype and t.shape == x.shape and torch.equal(t, x)
+    def key(t: torch.Tensor) -> tuple[Any, ...]:  # the exact content, no hash
+        return (str(t.dtype), tuple(t.shape), t.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
 
+    counts = {m: Counter(key(t) for t in ts) for m, ts in contents.items()}
     ratios = []
     for m, ts in contents.items():
         tot = sum(t.numel() * t.element_size() for t in ts)
         sh = 0
-        for k, t in enumerate(ts):
-            copy_no = sum(same(t, x) for x in ts[: k + 1])
-            if any(sum(same(t, x) for x in xs) >= copy_no for o, xs in contents.items() if o != m):
+        seen: Counter[tuple[Any, ...]] = Counter()
+        for t in ts:
+            k = key(t)
+            seen[k] += 1
+            if any(c[k] >= seen[k] for o, c in counts.items() if o != m):
                 sh += t.numel() * t.element_size()
         ratios.append(sh / tot)
     summary = L.sharing_summary(tensor_doc)
@@ -377,3 +381,20 @@ def test_make_with_server_constants(tiny_models: Any, tmp_path: Path) -> None:
     assert main(["make", "partial_loading", "--library", str(lib), "--server", str(srv), "--users", "4",
                  "--bandwidth-hz", "1e7", "--deadline-s", "1", "-o", str(tmp_path / "j.json")]) == 2
     assert not (tmp_path / "j.json").exists()
+
+
+def test_output_never_replaces_a_scanned_file(tiny_models: Any, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_models.paths["base"], base)
+    before = (base / "model.safetensors").read_bytes()
+    for target in ("model.safetensors", "config.json"):
+        assert main(["library", "scan", str(base), "-o", str(base / target)]) == 2
+        assert "also an input" in capsys.readouterr().err
+    assert (base / "model.safetensors").read_bytes() == before
+    assert main(["library", "scan", str(base), "-o", "-"]) == 0  # to standard output, absolute paths
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert Path(doc["blocks"][0]["file"]).is_absolute() and "sharing ratio" in captured.err
