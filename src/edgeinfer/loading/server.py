@@ -49,6 +49,7 @@ from edgeinfer.core.validation import (
 
 __all__ = [
     "SERVER_SCHEMA_VERSION",
+    "NO_COPY_BYTES_PER_S",
     "ServerDoc",
     "ModelCalibration",
     "StreamingCalibration",
@@ -60,6 +61,9 @@ __all__ = [
 ]
 
 SERVER_SCHEMA_VERSION = 1
+#: V2 of an instance on a CPU device, where there is no host -> device copy (eq. 8's second phase
+#: is empty): so large that a byte's copy time is negligible (1e-18 s), finite for the format.
+NO_COPY_BYTES_PER_S = 1e18
 #: A fit of eq. (9) whose relative RMS error is above this is refused by :func:`instance_constants`
 #: (the linear batch-latency form does not describe that model on that machine).
 MAX_FIT_REL_RMSE = 0.5
@@ -86,7 +90,7 @@ class DiskCalibration(StrictModel):
 class HostToDeviceCalibration(StrictModel):
     """Copy bandwidth host -> device (V2 of eq. 8)."""
 
-    effective_bytes_per_s: PositiveFloat
+    effective_bytes_per_s: PositiveFloat | None
     method: str = Field(max_length=400)
     pinned_bytes_per_s: PositiveFloat | None = None
     pageable_bytes_per_s: PositiveFloat | None = None
@@ -239,7 +243,7 @@ def instance_constants(server: ServerDoc, models: Iterable[str], *, max_fit_rel_
         out[mid] = ModelConstants(float(m.compute_per_sample_s), float(m.compute_fixed_s), int(cap))
     return InstanceConstants(
         disk_bytes_per_s=float(server.disk.read_bytes_per_s),
-        host_to_device_bytes_per_s=float(server.host_to_device.effective_bytes_per_s),
+        host_to_device_bytes_per_s=float(server.host_to_device.effective_bytes_per_s or NO_COPY_BYTES_PER_S),
         models=out, device=server.device.kind, cache=server.disk.cache,
     )
 
