@@ -40,14 +40,12 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
-from pydantic import Field
 
 from edgeinfer.core.errors import InvalidInstanceError, InvalidOptionError, InvalidSolutionError
-from edgeinfer.core.validation import NonNegativeFloat, NonNegativeInt, StrictModel
 from edgeinfer.dnn.library import Library
 from edgeinfer.loading.model import DEADLINE_RTOL, timeline
 from edgeinfer.loading.problem import PartialLoadingInstance, PartialLoadingSolution, verify
@@ -63,10 +61,10 @@ from edgeinfer.loading.realmodels import (
     synchronize,
     synthetic_input,
 )
+from edgeinfer.loading.server import RUN_SCHEMA_VERSION, RunDoc
 
-__all__ = ["ExecuteOptions", "RunDoc", "check_agreement", "execute", "format_table", "timeline_figure"]
+__all__ = ["ExecuteOptions", "check_agreement", "execute", "format_table", "timeline_figure"]
 
-RUN_SCHEMA_VERSION = 1
 #: token-bucket depth of the emulated uploads (bytes): small, so a user's few tens of KB are paced
 #: from their first byte (the streaming runtime's 16 KiB would let the first 16 KiB out at once)
 UPLOAD_CHUNK_BYTES = 1024
@@ -90,67 +88,6 @@ class ExecuteOptions:
             raise InvalidOptionError("--cache", f"must be cold or warm, not {self.cache!r}")
         if not 1 <= self.seq_len <= 65536:
             raise InvalidOptionError("--seq-len", f"must be in [1, 65536], got {self.seq_len}")
-
-
-# ------------------------------------------------------------------------------------------ run.json
-class PhaseTimes(StrictModel):
-    start_s: NonNegativeFloat
-    upload_s: NonNegativeFloat
-    load_s: NonNegativeFloat
-    compute_s: NonNegativeFloat
-    end_s: NonNegativeFloat
-
-
-class MeasuredTimes(PhaseTimes):
-    read_s: NonNegativeFloat
-    copy_s: NonNegativeFloat
-    build_s: NonNegativeFloat
-    evict_s: NonNegativeFloat
-
-
-class BatchRun(StrictModel):
-    index: NonNegativeInt
-    model: str
-    users: NonNegativeInt
-    loaded_blocks: list[str]
-    evicted_blocks: NonNegativeInt
-    loaded_bytes: NonNegativeInt
-    predicted: PhaseTimes
-    measured: MeasuredTimes
-    served_predicted: NonNegativeInt
-    served_measured: NonNegativeInt
-    finish_rel_error: float
-
-
-class RunSummary(StrictModel):
-    batches: NonNegativeInt
-    served_predicted: NonNegativeInt
-    served_measured: NonNegativeInt
-    deadline_s: NonNegativeFloat
-    median_abs_finish_rel_error: NonNegativeFloat
-    max_abs_finish_rel_error: NonNegativeFloat
-    mean_signed_rel_error: dict[str, float]
-    measured_makespan_s: NonNegativeFloat
-    predicted_makespan_s: NonNegativeFloat
-
-
-class RunDoc(StrictModel):
-    """The ``run.json`` document (docs/formats.md, "run.json")."""
-
-    format: Literal["edgeinfer.run"]
-    schema_version: Literal[1]
-    instance: str
-    solution: str
-    library: str
-    device: str
-    device_name: str
-    upload: Literal["emulated", "model"]
-    cache: Literal["cold", "warm"]
-    warmup: bool
-    seq_len: int = Field(ge=1)
-    batches: list[BatchRun]
-    summary: RunSummary
-    provenance: dict[str, Any]
 
 
 # ------------------------------------------------------------------------------------------ checks

@@ -1,4 +1,5 @@
-"""``server.json``: a server's measured constants for PartialLoading (issue 15), torch-free.
+"""``server.json``: a server's measured constants for PartialLoading (issue 15), and ``run.json``,
+the record of a plan executed on it (:class:`RunDoc`); torch-free.
 
 ``edgeinfer calibrate`` (:mod:`edgeinfer.loading.calibrate`) writes it; ``edgeinfer make``
 reads it through :func:`instance_constants` so that an instance's loading speeds (eq. 8: V1
@@ -40,6 +41,7 @@ from edgeinfer.core.errors import InvalidInstanceError
 from edgeinfer.core.validation import (
     Id,
     NonNegativeFloat,
+    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     StrictModel,
@@ -58,6 +60,8 @@ __all__ = [
     "load_server",
     "instance_constants",
     "fit_batch_latency",
+    "RUN_SCHEMA_VERSION",
+    "RunDoc",
 ]
 
 SERVER_SCHEMA_VERSION = 1
@@ -171,6 +175,71 @@ class ServerDoc(StrictModel):
     provenance: Provenance
     library: str | None = Field(default=None, max_length=4096)
     streaming: StreamingCalibration | None = None
+
+
+RUN_SCHEMA_VERSION = 1
+
+
+# ----------------------------------------------------------------------------- run.json (edgeinfer execute)
+class PhaseTimes(StrictModel):
+    start_s: NonNegativeFloat
+    upload_s: NonNegativeFloat
+    load_s: NonNegativeFloat
+    compute_s: NonNegativeFloat
+    end_s: NonNegativeFloat
+
+
+class MeasuredTimes(PhaseTimes):
+    read_s: NonNegativeFloat
+    copy_s: NonNegativeFloat
+    build_s: NonNegativeFloat
+    evict_s: NonNegativeFloat
+
+
+class BatchRun(StrictModel):
+    index: NonNegativeInt
+    model: str
+    users: NonNegativeInt
+    loaded_blocks: list[str]
+    evicted_blocks: NonNegativeInt
+    loaded_bytes: NonNegativeInt
+    predicted: PhaseTimes
+    measured: MeasuredTimes
+    served_predicted: NonNegativeInt
+    served_measured: NonNegativeInt
+    finish_rel_error: float
+
+
+class RunSummary(StrictModel):
+    batches: NonNegativeInt
+    served_predicted: NonNegativeInt
+    served_measured: NonNegativeInt
+    deadline_s: NonNegativeFloat
+    median_abs_finish_rel_error: NonNegativeFloat
+    max_abs_finish_rel_error: NonNegativeFloat
+    mean_signed_rel_error: dict[str, float]
+    measured_makespan_s: NonNegativeFloat
+    predicted_makespan_s: NonNegativeFloat
+
+
+class RunDoc(StrictModel):
+    """The ``run.json`` document (docs/formats.md, "run.json")."""
+
+    format: Literal["edgeinfer.run"]
+    schema_version: Literal[1]
+    instance: str
+    solution: str
+    library: str
+    device: str
+    device_name: str
+    upload: Literal["emulated", "model"]
+    cache: Literal["cold", "warm"]
+    warmup: bool
+    seq_len: int = Field(ge=1)
+    batches: list[BatchRun]
+    summary: RunSummary
+    provenance: dict[str, Any]
+
 
 
 @dataclass(frozen=True)
