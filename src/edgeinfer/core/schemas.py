@@ -13,7 +13,6 @@ from pathlib import Path
 
 from edgeinfer.core.registry import ProblemSpec, list_problems
 
-
 #: file format name -> "module:Model" of its pydantic model (imported only when exporting, so
 #: ``core`` keeps importing no other layer at module level); written as ``NAME.schema.json``.
 FILE_FORMATS: dict[str, str] = {

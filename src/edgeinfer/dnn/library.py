@@ -47,7 +47,14 @@ import numpy as np
 from pydantic import Field
 
 from edgeinfer.core.errors import InvalidInstanceError
-from edgeinfer.core.validation import Id, NonNegativeInt, StrictModel, check_ref, check_unique_ids, parse_model
+from edgeinfer.core.validation import (
+    Id,
+    NonNegativeInt,
+    StrictModel,
+    check_ref,
+    check_unique_ids,
+    parse_model,
+)
 
 __all__ = [
     "FORMAT",
@@ -372,6 +379,20 @@ _NUM = re.compile(r"(\d+)")
 def natural_key(name: str) -> tuple[Any, ...]:
     """Sort key that orders ``layers.2`` before ``layers.10``."""
     return tuple(int(p) if p.isdigit() else p for p in _NUM.split(name))
+
+
+_FIRST = re.compile(r"(^|\.)(embed\w*|embeddings|wte|wpe|patch_embed\w*|tok_\w+|cls_token|pos_embed\w*)(\.|$)")
+_LAST = re.compile(r"(^|\.)(lm_head|head|heads|classifier|score|fc|output|pooler)(\.|$)")
+
+
+def model_order_key(name: str) -> tuple[Any, ...]:
+    """Block order of a checkpoint without a framework: embeddings first (``embed*``, ``wte``,
+    ``wpe``, ``patch_embed`` ...), then the numbered layers in natural order (``layers.2`` before
+    ``layers.10``), then other unnumbered tensors (final norms), then heads (``lm_head``,
+    ``head``, ``classifier`` ...). A heuristic: safetensors keeps no module order."""
+    numbered = any(p.isdigit() for p in name.split("."))
+    phase = 1 if numbered else 0 if _FIRST.search(name) else 3 if _LAST.search(name) else 2
+    return (phase, natural_key(name))
 
 
 def group_key(name: str, granularity: str) -> tuple[str, str]:
@@ -835,8 +856,8 @@ def scan_paths(paths: Sequence[str | os.PathLike[str]], *, granularity: str = "m
 
     Tensor order inside a model (block order): a zoo checkpoint (``__metadata__`` key
     ``edgeinfer.zoo``) follows the zoo model's state dict; others follow the natural order of
-    tensor names (``layers.2`` before ``layers.10``), since safetensors does not keep the
-    framework's order.
+    tensor names with embeddings first and heads last (:func:`model_order_key`), since
+    safetensors does not keep the framework's order.
     """
     if not paths:
         raise InvalidInstanceError("paths", "at least one checkpoint or adapter is needed")
@@ -875,7 +896,7 @@ def scan_paths(paths: Sequence[str | os.PathLike[str]], *, granularity: str = "m
                 raise InvalidInstanceError(f"paths[{s.index}]", f"{s.path}: holds no tensors")
             by_name = {t.name: t for t in tensors}
             zoo_order = _zoo_order(s.zoo, list(by_name)) if s.kind == "checkpoint" else None
-            names = zoo_order or sorted(by_name, key=natural_key)
+            names = zoo_order or sorted(by_name, key=model_order_key)
             ordered = [by_name[n] for n in names]
             if s.kind == "adapter":
                 base_ids, base_names = builder.models[str(s.base)]
