@@ -37,6 +37,10 @@ EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 PLUGINS: dict[str, tuple[str, str]] = {
     "reproduce": ("edgeinfer.experiments.cli", "run a paper's study (sweeps, figures, report)"),
     "train": ("edgeinfer.online.cli", "train an online agent (LyMDO) and save its policy"),
+    "calibrate": ("edgeinfer.loading.calibrate_cmd", "measure this server's loading speeds and batch latencies "
+                                                     "(server.json; needs torch)"),
+    "execute": ("edgeinfer.loading.execute_cmd", "run a partial_loading plan on real models and measure it "
+                                                 "(run.json + Gantt figure; needs torch)"),
 }
 
 

@@ -18,6 +18,7 @@ from edgeinfer.core.registry import ProblemSpec, list_problems
 FILE_FORMATS: dict[str, str] = {
     "library": "edgeinfer.dnn.library:LibraryDoc",
     "server": "edgeinfer.loading.server:ServerDoc",
+    "run": "edgeinfer.loading.server:RunDoc",
 }
 
 

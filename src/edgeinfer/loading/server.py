@@ -1,4 +1,5 @@
-"""``server.json``: a server's measured constants for PartialLoading (issue 15), torch-free.
+"""``server.json``: a server's measured constants for PartialLoading (issue 15), and ``run.json``,
+the record of a plan executed on it (:class:`RunDoc`); torch-free.
 
 ``edgeinfer calibrate`` (:mod:`edgeinfer.loading.calibrate`) writes it; ``edgeinfer make``
 reads it through :func:`instance_constants` so that an instance's loading speeds (eq. 8: V1
@@ -40,6 +41,7 @@ from edgeinfer.core.errors import InvalidInstanceError
 from edgeinfer.core.validation import (
     Id,
     NonNegativeFloat,
+    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     StrictModel,
@@ -49,6 +51,7 @@ from edgeinfer.core.validation import (
 
 __all__ = [
     "SERVER_SCHEMA_VERSION",
+    "NO_COPY_BYTES_PER_S",
     "ServerDoc",
     "ModelCalibration",
     "StreamingCalibration",
@@ -57,9 +60,14 @@ __all__ = [
     "load_server",
     "instance_constants",
     "fit_batch_latency",
+    "RUN_SCHEMA_VERSION",
+    "RunDoc",
 ]
 
 SERVER_SCHEMA_VERSION = 1
+#: V2 of an instance on a CPU device, where there is no host -> device copy (eq. 8's second phase
+#: is empty): so large that a byte's copy time is negligible (1e-18 s), finite for the format.
+NO_COPY_BYTES_PER_S = 1e18
 #: A fit of eq. (9) whose relative RMS error is above this is refused by :func:`instance_constants`
 #: (the linear batch-latency form does not describe that model on that machine).
 MAX_FIT_REL_RMSE = 0.5
@@ -86,7 +94,7 @@ class DiskCalibration(StrictModel):
 class HostToDeviceCalibration(StrictModel):
     """Copy bandwidth host -> device (V2 of eq. 8)."""
 
-    effective_bytes_per_s: PositiveFloat
+    effective_bytes_per_s: PositiveFloat | None
     method: str = Field(max_length=400)
     pinned_bytes_per_s: PositiveFloat | None = None
     pageable_bytes_per_s: PositiveFloat | None = None
@@ -169,6 +177,71 @@ class ServerDoc(StrictModel):
     streaming: StreamingCalibration | None = None
 
 
+RUN_SCHEMA_VERSION = 1
+
+
+# ----------------------------------------------------------------------------- run.json (edgeinfer execute)
+class PhaseTimes(StrictModel):
+    start_s: NonNegativeFloat
+    upload_s: NonNegativeFloat
+    load_s: NonNegativeFloat
+    compute_s: NonNegativeFloat
+    end_s: NonNegativeFloat
+
+
+class MeasuredTimes(PhaseTimes):
+    read_s: NonNegativeFloat
+    copy_s: NonNegativeFloat
+    build_s: NonNegativeFloat
+    evict_s: NonNegativeFloat
+
+
+class BatchRun(StrictModel):
+    index: NonNegativeInt
+    model: str
+    users: NonNegativeInt
+    loaded_blocks: list[str]
+    evicted_blocks: NonNegativeInt
+    loaded_bytes: NonNegativeInt
+    predicted: PhaseTimes
+    measured: MeasuredTimes
+    served_predicted: NonNegativeInt
+    served_measured: NonNegativeInt
+    finish_rel_error: float
+
+
+class RunSummary(StrictModel):
+    batches: NonNegativeInt
+    served_predicted: NonNegativeInt
+    served_measured: NonNegativeInt
+    deadline_s: NonNegativeFloat
+    median_abs_finish_rel_error: NonNegativeFloat
+    max_abs_finish_rel_error: NonNegativeFloat
+    mean_signed_rel_error: dict[str, float]
+    measured_makespan_s: NonNegativeFloat
+    predicted_makespan_s: NonNegativeFloat
+
+
+class RunDoc(StrictModel):
+    """The ``run.json`` document (docs/formats.md, "run.json")."""
+
+    format: Literal["edgeinfer.run"]
+    schema_version: Literal[1]
+    instance: str
+    solution: str
+    library: str
+    device: str
+    device_name: str
+    upload: Literal["emulated", "model"]
+    cache: Literal["cold", "warm"]
+    warmup: bool
+    seq_len: int = Field(ge=1)
+    batches: list[BatchRun]
+    summary: RunSummary
+    provenance: dict[str, Any]
+
+
+
 @dataclass(frozen=True)
 class ModelConstants:
     """eq. (9) constants and the batch limit of one model."""
@@ -239,7 +312,7 @@ def instance_constants(server: ServerDoc, models: Iterable[str], *, max_fit_rel_
         out[mid] = ModelConstants(float(m.compute_per_sample_s), float(m.compute_fixed_s), int(cap))
     return InstanceConstants(
         disk_bytes_per_s=float(server.disk.read_bytes_per_s),
-        host_to_device_bytes_per_s=float(server.host_to_device.effective_bytes_per_s),
+        host_to_device_bytes_per_s=float(server.host_to_device.effective_bytes_per_s or NO_COPY_BYTES_PER_S),
         models=out, device=server.device.kind, cache=server.disk.cache,
     )
 
