@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("torch")
 pytest.importorskip("xxhash")
@@ -301,6 +303,7 @@ def test_library_document_checks(tiny_models: Any) -> None:
     bad(lambda d: d["models"][1].update(kind="checkpoint"), r"models\[1\].base")
     bad(lambda d: d["models"][0].update(extra=1), "unknown field")
     bad(lambda d: d["blocks"].append(copy.deepcopy(d["blocks"][0])), "duplicate")
+    bad(lambda d: d["models"][1]["adapter_config"].update(r=float("nan")), r"models\[1\].adapter_config")
 
 
 # ----------------------------------------------------------------------------- instances
@@ -404,3 +407,74 @@ def test_output_never_replaces_a_scanned_file(tiny_models: Any, tmp_path: Path,
     captured = capsys.readouterr()
     doc = json.loads(captured.out)
     assert Path(doc["blocks"][0]["file"]).is_absolute() and "sharing ratio" in captured.err
+
+
+def test_sharded_checkpoint_is_the_single_file(tiny_models: Any, tmp_path: Path) -> None:
+    """A folder of shards (model.safetensors.index.json) scans to the same blocks as one file."""
+    import shutil
+
+    ref = _files(tiny_models, "base")
+    folder = tmp_path / "sharded"
+    folder.mkdir()
+    shutil.copy(tiny_models.paths["base"] / "config.json", folder / "config.json")
+    names = sorted(ref)
+    shards = {f"model-0000{k + 1}-of-00003.safetensors": names[k::3] for k in range(3)}
+    weight_map = {}
+    for fname, keys in shards.items():
+        save_file({k: ref[k].contiguous() for k in keys}, str(folder / fname))
+        weight_map.update(dict.fromkeys(keys, fname))
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    doc = L.scan_paths([str(tiny_models.paths["base"]), str(folder)], granularity="module")
+    models = {m.id: m for m in doc.models}
+    assert models["sharded"].blocks == models["base"].blocks
+    assert {t.file for b in doc.blocks for t in b.tensors} == {str((tiny_models.paths["base"] /
+                                                                   "model.safetensors").resolve())}
+    only = L.scan_paths([str(folder)], granularity="module")
+    assert len({t.file for b in only.blocks for t in b.tensors}) == 3
+    # an index naming a file outside the folder is refused
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"w": "../x.safetensors"}}))
+    with pytest.raises(InvalidInstanceError, match="weight_map"):
+        L.scan_paths([str(folder)])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=300), st.integers(0, 2**64 - 1) | st.none())
+def test_header_fuzz_only_invalid_instance(tmp_path_factory: Any, data: bytes, length: int | None) -> None:
+    p = tmp_path_factory.mktemp("fuzz") / "f.safetensors"
+    p.write_bytes((struct.pack("<Q", length) if length is not None else b"") + data)
+    try:
+        h = L.read_safetensors_header(p)
+    except InvalidInstanceError:
+        return
+    for e in h.tensors.values():  # whatever parses is consistent
+        assert 0 <= e.begin <= e.end <= h.size
+
+
+_VALID_DOC: dict[str, Any] = {}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_library_doc_fuzz_only_invalid_instance(tmp_path_factory: Any, data: st.DataObject) -> None:
+    if not _VALID_DOC:
+        root = tmp_path_factory.mktemp("lib")
+        save_file({"a.w": torch.ones(2), "a.b": torch.zeros(1), "c.w": torch.arange(3.0)}, str(root / "m.safetensors"))
+        save_file({"a.w": torch.ones(2), "a.b": torch.ones(1)}, str(root / "n.safetensors"))
+        _VALID_DOC.update(L.dump_library(L.scan_paths([str(root / "m.safetensors"), str(root / "n.safetensors")])))
+    doc = copy.deepcopy(_VALID_DOC)
+    leaves: list[tuple[Any, Any]] = []
+    stack: list[Any] = [doc]
+    while stack:
+        x = stack.pop()
+        items = x.items() if isinstance(x, dict) else enumerate(x) if isinstance(x, list) else ()
+        for k, v in items:
+            leaves.append((x, k))
+            stack.append(v)
+    parent, key = data.draw(st.sampled_from(leaves))
+    parent[key] = data.draw(st.none() | st.booleans() | st.integers(-3, 2**40) | st.floats(allow_nan=True)
+                            | st.text(max_size=5) | st.lists(st.integers(0, 9), max_size=3) | st.just({}))
+    try:
+        lib = L.library_from_doc(doc)
+    except InvalidInstanceError:
+        return
+    L.block_library(lib.doc)  # what validates builds a BlockLibrary

@@ -232,6 +232,7 @@ def validate_library(doc: LibraryDoc) -> LibraryDoc:
     for j, b in enumerate(doc.blocks):
         if b.id not in used:
             raise InvalidInstanceError(f"blocks[{j}].id", f"block {b.id!r} belongs to no model")
+    _check_finite(doc)
     return doc
 
 
@@ -947,16 +948,14 @@ def _document(builder: LibraryBuilder, order: list[_Source], by_id: dict[str, _S
            "models": models, "blocks": blocks}
     if created_by:
         doc["created_by"] = created_by
-    lib = library_from_doc(doc)
-    _check_finite(lib.doc)
-    return lib.doc
+    return library_from_doc(doc).doc
 
 
 def _check_finite(doc: LibraryDoc) -> None:
-    for m in doc.models:
+    for i, m in enumerate(doc.models):
         for name, blob in (("arch.config", m.arch.config), ("adapter_config", m.adapter_config)):
             if blob is not None and not _json_finite(blob):
-                raise InvalidInstanceError(f"models[{m.id}].{name}", "holds NaN or infinity (not JSON)")
+                raise InvalidInstanceError(f"models[{i}].{name}", "holds NaN or infinity (not JSON)")
 
 
 def _json_finite(x: Any) -> bool:
