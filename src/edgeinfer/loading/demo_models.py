@@ -86,3 +86,21 @@ def _make_llama(root: Path, seed: int) -> list[Path]:
         acfg_path.write_text(json.dumps(acfg, indent=1))
         out.append(d)
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m edgeinfer.loading.demo_models OUT [--no-llama]``: write the demo models, print
+    their folders (one a line)."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m edgeinfer.loading.demo_models")
+    p.add_argument("out", help="folder to write the checkpoints into")
+    p.add_argument("--no-llama", action="store_true", help="only the zoo ViTs (no transformers/peft needed)")
+    args = p.parse_args(argv)
+    for path in make_demo_models(args.out, llama=not args.no_llama):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

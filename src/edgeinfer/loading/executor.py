@@ -285,9 +285,10 @@ def execute(inst: PartialLoadingInstance, sol: PartialLoadingSolution, lib: Libr
             t_start = clock.now()
             if upload is not None:
                 upload.run()
-            else:
+                t_up = clock.now()
+            else:  # the model's upload time, exactly (what little real time passed goes to the load)
                 clock.virtual += pred.upload_s
-            t_up = clock.now()
+                t_up = t_start + pred.upload_s
             if upload is not None:
                 with clock.paused():
                     upload.close()
