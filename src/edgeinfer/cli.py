@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
                             help="server JSON (`edgeinfer calibrate`); without it the documented assumed constants")
             mp.add_argument("--max-fit-rel-rmse", type=_positive, default=None, metavar="E",
                             help="refuse a calibrated model whose eq. (9) fit has a larger relative RMS error "
-                                 "(default: edgeinfer.loading.server.MAX_FIT_REL_RMSE, 0.5)")
+                                 "(default: edgeinfer.loading.server.MAX_FIT_REL_RMSE)")
         mp.add_argument("--users", type=_count, required=True, help=f"number of users (1 to {MAX_MAKE_USERS})")
         mp.add_argument("--bandwidth-hz", type=_positive, required=True, help="system bandwidth in Hz")
         mp.add_argument("--deadline-s", type=_positive, required=True,

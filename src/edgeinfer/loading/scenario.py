@@ -313,8 +313,8 @@ def library_instance_doc(library: Any, *, n_users: int, bandwidth_hz: float, dea
     :class:`ScenarioConfig`, with ``n_users``, ``bandwidth_hz``, ``deadline_s``) drawn from ``seed``.
     Server constants: from ``server`` (an :class:`edgeinfer.loading.server.ServerDoc` of
     ``edgeinfer calibrate``: loading speeds of eq. 8, eq. 9 fits and ``max_batch`` per model, every
-    model calibrated, each eq. (9) fit within ``max_fit_rel_rmse`` relative RMS error, default
-    ``edgeinfer.loading.server.MAX_FIT_REL_RMSE``), else :func:`fallback_model_constants` and the
+    model calibrated, each eq. (9) fit within ``max_fit_rel_rmse`` relative RMS error when given,
+    else ``edgeinfer.loading.server.MAX_FIT_REL_RMSE``), else :func:`fallback_model_constants` and the
     config's assumed speeds.
     """
     from edgeinfer.core.rng import make_rng
