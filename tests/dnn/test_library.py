@@ -407,6 +407,9 @@ def test_output_never_replaces_a_scanned_file(tiny_models: Any, tmp_path: Path,
     captured = capsys.readouterr()
     doc = json.loads(captured.out)
     assert Path(doc["blocks"][0]["file"]).is_absolute() and "sharing ratio" in captured.err
+    assert main(["library", "scan", str(base), "--json", "-o", str(tmp_path / "lib.json")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["models"] == 1 and summary["shared_blocks"] == 0 and summary["sharing_ratio"] == 0.0
 
 
 def test_sharded_checkpoint_is_the_single_file(tiny_models: Any, tmp_path: Path) -> None:
