@@ -15,7 +15,7 @@ from edgeinfer.cli import main  # noqa: E402
 from edgeinfer.core.errors import InvalidInstanceError  # noqa: E402
 from edgeinfer.loading.server import RunDoc, ServerDoc, instance_constants, load_server  # noqa: E402
 
-MODELS = ("base", "ft_mlp", "lora_a", "zoo_vit", "zoo_vit_ft")
+MODELS = ("base", "ft_mlp", "lora_a", "zoo_vit")
 FAST = ["--repeats", "1", "--warmup", "0", "--batch-sizes", "1,2", "--max-read-mib", "64"]
 
 
