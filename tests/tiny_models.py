@@ -43,7 +43,6 @@ class TinyModels:
     paths: dict[str, Path] = field(default_factory=dict)
     #: checkpoint id -> the names (base's names) of the tensors that differ from base
     changed: dict[str, set[str]] = field(default_factory=dict)
-    base_tensors: dict[str, tuple[str, tuple[int, ...], int]] = field(default_factory=dict)
 
     def all_paths(self) -> list[str]:
         return [str(p) for p in self.paths.values()]
@@ -91,7 +90,6 @@ def _build(root: Path, n_adapters: int, zoo: bool) -> TinyModels:
     base.save_pretrained(out.root / "base", safe_serialization=True)
     out.paths["base"] = out.root / "base"
     sd = {k: v.detach().clone() for k, v in base.state_dict().items()}
-    out.base_tensors = {k: (str(v.dtype), tuple(v.shape), v.numel() * v.element_size()) for k, v in sd.items()}
     out.changed["base"] = set()
     for name, prefixes, seed in (("ft_mlp", ("model.layers.1.mlp.", "lm_head."), 1),
                                  ("ft_attn", ("model.layers.0.self_attn.",), 2)):

@@ -191,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
         if prob == "partial_loading":
             mp.add_argument("--server", default=None,
                             help="server JSON (`edgeinfer calibrate`); without it the documented assumed constants")
+            mp.add_argument("--max-fit-rel-rmse", type=_positive, default=None, metavar="E",
+                            help="refuse a calibrated model whose eq. (9) fit has a larger relative RMS error "
+                                 "(default: edgeinfer.loading.server.MAX_FIT_REL_RMSE)")
         mp.add_argument("--users", type=_count, required=True, help=f"number of users (1 to {MAX_MAKE_USERS})")
         mp.add_argument("--bandwidth-hz", type=_positive, required=True, help="system bandwidth in Hz")
         mp.add_argument("--deadline-s", type=_positive, required=True,
@@ -306,7 +309,10 @@ def _cmd_library(args: argparse.Namespace) -> int:
     doc = scan_paths(args.paths, granularity=args.granularity,
                      relative_to=out.parent if out is not None else None, created_by=created)
     summary = sharing_summary(doc)
-    write_json(args.output, dump_library(doc), inputs=tuple(args.paths))
+    root = out.parent if out is not None else Path(".")
+    files = {str(root / t.file) for b in doc.blocks for t in b.tensors}
+    files |= {str(root / m.arch.config_path) for m in doc.models if m.arch.config_path}
+    write_json(args.output, dump_library(doc), inputs=(*args.paths, *sorted(files)))  # never over a scanned file
     text = json.dumps(summary, indent=1) if args.json else format_summary(summary)
     print(text, file=sys.stdout if out is not None else sys.stderr)
     if out is not None:
@@ -330,8 +336,11 @@ def _cmd_make(args: argparse.Namespace) -> int:
             from edgeinfer.loading.server import load_server
 
             server = load_server(args.server)
+        elif args.max_fit_rel_rmse is not None:
+            raise _BadArg("--max-fit-rel-rmse: needs --server (it bounds the calibrated fits)")
         doc = library_instance_doc(library, n_users=args.users, bandwidth_hz=args.bandwidth_hz,
-                                   deadline_s=args.deadline_s, seed=args.seed, server=server)
+                                   deadline_s=args.deadline_s, seed=args.seed, server=server,
+                                   max_fit_rel_rmse=args.max_fit_rel_rmse)
         load_instance(doc)  # validated like any instance file before it is written
     else:
         from edgeinfer.streaming.problem import dump_instance

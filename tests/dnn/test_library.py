@@ -9,11 +9,14 @@ from __future__ import annotations
 import copy
 import json
 import struct
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("torch")
 pytest.importorskip("xxhash")
@@ -110,16 +113,19 @@ def test_sharing_ratio_definition1(tiny_models: Any, tensor_doc: L.LibraryDoc) -
         ts = list(_files(tiny_models, m.id).values())
         contents[m.id] = ts + (list(base.values()) if m.kind == "adapter" else [])
 
-    def same(t: torch.Tensor, x: torch.Tensor) -> bool:
-        return t.dtype == x.dtype and t.shape == x.shape and torch.equal(t, x)
+    def key(t: torch.Tensor) -> tuple[Any, ...]:  # the exact content, no hash
+        return (str(t.dtype), tuple(t.shape), t.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
 
+    counts = {m: Counter(key(t) for t in ts) for m, ts in contents.items()}
     ratios = []
     for m, ts in contents.items():
         tot = sum(t.numel() * t.element_size() for t in ts)
         sh = 0
-        for k, t in enumerate(ts):
-            copy_no = sum(same(t, x) for x in ts[: k + 1])
-            if any(sum(same(t, x) for x in xs) >= copy_no for o, xs in contents.items() if o != m):
+        seen: Counter[tuple[Any, ...]] = Counter()
+        for t in ts:
+            k = key(t)
+            seen[k] += 1
+            if any(c[k] >= seen[k] for o, c in counts.items() if o != m):
                 sh += t.numel() * t.element_size()
         ratios.append(sh / tot)
     summary = L.sharing_summary(tensor_doc)
@@ -297,6 +303,7 @@ def test_library_document_checks(tiny_models: Any) -> None:
     bad(lambda d: d["models"][1].update(kind="checkpoint"), r"models\[1\].base")
     bad(lambda d: d["models"][0].update(extra=1), "unknown field")
     bad(lambda d: d["blocks"].append(copy.deepcopy(d["blocks"][0])), "duplicate")
+    bad(lambda d: d["models"][1]["adapter_config"].update(r=float("nan")), r"models\[1\].adapter_config")
 
 
 # ----------------------------------------------------------------------------- instances
@@ -372,8 +379,105 @@ def test_make_with_server_constants(tiny_models: Any, tmp_path: Path) -> None:
     assert doc["load"] == {"disk_bytes_per_s": 1.5e9, "host_to_device_bytes_per_s": 7e9}
     assert [(m["id"], m["compute_fixed_s"], m["max_batch"]) for m in doc["models"]] == [
         ("base", 0.01, 5), ("ft_mlp", 1.01, 5), ("lora_a", 2.01, 5)]
+    server["models"][0]["fit_rel_rmse"] = 0.6  # a poor eq. (9) fit: refused under a bound of 0.5
+    srv.write_text(json.dumps(server))
+    args = ["make", "partial_loading", "--library", str(lib), "--server", str(srv), "--users", "4",
+            "--bandwidth-hz", "1e7", "--deadline-s", "1", "-o", str(tmp_path / "k.json")]
+    assert main([*args, "--max-fit-rel-rmse", "0.5"]) == 2 and not (tmp_path / "k.json").exists()
+    assert main([*args, "--max-fit-rel-rmse", "0.7"]) == 0
     server["models"].pop()
     srv.write_text(json.dumps(server))
     assert main(["make", "partial_loading", "--library", str(lib), "--server", str(srv), "--users", "4",
                  "--bandwidth-hz", "1e7", "--deadline-s", "1", "-o", str(tmp_path / "j.json")]) == 2
     assert not (tmp_path / "j.json").exists()
+
+
+def test_output_never_replaces_a_scanned_file(tiny_models: Any, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_models.paths["base"], base)
+    before = (base / "model.safetensors").read_bytes()
+    for target in ("model.safetensors", "config.json"):
+        assert main(["library", "scan", str(base), "-o", str(base / target)]) == 2
+        assert "also an input" in capsys.readouterr().err
+    assert (base / "model.safetensors").read_bytes() == before
+    assert main(["library", "scan", str(base), "-o", "-"]) == 0  # to standard output, absolute paths
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert Path(doc["blocks"][0]["file"]).is_absolute() and "sharing ratio" in captured.err
+    assert main(["library", "scan", str(base), "--json", "-o", str(tmp_path / "lib.json")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["models"] == 1 and summary["shared_blocks"] == 0 and summary["sharing_ratio"] == 0.0
+
+
+def test_sharded_checkpoint_is_the_single_file(tiny_models: Any, tmp_path: Path) -> None:
+    """A folder of shards (model.safetensors.index.json) scans to the same blocks as one file."""
+    import shutil
+
+    ref = _files(tiny_models, "base")
+    folder = tmp_path / "sharded"
+    folder.mkdir()
+    shutil.copy(tiny_models.paths["base"] / "config.json", folder / "config.json")
+    names = sorted(ref)
+    shards = {f"model-0000{k + 1}-of-00003.safetensors": names[k::3] for k in range(3)}
+    weight_map = {}
+    for fname, keys in shards.items():
+        save_file({k: ref[k].contiguous() for k in keys}, str(folder / fname))
+        weight_map.update(dict.fromkeys(keys, fname))
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    doc = L.scan_paths([str(tiny_models.paths["base"]), str(folder)], granularity="module")
+    models = {m.id: m for m in doc.models}
+    assert models["sharded"].blocks == models["base"].blocks
+    assert {t.file for b in doc.blocks for t in b.tensors} == {str((tiny_models.paths["base"] /
+                                                                   "model.safetensors").resolve())}
+    only = L.scan_paths([str(folder)], granularity="module")
+    assert len({t.file for b in only.blocks for t in b.tensors}) == 3
+    # an index naming a file outside the folder is refused
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"w": "../x.safetensors"}}))
+    with pytest.raises(InvalidInstanceError, match="weight_map"):
+        L.scan_paths([str(folder)])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=300), st.integers(0, 2**64 - 1) | st.none())
+def test_header_fuzz_only_invalid_instance(tmp_path_factory: Any, data: bytes, length: int | None) -> None:
+    p = tmp_path_factory.mktemp("fuzz") / "f.safetensors"
+    p.write_bytes((struct.pack("<Q", length) if length is not None else b"") + data)
+    try:
+        h = L.read_safetensors_header(p)
+    except InvalidInstanceError:
+        return
+    for e in h.tensors.values():  # whatever parses is consistent
+        assert 0 <= e.begin <= e.end <= h.size
+
+
+_VALID_DOC: dict[str, Any] = {}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_library_doc_fuzz_only_invalid_instance(tmp_path_factory: Any, data: st.DataObject) -> None:
+    if not _VALID_DOC:
+        root = tmp_path_factory.mktemp("lib")
+        save_file({"a.w": torch.ones(2), "a.b": torch.zeros(1), "c.w": torch.arange(3.0)}, str(root / "m.safetensors"))
+        save_file({"a.w": torch.ones(2), "a.b": torch.ones(1)}, str(root / "n.safetensors"))
+        _VALID_DOC.update(L.dump_library(L.scan_paths([str(root / "m.safetensors"), str(root / "n.safetensors")])))
+    doc = copy.deepcopy(_VALID_DOC)
+    leaves: list[tuple[Any, Any]] = []
+    stack: list[Any] = [doc]
+    while stack:
+        x = stack.pop()
+        items = x.items() if isinstance(x, dict) else enumerate(x) if isinstance(x, list) else ()
+        for k, v in items:
+            leaves.append((x, k))
+            stack.append(v)
+    parent, key = data.draw(st.sampled_from(leaves))
+    parent[key] = data.draw(st.none() | st.booleans() | st.integers(-3, 2**40) | st.floats(allow_nan=True)
+                            | st.text(max_size=5) | st.lists(st.integers(0, 9), max_size=3) | st.just({}))
+    try:
+        lib = L.library_from_doc(doc)
+    except InvalidInstanceError:
+        return
+    L.block_library(lib.doc)  # what validates builds a BlockLibrary

@@ -303,7 +303,8 @@ def fallback_model_constants(cfg: ScenarioConfig, zoo: str | None, n_params: int
 
 
 def library_instance_doc(library: Any, *, n_users: int, bandwidth_hz: float, deadline_s: float, seed: SeedLike = 0,
-                         server: Any = None, config: ScenarioConfig | None = None) -> dict[str, Any]:
+                         server: Any = None, config: ScenarioConfig | None = None,
+                         max_fit_rel_rmse: float | None = None) -> dict[str, Any]:
     """A ``partial_loading`` instance document from a scanned library (issue 15).
 
     ``library``: an :class:`edgeinfer.dnn.library.Library`; its blocks and models (block ids in
@@ -312,7 +313,9 @@ def library_instance_doc(library: Any, *, n_users: int, bandwidth_hz: float, dea
     :class:`ScenarioConfig`, with ``n_users``, ``bandwidth_hz``, ``deadline_s``) drawn from ``seed``.
     Server constants: from ``server`` (an :class:`edgeinfer.loading.server.ServerDoc` of
     ``edgeinfer calibrate``: loading speeds of eq. 8, eq. 9 fits and ``max_batch`` per model, every
-    model calibrated), else :func:`fallback_model_constants` and the config's assumed speeds.
+    model calibrated, each eq. (9) fit within ``max_fit_rel_rmse`` relative RMS error when given,
+    else ``edgeinfer.loading.server.MAX_FIT_REL_RMSE``), else :func:`fallback_model_constants` and the
+    config's assumed speeds.
     """
     from edgeinfer.core.rng import make_rng
 
@@ -323,9 +326,10 @@ def library_instance_doc(library: Any, *, n_users: int, bandwidth_hz: float, dea
     tensors_of = {b.id: b.tensors for b in doc.blocks}
     model_ids = [m.id for m in doc.models]
     if server is not None:
-        from edgeinfer.loading.server import instance_constants
+        from edgeinfer.loading.server import MAX_FIT_REL_RMSE, instance_constants
 
-        consts = instance_constants(server, model_ids, batch_cap=cfg.batch_cap)
+        consts = instance_constants(server, model_ids, batch_cap=cfg.batch_cap,
+                                    max_fit_rel_rmse=MAX_FIT_REL_RMSE if max_fit_rel_rmse is None else max_fit_rel_rmse)
         load = consts.load_doc()
         per_model = {m: (c.compute_per_sample_s, c.compute_fixed_s, c.max_batch) for m, c in consts.models.items()}
         source = f"server.json ({consts.device}, {consts.cache} disk reads)"
