@@ -15,7 +15,7 @@ from edgeinfer.cli import main  # noqa: E402
 from edgeinfer.core.errors import InvalidInstanceError  # noqa: E402
 from edgeinfer.loading.server import RunDoc, ServerDoc, instance_constants, load_server  # noqa: E402
 
-MODELS = ("base", "ft_mlp", "lora_a", "zoo_vit", "zoo_vit_ft")
+MODELS = ("base", "ft_mlp", "lora_a", "zoo_vit")
 FAST = ["--repeats", "1", "--warmup", "0", "--batch-sizes", "1,2", "--max-read-mib", "64"]
 
 
@@ -235,3 +235,13 @@ def test_predict_finish_with_stream_costs() -> None:
     assert predict_finish(bits, comp, rate, "pipelined", c) > paper
     seq = predict_finish(bits, comp, rate, "sequential", c)
     assert seq == pytest.approx(sum(bits) / rate + c.recv_s(bits[-1]) + sum(comp) + 3 * c.apply_fixed_s)
+
+
+def test_unbuildable_model_is_refused(tiny_models: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A checkpoint with neither a zoo architecture nor a config.json cannot be built or timed."""
+    lib = tmp_path / "lib.json"
+    assert main(["library", "scan", str(tiny_models.paths["base"]), str(tiny_models.paths["renamed"]),
+                 "-o", str(lib)]) == 0
+    out = tmp_path / "server.json"
+    err = _run_bad(["calibrate", "--library", str(lib), "-o", str(out), *FAST], out, capsys)
+    assert "renamed" in err and "config" in err
