@@ -10,8 +10,8 @@ defaults and verified (e.g. ``bs:search`` for the default point of docs/loading.
 
 from __future__ import annotations
 
-import time
 import math
+import time
 from collections.abc import Callable
 from typing import Any
 
