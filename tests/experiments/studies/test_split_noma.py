@@ -63,7 +63,11 @@ def test_workload_normalised_to_the_base_workload_and_table1_only_when_asked() -
 
 
 def test_measures_give_one_value_per_realisation() -> None:
-    from edgeinfer.experiments.studies.split_noma import _end_over_start, _over_models, _peak_subchannels
+    from edgeinfer.experiments.studies.split_noma import (
+        _end_over_start,
+        _over_models,
+        _peak_subchannels,
+    )
 
     rows = []
     for r in (0, 1):
