@@ -261,7 +261,7 @@ def _claim_greedy(devices: int) -> Callable[[Any], list[float]]:
     def measure(df: Any) -> list[float]:
         d = df[(df["sweep"] == "devices") & (df["drop"] == 0)] if "drop" in df.columns else df[df["sweep"] == "devices"]
         if not (d["num_devices"] == devices).any():
-            return []
+            raise ValueError(f"the devices sweep has no {devices}-device point (--full runs it)")
         return [100.0 * (r - 1) for r in _ratios(_per_drop(d, "devices", "blocks", num_devices=devices), "greedy", "bnb")]
     return measure
 
@@ -307,6 +307,84 @@ def _summary(df: Any) -> dict[str, Any]:
     elif bool(df["fig9"].any()):
         out["fig9"] = "not produced: needs torch and scikit-learn (pip install 'edgeinfer[torch]')"
     return out
+
+
+DOCS = "docs/broadcast.md#8-reproduction-settings-and-verdicts"
+
+#: the settings beside ``default`` (each choice justified in docs/broadcast.md §8)
+SETTINGS: dict[str, dict[str, Any]] = {
+    # the paper's library (muNet clones, Sec. VII-A) with <= 30 % overlap (Sec. VII-B), QoS
+    # "comparable with the dedicated models" (Sec. VII-A), a noise power at which the budget binds
+    "paper": {"noise_w": 5e-4, "qos_fraction": 0.95, "library": "clone", "channel_drops": 30},
+    # the same physical constants on our independent library: the library's effect alone
+    "paper-independent": {"noise_w": 5e-4, "qos_fraction": 0.95, "library": "independent", "channel_drops": 30},
+}
+SETTING_NOTES = {
+    "default": "printed constants with N0 read as 0.5e-9 W (SNR ~1e9), QoS 90 %, independent library, one drop",
+    "paper": "noise 5e-4 W (the budget binds), QoS 95 %, muNet-style clone library (30 % overlap), 30 drops",
+    "paper-independent": "as paper, on the independent library",
+}
+
+_HIGH_SNR = ("at N0 = 0.5e-9 W the SNR is ~1e9 (~30 bit/s/Hz): latency is logarithmic in power and one "
+             "constant power is within 0.02 % of Prop. 2")
+_HEAVY = ("at 5e-4 W the penalty is set by the weakest requester of each drop (1/H of a Rayleigh gain has no "
+          "mean): most drops lose 1-3 %, a few 20-40 %")
+_INDEP = "our independent library shares no block literally, so Alg. 1's own-model seeds overlap nowhere"
+_CLONE = ("on the clone library the own models share their parents' blocks, yet Alg. 1 still builds each "
+          "candidate list blind to the other devices, and bnb finds assemblies across non-shared blocks")
+
+
+def _claims_for(setting: str) -> list[Claim]:
+    """The paper's claims, judged under ``setting`` with the causes that apply there."""
+    low_snr = setting != "default"
+    lib = _CLONE if SETTINGS.get(setting, {}).get("library") == "clone" else _INDEP
+    both = ("mba", "unicast")
+    pc = ("mba", "mba-constant-power")
+    gr = ("greedy", "bnb")
+    return [
+        Claim("MBA consistently ~50 % lower latency than unicasting", 50.0, _claim_unicast,
+              unit="% lower (relative), per drop over Fig. 7's budgets", needs=both, source="Fig. 7, Sec. VII-D",
+              target=(45.0, 55.0), partly=(35.0, 65.0), docs=DOCS, setting=setting, reasons={
+                  "not reproduced": (f"{lib}; MBA's saving is set by how many blocks the library lets "
+                                     "devices share, which the paper gives only as its 21 muNet models"),
+                  "partly": f"{lib}; the saving has the paper's size but not its value",
+                  "reproduced": "MBA broadcasts about half the blocks unicast sends, as in the paper"}),
+        Claim("no power control: +20 % latency at 200 J", 20.0, _claim_constant(200.0),
+              unit="% (relative change), per drop", needs=pc, source="Fig. 7, Sec. VII-D",
+              target=(15.0, 25.0), partly=(10.0, 40.0), docs=DOCS, setting=setting, reasons={
+                  "not reproduced": _HEAVY if low_snr else _HIGH_SNR,
+                  "partly": _HEAVY, "reproduced": "the budget binds, so power control matters"}),
+        Claim("no power control: +10 % latency at 320 J", 10.0, _claim_constant(320.0),
+              unit="% (relative change), per drop", needs=pc, source="Fig. 7, Sec. VII-D",
+              target=(5.0, 15.0), partly=(5.0, 20.0), docs=DOCS, setting=setting, reasons={
+                  "not reproduced": _HEAVY if low_snr else _HIGH_SNR,
+                  "partly": _HEAVY, "reproduced": "the budget binds, so power control matters"}),
+        Claim("greedy identical to the optimum for 1-8 devices (at 8)", 0.0, _claim_greedy(8),
+              unit="% more blocks than bnb, per library", needs=gr, source="Fig. 6, Sec. VII-C",
+              target=(-1.0, 1.0), partly=(-5.0, 5.0), docs=DOCS, setting=setting, reasons={
+                  "not reproduced": lib, "partly": lib,
+                  "reproduced": "the library's shared blocks make Alg. 1's own-model seeds overlap"}),
+        Claim("greedy +5 % blocks at 17 devices", 5.0, _claim_greedy(17),
+              unit="% more blocks than bnb, per library", needs=gr, source="Fig. 6, Sec. VII-C",
+              target=(2.5, 7.5), partly=(0.0, 10.0), docs=DOCS, setting=setting, reasons={
+                  "not reproduced": lib, "partly": lib,
+                  "reproduced": "greedy loses a few blocks at 17 devices, as the paper says"}),
+        Claim("at 20 devices MBA's latency is 60 % of unicast", 0.60, _claim_most_devices("mba", "unicast"),
+              unit="x (ratio), per drop, at the most devices of the sweep (21)", needs=both,
+              source="Fig. 8, Sec. VII-D", target=(0.55, 0.65), partly=(0.45, 0.75), docs=DOCS, setting=setting,
+              reasons={"not reproduced": f"{lib}; the ratio follows the share of blocks devices can reuse",
+                       "partly": f"{lib}; the ratio follows the share of blocks devices can reuse",
+                       "reproduced": "MBA's per-device latency falls with devices while unicast's does not"}),
+        Claim("at 20 devices MBA's latency is 85 % of MBA without power control", 0.85,
+              _claim_most_devices("mba", "mba-constant-power"),
+              unit="x (ratio), per drop, at the most devices of the sweep (21)", needs=pc,
+              source="Fig. 8, Sec. VII-D", target=(0.80, 0.90), partly=(0.70, 0.925), docs=DOCS, setting=setting,
+              reasons={"not reproduced": _HEAVY if low_snr else _HIGH_SNR, "partly": _HEAVY,
+                       "reproduced": "the budget binds, so power control matters"}),
+    ]
+
+
+CLAIMS = [c for name in ("default", *SETTINGS) for c in _claims_for(name)]
 
 
 STUDY = Study(
@@ -364,25 +442,12 @@ STUDY = Study(
                ylabel="test accuracy (mean over devices)", sweep="fig9", algorithms=("mba", "unicast"),
                title="MBA Fig. 9: digits pipeline, accuracy vs latency limit"),
     ],
-    claims=[
-        Claim("MBA latency about 50% below unicast (Fig. 7)", 0.5, _claim_unicast, unit="fraction",
-              needs=("mba", "unicast")),
-        Claim("constant power +20% latency at 200 J", 0.2, _claim_constant(200.0), unit="fraction",
-              needs=("mba", "mba-constant-power")),
-        Claim("constant power +10% latency at 320 J", 0.1, _claim_constant(320.0), unit="fraction",
-              needs=("mba", "mba-constant-power")),
-        Claim("greedy = optimal at 8 devices (Fig. 6)", 0.0, _claim_greedy(8), unit="fraction",
-              needs=("greedy", "bnb")),
-        Claim("greedy within 5% of optimal at 17 devices", 0.05, _claim_greedy(17), unit="fraction",
-              needs=("greedy", "bnb")),
-        Claim("MBA latency at the most devices is 60% of unicast (Fig. 8, 20 devices)", 0.6,
-              _claim_most_devices("mba", "unicast"), unit="fraction", needs=("mba", "unicast")),
-        Claim("MBA latency at the most devices is 85% of constant-power MBA (Fig. 8)", 0.85,
-              _claim_most_devices("mba", "mba-constant-power"), unit="fraction", needs=("mba", "mba-constant-power")),
-    ],
+    claims=CLAIMS,
+    settings=SETTINGS,
+    setting_notes=SETTING_NOTES,
     summary_metrics=["blocks", "latency_s"],
     summary=_summary,
-    version="2",
+    version="3",
     problem=PROBLEM,
     instance=instance,
     solution_metrics=solution_metrics,
