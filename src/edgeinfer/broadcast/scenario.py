@@ -177,8 +177,8 @@ def make_instance(config: ScenarioConfig | None = None, *, seed: SeedLike = None
     K = cfg.num_devices
     if cfg.library == "clone":
         I, _, _ = clone_scores(gen, K, cfg.num_positions, num_families=cfg.num_families, own_low=cfg.own_low,
-                               r_same=tuple(cfg.r_same), r_cross=tuple(cfg.r_cross), sigma=cfg.sigma,
-                               clone_share=tuple(cfg.clone_share))
+                               r_same=cfg.r_same, r_cross=cfg.r_cross, sigma=cfg.sigma,
+                               clone_share=cfg.clone_share)
     else:
         I, _ = synthetic_scores(gen, K, cfg.num_positions, num_families=cfg.num_families, own_low=cfg.own_low,
                                 r_same=cfg.r_same, r_cross=cfg.r_cross, sigma=cfg.sigma)
