@@ -338,10 +338,10 @@ SETTING_NOTES = {
 _HIGH_SNR = ("at N0 = 0.5e-9 W the SNR is ~1e9 (~30 bit/s/Hz): latency is logarithmic in power and one "
              "constant power is within 0.02 % of Prop. 2")
 _HEAVY = ("at 5e-4 W power control matters on the drops whose weakest requester is near the energy floor (1/H "
-          "of a Rayleigh gain is heavy-tailed): the median drop loses ~1-2 %, a few 10-50 %, so the mean is a "
+          "of a Rayleigh gain is heavy-tailed): the median drop loses ~1-3 %, a few 10-80 %, so the mean is a "
           "few % with a wide interval, not the paper's curve-wide gap")
 _HEAVY_REPRO = ("the interval reaches the paper's range through the heavy tail of the per-drop penalty (a few "
-                "drops with a very weak requester lose 10-50 %); the median drop loses ~1-2 %")
+                "drops with a very weak requester lose 10-80 %); the median drop loses ~1-3 %")
 _GREEDY = {
     "independent": ("no block of our independent library is shared literally, so Alg. 1's seeds (the own "
                     "models) overlap nowhere and its candidate lists, built blind to the other devices, miss "
