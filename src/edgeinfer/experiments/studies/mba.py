@@ -65,6 +65,20 @@ def _plan_latency(inst: Any, y: Any, mode: str) -> float:
     return float(s.total_latency_s)
 
 
+def _least_energy_j(inst: Any, ys: list[Any]) -> float:
+    """The largest least energy (zero power, infinite latency) over unicast and the selections
+    ``ys``: a budget below it cannot pay for one of the study's plans on this drop."""
+    from edgeinfer.broadcast.model import best_assembly, min_energy_j, worst_gains
+
+    def least(H: Any) -> float:
+        return min_energy_j(H, inst.bandwidth_hz, inst.noise_w, inst.block_bits)
+
+    out = least(np.repeat(inst.gains, inst.num_positions))  # unicast: K N blocks at each own gain
+    for y in ys:
+        out = max(out, least(worst_gains(inst, best_assembly(inst.scores, y))[1]))
+    return out
+
+
 def _unicast_latency(inst: Any) -> float:
     """Channel-adaptive unicast with optimal power control; ``inf`` when the budget cannot unicast."""
     from edgeinfer.broadcast.solvers import unicast_plan
@@ -140,8 +154,9 @@ def run_task(task: TaskSpec) -> list[dict[str, Any]]:
     incumbent (column ``bnb_status``). ``mba`` = bnb selection + Prop. 2, ``mba-constant-power``
     = bnb selection + one power, ``unicast`` = own models; ``greedy``/``greedy-adaptive`` rows carry
     their block counts and their latency with optimal power control. A drop on which the budget
-    cannot pay for one of these plans (``E`` below its least energy) has ``drop_feasible`` false
-    and no latencies (NaN): comparisons use the drops where every plan exists. Another name is a
+    cannot pay for one of these plans has ``drop_feasible`` false and no latencies (NaN), and so
+    has a drop whose least energy exceeds ``feasible_energy_j`` (the energy sweep's least budget),
+    so that every budget of Fig. 7 compares the same drops. Another name is a
     registered ``mba`` solver (:func:`solution_metrics`), run on drop 0. With ``fig9``,
     realisation 0 adds Fig. 9's rows (:func:`_fig9_rows`).
     """
@@ -180,7 +195,10 @@ def run_task(task: TaskSpec) -> list[dict[str, Any]]:
                     lat[alg] = _plan_latency(inst_d, bnb.y, "constant")
                 else:
                     lat[alg] = _unicast_latency(inst_d)
-            ok = all(math.isfinite(v) for v in lat.values())
+            # the same drops at every budget: a drop is left out when the sweep's least budget
+            # (feasible_energy_j) cannot pay for every plan, whatever this point's budget
+            need = _least_energy_j(inst_d, [sel.y for sel in sels.values()])
+            ok = all(math.isfinite(v) for v in lat.values()) and need <= float(p["feasible_energy_j"])
             for alg in own:
                 blocks = (sels[alg].blocks if alg in sels else K * inst.num_positions if alg == "unicast"
                           else bnb.blocks)
@@ -438,6 +456,9 @@ STUDY = Study(
               bounds=(0.0, 1.0)),
         Param("channel_drops", 1, int, "channel drops per library (one selection, power control per drop)",
               bounds=(1, 10_000)),
+        Param("feasible_energy_j", 150.0, float, "drops whose least energy for any plan exceeds this budget are "
+              "left out at every point (the energy sweep's least budget: the same drops at every budget) (J)",
+              bounds=(0.0, None)),
         Param("bnb_time_limit_s", 30.0, float, "time limit of bnb (and of --algorithms solvers) per instance (s)",
               bounds=(0.1, None)),
         Param("fig9", False, bool, "Fig. 9: train the digits models (torch, scikit-learn) at realisation 0"),
@@ -473,7 +494,7 @@ STUDY = Study(
     setting_notes=SETTING_NOTES,
     summary_metrics=["blocks", "latency_s"],
     summary=_summary,
-    version="3",
+    version="4",
     problem=PROBLEM,
     instance=instance,
     solution_metrics=solution_metrics,
