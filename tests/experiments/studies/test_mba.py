@@ -75,6 +75,11 @@ def test_channel_drops_share_the_selection_and_mark_infeasible_budgets():
     assert len({r["blocks"] for r in many if r["algorithm"] == "bnb"}) == 1  # one selection
     poor = run_task(_task({**base, "channel_drops": 2, "energy_j": 1e-6}))
     assert all(r["drop_feasible"] is False and math.isnan(r["latency_s"]) for r in poor)
+    # the same drops at every budget: a drop the sweep's least budget cannot serve is left out
+    # even where this point's budget could pay for it
+    strict = run_task(_task({**base, "channel_drops": 2, "feasible_energy_j": 1e-6}))
+    assert all(r["drop_feasible"] is False and math.isnan(r["latency_s"]) for r in strict)
+    assert all(r["drop_feasible"] is True for r in many)
 
 
 def test_settings_are_valid_and_quick():
