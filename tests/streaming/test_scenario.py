@@ -43,3 +43,23 @@ def test_validate_instance_names_the_field():
     bad = SlideInstance(**{**s.__dict__, "candidates": ((0,), (), (1,))})
     with pytest.raises(InvalidInstanceError, match=r"users\[1\]\.models"):
         validate_instance(bad)
+
+
+def test_disk_link_and_bad_options():
+    """``link="disk"``: PartialLoading's link budget (positive, mostly well above the uniform
+    link's 1-8 bit/s/Hz in a 250 m cell), seeded; the default link's stream is unchanged."""
+    from edgeinfer.core.errors import InvalidOptionError
+
+    u = make_instance(n_users=200, seed=3)
+    assert np.all((u.spectral_efficiency >= 1.0) & (u.spectral_efficiency <= 8.0))
+    d = make_instance(n_users=200, seed=3, link="disk")
+    again = make_instance(n_users=200, seed=3, link="disk")
+    np.testing.assert_array_equal(d.spectral_efficiency, again.spectral_efficiency)
+    assert np.all(d.spectral_efficiency > 0) and np.median(d.spectral_efficiency) > 8.0
+    near = make_instance(n_users=200, seed=3, link="disk", radius_m=10.0)  # a smaller cell: better links
+    assert np.median(near.spectral_efficiency) > np.median(d.spectral_efficiency)
+    for field, value in (("link", "fibre"), ("radius_m", 0.5), ("classes", ("phone", "toaster")),
+                         ("tx_psd_w_per_hz", -1.0), ("noise_dbm_per_hz", float("nan"))):
+        with pytest.raises(InvalidOptionError) as ei:
+            make_instance(n_users=5, seed=0, **{field: value})
+        assert ei.value.field == field

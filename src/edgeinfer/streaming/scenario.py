@@ -17,6 +17,11 @@ laptop-gpu     2e12                2e-35           U(0.5, 5.0) J
 =============  ==================  ==============  ==========================
 
 A layer's download is its parameters (``param_bytes * 8`` bits); its work is ``2 * MACs``.
+
+Links (``link``): ``uniform`` draws each user's spectral efficiency from U(1, 8) bit/s/Hz;
+``disk`` uses the link budget of PartialLoading's Sec. VII (the same authors' previous paper):
+users uniform in a 250 m disk (at least 1 m away), ``log2(1 + P d^-4 |h|^2 / N0)`` with
+``P = 5e-9 W/Hz``, ``N0 = -174 dBm/Hz`` and Rayleigh fading ``|h|^2 ~ Exp(1)``.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import numpy as np
 from edgeinfer.core.rng import SeedLike, scenario_setup
 from edgeinfer.streaming.problem import SlideInstance, validate_instance
 
-__all__ = ["DEVICE_CLASSES", "ScenarioConfig", "make_instance", "SyntheticConfig", "make_synthetic_instance",
+__all__ = ["DEVICE_CLASSES", "LINKS", "ScenarioConfig", "make_instance", "SyntheticConfig", "make_synthetic_instance",
            "zoo_models", "library_layers", "library_instance"]
 
 #: name -> (max FLOP/s, kappa, (budget low, budget high) J)
@@ -40,13 +45,16 @@ DEVICE_CLASSES: dict[str, tuple[float, float, tuple[float, float]]] = {
     "tablet": (200e9, 5e-34, (0.1, 1.0)),
     "laptop-gpu": (2e12, 2e-35, (0.5, 5.0)),
 }
+#: spectral-efficiency models of :class:`ScenarioConfig` (module docstring)
+LINKS = ("uniform", "disk")
 
 
 @dataclass(frozen=True)
 class ScenarioConfig:
     """Users from the device classes (uniformly), spectral efficiency U(1, 8) bit/s/Hz, deadline
     U(0.5, 1.5) x ``deadline_s``, ``n_candidates`` random candidate models out of ``models`` (zoo
-    profiles); ``size_scale`` scales bits and FLOPs, ``bits_scale`` the bits only (e.g. 0.25 for int8)."""
+    profiles); ``size_scale`` scales bits and FLOPs, ``bits_scale`` the bits only (e.g. 0.25 for int8);
+    ``link`` the spectral-efficiency model (``uniform`` or ``disk``, module docstring)."""
 
     n_users: int = 50
     models: tuple[str, ...] = ("alexnet", "resnet18", "resnet50")
@@ -56,6 +64,11 @@ class ScenarioConfig:
     classes: tuple[str, ...] = ("phone", "tablet", "laptop-gpu")
     n_candidates: int = 2
     bits_scale: float = 1.0
+    link: str = "uniform"
+    radius_m: float = 250.0
+    tx_psd_w_per_hz: float = 5e-9
+    noise_dbm_per_hz: float = -174.0
+    pathloss_exponent: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -88,10 +101,46 @@ def zoo_models(names: Sequence[str], size_scale: float = 1.0) -> tuple[tuple[np.
     return tuple(bits), tuple(flops)
 
 
+def _check(cfg: ScenarioConfig) -> None:
+    """The options ``validate_instance`` cannot see: one ``InvalidOptionError`` naming the field."""
+    from edgeinfer.core.errors import InvalidOptionError
+
+    if cfg.link not in LINKS:
+        raise InvalidOptionError("link", f"expected one of {', '.join(LINKS)}, got {cfg.link!r}")
+    unknown = [c for c in cfg.classes if c not in DEVICE_CLASSES]
+    if unknown or not cfg.classes:
+        raise InvalidOptionError("classes", f"expected device classes among {', '.join(DEVICE_CLASSES)}, "
+                                 f"got {tuple(cfg.classes)!r}")
+    for name in ("radius_m", "tx_psd_w_per_hz", "pathloss_exponent"):
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v > 0 and np.isfinite(v)):
+            raise InvalidOptionError(name, f"expected a positive finite number, got {v!r}")
+    if cfg.radius_m < 1.0:
+        raise InvalidOptionError("radius_m", f"expected at least 1 m (the least distance), got {cfg.radius_m!r}")
+    v = cfg.noise_dbm_per_hz
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+        raise InvalidOptionError("noise_dbm_per_hz", f"expected a finite number, got {v!r}")
+
+
+def _spectral_efficiency(cfg: ScenarioConfig, rng: np.random.Generator, n_users: int) -> np.ndarray:
+    """Spectral efficiency (bit/s/Hz) per user under ``cfg.link`` (module docstring)."""
+    if cfg.link == "uniform":
+        return rng.uniform(1.0, 8.0, n_users)
+    from edgeinfer.core.units import dbm_per_hz_to_w_per_hz
+    from edgeinfer.system import drop_uniform_disk, log_distance_gain, rayleigh_power
+    from edgeinfer.system.rates import spectral_efficiency
+
+    pos = drop_uniform_disk(rng, n_users, cfg.radius_m, min_distance_m=1.0)
+    gain = log_distance_gain(np.hypot(pos[:, 0], pos[:, 1]), cfg.pathloss_exponent) * rayleigh_power(rng, n_users)
+    se = spectral_efficiency(cfg.tx_psd_w_per_hz * gain / float(dbm_per_hz_to_w_per_hz(cfg.noise_dbm_per_hz)))
+    return np.maximum(np.asarray(se, dtype=float), 1e-9)
+
+
 def make_instance(config: ScenarioConfig | None = None, *, seed: SeedLike = None,
                   rng: np.random.Generator | None = None, **overrides: Any) -> SlideInstance:
     """A random population of :class:`ScenarioConfig` (``seed`` default 0, or ``rng``), validated."""
     cfg, rng = _setup(ScenarioConfig, config, overrides, seed, rng)
+    _check(cfg)
     models = tuple(cfg.models)
     bits, flops = zoo_models(models, cfg.size_scale)
     bits = tuple(b * cfg.bits_scale for b in bits)
@@ -112,7 +161,7 @@ def _population(cfg: ScenarioConfig, rng: np.random.Generator, models: tuple[str
         bandwidth_hz=cfg.bandwidth_hz, model_ids=models, model_bits=bits, model_flops=flops,
         user_ids=tuple(f"u{k}" for k in range(n_users)),
         candidates=tuple(tuple(int(x) for x in row) for row in cands),
-        spectral_efficiency=rng.uniform(1.0, 8.0, n_users),
+        spectral_efficiency=_spectral_efficiency(cfg, rng, n_users),
         deadline_s=cfg.deadline_s * rng.uniform(0.5, 1.5, n_users), max_flops_per_s=fmax,
         energy_coefficient=kappa, energy_budget_j=budget,
     ))
@@ -176,6 +225,7 @@ def library_instance(library: Any, *, n_users: int, bandwidth_hz: float, deadlin
     ``bandwidth_hz``, ``deadline_s`` as the deadline scale) drawn from ``seed``, validated."""
     cfg, rng = _setup(ScenarioConfig, config, {"n_users": n_users, "bandwidth_hz": bandwidth_hz,
                                                "deadline_s": deadline_s}, seed, None)
+    _check(cfg)
     models = tuple(m.id for m in library.doc.models)
     layers = [library_layers(library, m) for m in models]
     return _population(cfg, rng, models, tuple(b for _, b, _ in layers), tuple(f for _, _, f in layers))

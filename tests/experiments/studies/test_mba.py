@@ -5,33 +5,93 @@ from __future__ import annotations
 import pytest
 
 
-def test_engine_declaration_run_task_and_claims():
+def _task(params, algorithms=None, realisation=0):
     import numpy as np
+
+    from edgeinfer.experiments.studies.mba import STUDY
+    from edgeinfer.experiments.study import TaskSpec
+
+    return TaskSpec(study="mba", params=params, algorithms=tuple(algorithms or STUDY.algorithms),
+                    realisation=realisation, seed=np.random.SeedSequence(0, spawn_key=(realisation,)))
+
+
+def test_engine_declaration_run_task_and_claims():
+    import math
+
     import pandas as pd
 
     from edgeinfer.experiments.studies.mba import STUDY, run_task
-    from edgeinfer.experiments.study import TaskSpec
 
     assert STUDY is not None and STUDY.name == "mba"
+    assert STUDY.setting_names == ("default", "paper", "paper-independent")
+    assert all(c.judged and c.setting in STUDY.setting_names for c in STUDY.claims)
     rows_all = []
-    for sweep, over in (("default", {}), ("energy", {"energy_j": 200.0}), ("energy", {"energy_j": 320.0}),
-                        ("devices", {"num_devices": 8})):
-        params = {**STUDY.defaults(True), "num_devices": 3, "num_positions": 4, **over}
-        if sweep == "devices":
-            params["num_positions"] = 3
-        task = TaskSpec(study="mba", params=params, algorithms=tuple(STUDY.algorithms), realisation=0,
-                        seed=np.random.SeedSequence(0))
-        rows = run_task(task)
-        assert {r["algorithm"] for r in rows} == set(STUDY.algorithms)
-        for r in rows:
-            rows_all.append({**r, **params, "sweep": sweep})
+    for r in range(2):
+        for sweep, over in (("default", {}), ("energy", {"energy_j": 200.0}), ("energy", {"energy_j": 320.0}),
+                            ("devices", {"num_devices": 8})):
+            params = {**STUDY.defaults(True, "paper"), "num_devices": 3, "num_positions": 4, "channel_drops": 4,
+                      **over}
+            if sweep == "devices":
+                params["num_positions"] = 3
+            rows = run_task(_task(params, realisation=r))
+            assert {r["algorithm"] for r in rows} == set(STUDY.algorithms)
+            assert sorted({r["drop"] for r in rows}) == [0, 1, 2, 3]
+            for row in rows:
+                rows_all.append({**params, **row, "sweep": sweep, "realisation": r})
     df = pd.DataFrame(rows_all)
-    d = df[df["sweep"] == "default"].set_index("algorithm")
+    d = df[(df["sweep"] == "default") & (df["drop"] == 0) & (df["realisation"] == 0)].set_index("algorithm")
     assert d.loc["bnb", "blocks"] <= d.loc["greedy", "blocks"] <= d.loc["unicast", "blocks"]
     assert d.loc["mba", "latency_s"] <= d.loc["mba-constant-power", "latency_s"] * (1 + 1e-9)
-    vals = [c.measure(df) for c in STUDY.claims]
-    assert 0 < vals[0] < 1 and vals[1] >= 0 and vals[2] >= 0 and vals[3] >= 0
+    paper = [c for c in STUDY.claims if c.setting == "paper"]
+    unicast, c200, c320, g8, g17, fig8u, fig8c = (c.measure for c in paper)
+    assert len(unicast(df)) == 2 * 2 * 4 and all(0 < v < 100 for v in unicast(df))  # per drop, both budgets
+    assert len(c200(df)) == 2 * 4 and all(v >= -1e-9 for v in c200(df) + c320(df))
+    assert len(g8(df)) == 2 and all(v >= 0 for v in g8(df))  # per library
+    assert all(0 < v <= 1 for v in fig8u(df)) and all(0 < v <= 1 + 1e-9 for v in fig8c(df))
+    with pytest.raises(ValueError, match="17-device"):
+        g17(df)
+    extra = STUDY.summary(df)
+    assert extra["drops_feasible_fraction"] == 1.0
+    assert set(extra["constant_power_penalty_pct_per_drop"]) == {"200", "320"}
+    assert math.isclose(extra["constant_power_penalty_pct_per_drop"]["200"]["mean"], sum(c200(df)) / 8)
 
+
+def test_channel_drops_share_the_selection_and_mark_infeasible_budgets():
+    """Drop 0 is the task's instance whatever the number of drops; later drops draw new gains on
+    the same library (same blocks, other latencies); a budget below the least energy leaves the
+    drop's latencies NaN with ``drop_feasible`` false instead of failing the task."""
+    import math
+
+    from edgeinfer.experiments.studies.mba import STUDY, run_task
+
+    base = {**STUDY.defaults(True, "paper"), "num_devices": 3, "num_positions": 4}
+    one = run_task(_task({**base, "channel_drops": 1}))
+    many = run_task(_task({**base, "channel_drops": 3}))
+    first = [r for r in many if r["drop"] == 0]
+    assert [(r["algorithm"], r["latency_s"], r["blocks"]) for r in one] == \
+        [(r["algorithm"], r["latency_s"], r["blocks"]) for r in first]
+    lat = {r["drop"]: r["latency_s"] for r in many if r["algorithm"] == "mba"}
+    assert len(set(lat.values())) == 3  # other channels, other latencies
+    assert len({r["blocks"] for r in many if r["algorithm"] == "bnb"}) == 1  # one selection
+    poor = run_task(_task({**base, "channel_drops": 2, "energy_j": 1e-6}))
+    assert all(r["drop_feasible"] is False and math.isnan(r["latency_s"]) for r in poor)
+    # the same drops at every budget: a drop the sweep's least budget cannot serve is left out
+    # even where this point's budget could pay for it
+    strict = run_task(_task({**base, "channel_drops": 2, "feasible_energy_j": 1e-6}))
+    assert all(r["drop_feasible"] is False and math.isnan(r["latency_s"]) for r in strict)
+    assert all(r["drop_feasible"] is True for r in many)
+
+
+def test_settings_are_valid_and_quick():
+    from edgeinfer.experiments.studies.mba import STUDY
+
+    for name in STUDY.setting_names:
+        d = STUDY.defaults(True, name)
+        assert d["bnb_time_limit_s"] == 2.0  # the quick preset keeps bnb short in every setting
+    paper = STUDY.defaults(False, "paper")
+    assert (paper["noise_w"], paper["qos_fraction"], paper["library"]) == (5e-4, 0.95, "clone")
+    assert paper["channel_drops"] >= 30
+    assert STUDY.defaults(False, "paper-independent")["library"] == "independent"
 
 
 def _fake_pipeline(**kw):
