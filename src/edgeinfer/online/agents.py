@@ -71,7 +71,7 @@ PPO_HYPERPARAMS: dict[str, Any] = {
 }
 #: per-agent changes to :data:`PPO_HYPERPARAMS`, from the same pilot grid run for both agents
 #: (docs/online.md, "Equal tuning effort")
-AGENT_HYPERPARAMS: dict[str, dict[str, Any]] = {"lymdo": {}, "ppo": {}}
+AGENT_HYPERPARAMS: dict[str, dict[str, Any]] = {"lymdo": {}, "ppo": {"ent_coef": 0.0}}
 NET_ARCH = [128, 64]
 #: the arrival rates (req/s) of Fig. 4; training draws one of them per episode
 RATES = (0.5, 1.0, 1.5, 2.0, 2.5)
