@@ -153,7 +153,21 @@ def test_overrides_and_config(tmp_path):
     assert s["default_point"]["a"] == 3.0
 
 
+def test_all_leaves_out_fixtures(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(registry, "STUDY_MODULES", {"toy": "edgeinfer.experiments.studies.toy",
+                                                    "noop": "edgeinfer.experiments.studies.noop"})
+    assert main(["reproduce", "all", "-n", "1", "--jobs", "1", "--out", str(tmp_path)]) == 0
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert set(s["studies"]) == {"noop"}  # toy is a test fixture (Study.fixture)
+    assert not (tmp_path / "toy").exists()
+
+
 def test_all_writes_each_study_and_combined(tmp_path, monkeypatch, capsys):
+    import dataclasses
+
+    from edgeinfer.experiments.studies import toy
+
+    monkeypatch.setattr(toy, "STUDY", dataclasses.replace(toy.STUDY, fixture=False))
     monkeypatch.setattr(registry, "STUDY_MODULES", {"toy": "edgeinfer.experiments.studies.toy",
                                                     "noop": "edgeinfer.experiments.studies.noop",
                                                     "missing": "edgeinfer.no_such_pkg.study"})

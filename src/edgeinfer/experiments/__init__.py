@@ -16,9 +16,9 @@ from edgeinfer.experiments.registry import (
     register_study,
     unregister_study,
 )
-from edgeinfer.experiments.study import Axis, Claim, Figure, Param, Study, TaskSpec, solve_row
+from edgeinfer.experiments.study import Axis, Claim, Figure, Measured, Param, Study, TaskSpec, solve_row
 
 __all__ = [
-    "Axis", "Claim", "Figure", "Param", "Study", "TaskSpec", "solve_row",
+    "Axis", "Claim", "Figure", "Measured", "Param", "Study", "TaskSpec", "solve_row",
     "STUDY_MODULES", "available_studies", "get_study", "register_study", "unregister_study",
 ]

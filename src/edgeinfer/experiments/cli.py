@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--algorithms", "-a", default=None, metavar="A,B,...",
                         help="compare these algorithms instead of the study's: its own names or any registered "
                              "solver of its problem (built-in or plugin; see --list)")
+    parser.add_argument("--setting", default=None, metavar="NAME",
+                        help="run one setting of the study (e.g. 'paper' or 'default'; default: every setting it "
+                             "declares, see --list)")
     parser.add_argument("--out", "-o", default=None, metavar="DIR",
                         help="output folder (required; locked while the run writes into it)")
 
@@ -61,6 +64,12 @@ def _list(names: list[str]) -> int:
             print(f"  --set {p.name}={p.default!r} ({p.type.__name__}{bounds}{choices}) {p.help}")
         for sname, axis in st.sweeps.items():
             print(f"  sweep {sname}: {axis.param} quick {list(axis.quick)} full {list(axis.full)}")
+        for setting in st.setting_names:
+            over = ", ".join(f"{k}={v!r}" for k, v in st.settings.get(setting, {}).items()) or "the study's defaults"
+            note = st.setting_notes.get(setting, "")
+            print(f"  setting {setting}: {over}" + (f" ({note})" if note else ""))
+        if st.fixture:
+            print("  (a test fixture: not part of 'reproduce all')")
         print(f"  algorithms: {', '.join(st.algorithms)}")
         if st.fixed_algorithms:
             print(f"  --algorithms: only the study's own ({st.fixed_algorithms})")
@@ -80,7 +89,12 @@ def run(args: argparse.Namespace) -> int:
         load_config,
         run_studies,
     )
-    from edgeinfer.experiments.report import summary_table
+    from edgeinfer.experiments.report import (
+        claims_table,
+        combined_claims,
+        summary_table,
+        verdict_table,
+    )
 
     if args.list_studies:
         if args.study in (None, "all"):
@@ -103,11 +117,17 @@ def run(args: argparse.Namespace) -> int:
             realisations=args.realisations, overrides=overrides, backend=args.backend, scheduler=args.scheduler,
             fmt=args.fmt, figures=args.figures, command=command,
             algorithms=None if args.algorithms is None else args.algorithms.split(","),
+            setting=args.setting,
         )
     except TaskFailedError as exc:  # a crash, not bad input: exit 1, one line, traceback on disk
         print(f"edgeinfer: error: {exc}", file=sys.stderr)
         return 1
     print("\n".join(summary_table([r.summary for r in runs])))
+    print()
+    print("\n".join(claims_table(combined_claims(runs), study_column=True)))
+    print()
+    print("Verdicts per paper:")
+    print("\n".join(verdict_table([(r.study, r.setting, r.summary["claims"]) for r in runs])))
     for r in runs:
         print(f"{r.study}: {r.tasks_total} tasks ({r.tasks_executed} executed, {r.tasks_cached} cached), "
               f"{r.wall_time_s:.1f} s", file=sys.stderr)

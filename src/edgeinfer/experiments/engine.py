@@ -93,6 +93,17 @@ class StudyRun:
     tasks_cached: int
     wall_time_s: float
     files: list[Path] = field(default_factory=list)
+    setting: str = "default"
+
+    @property
+    def label(self) -> str:
+        """``study`` for the default setting, ``study.setting`` otherwise (the output folder's name)."""
+        return run_label(self.study, self.setting)
+
+
+def run_label(study: str, setting: str) -> str:
+    """The folder name of one study's run under ``setting``."""
+    return study if setting == "default" else f"{study}.{setting}"
 
 
 # ---------------------------------------------------------------------------- validation
@@ -124,9 +135,11 @@ def _split_overrides(overrides: Mapping[str, Any], studies: Sequence[Study]) -> 
     return out
 
 
-def resolve_params(study: Study, overrides: Mapping[str, Any], *, quick: bool) -> dict[str, Any]:
-    """The default point after overrides, typed and range-checked (ExperimentError on bad values)."""
-    params = study.defaults(quick)
+def resolve_params(study: Study, overrides: Mapping[str, Any], *, quick: bool,
+                   setting: str = "default") -> dict[str, Any]:
+    """The default point of ``setting`` after overrides, typed and range-checked
+    (ExperimentError on bad values)."""
+    params = study.defaults(quick, setting)
     by = study.param_map
     for key, value in overrides.items():
         if key not in by:
@@ -726,7 +739,8 @@ def _prepare(names: Sequence[str] | str) -> list[Study]:
         avail = []
         for n, study, why in registry.study_status():
             if study is not None:
-                avail.append(n)
+                if not study.fixture:
+                    avail.append(n)
             elif not why.endswith("does not exist"):
                 print(f"edgeinfer: note: skipping study {n!r}: {why}", file=sys.stderr)
         if not avail:
@@ -766,9 +780,12 @@ def run_studies(
     progress: bool | None = None,
     command: str | None = None,
     algorithms: Sequence[str] | None = None,
+    setting: str | None = None,
 ) -> list[StudyRun]:
-    """Run studies (``"all"`` or names). One study writes into ``out_dir``; several into
-    ``out_dir/<study>/`` plus a combined ``summary.json`` and ``report.md``.
+    """Run studies (``"all"`` or names), each under every setting it declares (``setting``
+    names one). One run (one study, one setting) writes into ``out_dir``; several into
+    ``out_dir/<study>/`` (default setting) and ``out_dir/<study>.<setting>/`` plus a combined
+    ``summary.json`` and ``report.md``. ``"all"`` leaves out test fixtures (``Study.fixture``).
 
     ``algorithms`` (one study only) replaces the study's algorithms: its own names or any
     registered solver of its problem (``Study.resolve_algorithms``).
@@ -776,8 +793,10 @@ def run_studies(
     """
     from edgeinfer.experiments import report
 
-    multi = (names == "all" or list(names) == ["all"] or (not isinstance(names, str) and len(names) > 1))
+    everything = names == "all" or list(names) == ["all"]
     studies = _prepare(names)
+    units = _units(studies, setting, everything)
+    multi = everything or len(units) > 1
     check_run_options(seed=seed, jobs=jobs, realisations=realisations)
     if backend not in BACKENDS:
         raise UnknownNameError("backend", backend, BACKENDS)
@@ -792,25 +811,26 @@ def run_studies(
         raise ExperimentError("--algorithms needs exactly one study (not 'all' or several)")
     algs = {s.name: s.resolve_algorithms(algorithms) for s in studies}
     routed = _split_overrides(dict(overrides or {}), studies)
-    bases = {s.name: resolve_params(s, routed[s.name], quick=quick) for s in studies}
+    bases = {(s.name, st): resolve_params(s, routed[s.name], quick=quick, setting=st) for s, st in units}
     out_root = Path(out_dir)
     check_out_dir(out_root)
+    subdirs = [out_root / run_label(s.name, st) for s, st in units]
     if multi:
-        for s in studies:
-            check_out_dir(out_root / s.name)
+        for d in subdirs:
+            check_out_dir(d)
     client = connect_dask(scheduler) if backend == "dask" else None
     locks: list[FolderLock] = []
     try:
-        locks = lock_out_dirs([out_root, *(out_root / s.name for s in studies)] if multi else [out_root])
+        locks = lock_out_dirs([out_root, *subdirs] if multi else [out_root])
         runs = []
         if multi:
             _mark(out_root)
-        for study in studies:
-            sdir = out_root / study.name if multi else out_root
+        for (study, st), sub in zip(units, subdirs, strict=True):
+            sdir = sub if multi else out_root
             runs.append(_run_one_study(
-                study, bases[study.name], sdir, algorithms=algs[study.name], quick=quick, seed=int(seed), jobs=jobs,
-                realisations=realisations, backend=backend, fmt=fmt, figures=figures,
-                progress=progress, command=command, scheduler=scheduler,
+                study, bases[(study.name, st)], sdir, algorithms=algs[study.name], quick=quick, seed=int(seed),
+                jobs=jobs, realisations=realisations, backend=backend, fmt=fmt, figures=figures,
+                progress=progress, command=command, scheduler=scheduler, setting=st,
             ))
         if multi:
             report.write_combined(out_root, runs, seed=int(seed), quick=quick, command=command)
@@ -819,6 +839,24 @@ def run_studies(
         _release(locks)
         if client is not None:
             client.close()
+
+
+def _units(studies: Sequence[Study], setting: str | None, everything: bool) -> list[tuple[Study, str]]:
+    """(study, setting) pairs to run: every setting of each study, or the one named (a study
+    of ``all`` without it is left out with a note; a named study without it is an error)."""
+    if setting is None:
+        return [(s, st) for s in studies for st in s.setting_names]
+    units = []
+    for s in studies:
+        if setting in s.setting_names:
+            units.append((s, setting))
+        elif everything:
+            print(f"edgeinfer: note: study {s.name!r} has no setting {setting!r}; left out", file=sys.stderr)
+        else:
+            raise UnknownNameError(f"setting of study {s.name}", setting, s.setting_names)
+    if not units:
+        raise ExperimentError(f"--setting {setting}: no study has it")
+    return units
 
 
 def run_study(name: str | Study, out_dir: str | os.PathLike[str], **kwargs: Any) -> StudyRun:
@@ -835,11 +873,13 @@ def run_declared(study: Study, out_dir: str | os.PathLike[str], *, quick: bool =
                  jobs: int = 1, realisations: int | None = None, overrides: Mapping[str, Any] | None = None,
                  backend: str = "loky", scheduler: str | None = None, fmt: str = "parquet",
                  figures: bool = True, progress: bool | None = None, command: str | None = None,
-                 algorithms: Sequence[str] | None = None) -> StudyRun:
-    """Run an unregistered :class:`Study` object (same options as :func:`run_studies`)."""
+                 algorithms: Sequence[str] | None = None, setting: str | None = None) -> StudyRun:
+    """Run an unregistered :class:`Study` object under one setting (default ``"default"``;
+    otherwise the same options as :func:`run_studies`)."""
     check_run_options(seed=seed, jobs=jobs, realisations=realisations)
     algs = study.resolve_algorithms(algorithms)
-    base = resolve_params(study, dict(overrides or {}), quick=quick)
+    setting = "default" if setting is None else setting
+    base = resolve_params(study, dict(overrides or {}), quick=quick, setting=setting)
     check_out_dir(Path(out_dir))
     client = connect_dask(scheduler) if backend == "dask" else None
     locks: list[FolderLock] = []
@@ -847,7 +887,7 @@ def run_declared(study: Study, out_dir: str | os.PathLike[str], *, quick: bool =
         locks = lock_out_dirs([Path(out_dir)])
         return _run_one_study(study, base, Path(out_dir), algorithms=algs, quick=quick, seed=seed, jobs=jobs,
                               realisations=realisations, backend=backend, fmt=fmt, figures=figures,
-                              progress=progress, command=command, scheduler=scheduler)
+                              progress=progress, command=command, scheduler=scheduler, setting=setting)
     finally:
         _release(locks)
         if client is not None:
@@ -857,7 +897,7 @@ def run_declared(study: Study, out_dir: str | os.PathLike[str], *, quick: bool =
 def _run_one_study(study: Study, base: dict[str, Any], sdir: Path, *, algorithms: tuple[str, ...], quick: bool,
                    seed: int, jobs: int,
                    realisations: int | None, backend: str, fmt: str, figures: bool, progress: bool | None,
-                   command: str | None, scheduler: str | None) -> StudyRun:
+                   command: str | None, scheduler: str | None, setting: str = "default") -> StudyRun:
     from edgeinfer.experiments import report
 
     t0 = time.perf_counter()
@@ -883,7 +923,8 @@ def _run_one_study(study: Study, base: dict[str, Any], sdir: Path, *, algorithms
                           scheduler=scheduler))
     df = _tidy(study, points, keys, cache, seed, n_real)
     meta = {
-        "study": study.name, "title": study.title, "mode": "quick" if quick else "full", "seed": seed,
+        "study": study.name, "title": study.title, "setting": setting,
+        "setting_note": study.setting_notes.get(setting, ""), "mode": "quick" if quick else "full", "seed": seed,
         "realisations": n_real, "algorithms": list(algorithms), "jobs": jobs, "backend": backend, "scheduler": scheduler,
         "default_point": {k: jsonable(v) for k, v in base.items()},
         "sweeps": {s: {"param": a.param, "values": [jsonable(v) for v in a.values(quick)]}
@@ -895,4 +936,4 @@ def _run_one_study(study: Study, base: dict[str, Any], sdir: Path, *, algorithms
     summary = json.loads((sdir / "summary.json").read_text())
     return StudyRun(study=study.name, out_dir=sdir, summary=summary, tasks_total=len(unique),
                     tasks_executed=len(pending), tasks_cached=len(unique) - len(pending),
-                    wall_time_s=time.perf_counter() - t0, files=files)
+                    wall_time_s=time.perf_counter() - t0, files=files, setting=setting)

@@ -13,6 +13,8 @@ This module imports only the standard library and NumPy.
 from __future__ import annotations
 
 import functools
+import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,8 +23,8 @@ import numpy as np
 
 from edgeinfer.core.options import PARAM_TYPES, Param
 
-__all__ = ["Param", "Axis", "Figure", "Claim", "TaskSpec", "Study", "PARAM_TYPES", "solve_row", "run_solvers",
-           "algorithm_prefix"]
+__all__ = ["Param", "Axis", "Figure", "Claim", "Measured", "VERDICTS", "TaskSpec", "Study", "PARAM_TYPES",
+           "solve_row", "run_solvers", "algorithm_prefix"]
 
 @dataclass(frozen=True)
 class Axis:
@@ -61,20 +63,135 @@ class Figure:
     logy: bool = False
 
 
+#: the verdicts a claim can get; the first four are judged, the last means the run could not measure it
+VERDICTS = ("reproduced", "partly", "not reproduced", "not comparable", "not measured")
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What we measured for a claim: the mean, its 95 % t-interval ``[low, high]`` and the
+    number of independent values ``n`` it comes from (realisations, seeds, drops).
+    ``low``/``high`` are ``None`` when ``n < 2`` (no interval from one value)."""
+
+    mean: float
+    low: float | None = None
+    high: float | None = None
+    n: int = 1
+
+    @classmethod
+    def of(cls, values: Any) -> Measured:
+        """From a float, a sequence of per-realisation values, or a :class:`Measured`.
+        Non-finite values are dropped; an empty sequence is a ``ValueError``."""
+        if isinstance(values, Measured):
+            return values
+        if isinstance(values, int | float | np.number):
+            v = float(values)
+            if not math.isfinite(v):
+                raise ValueError(f"the measure returned {v}")
+            return cls(v)
+        a = np.asarray(list(values), dtype=float).ravel()
+        a = a[np.isfinite(a)]
+        if a.size == 0:
+            raise ValueError("the measure returned no finite value")
+        mean = float(a.mean())
+        if a.size < 2:
+            return cls(mean)
+        from scipy import stats
+
+        half = float(stats.t.ppf(0.975, a.size - 1) * a.std(ddof=1) / math.sqrt(a.size))
+        return cls(mean, mean - half, mean + half, int(a.size))
+
+
+def _overlaps(lo: float, hi: float, rng: tuple[float, float]) -> bool:
+    return lo <= rng[1] and hi >= rng[0]
+
+
+def _fmt_range(rng: tuple[float, float]) -> str:
+    a, b = rng
+    if math.isinf(b):
+        return f">= {a:.4g}"
+    if math.isinf(a):
+        return f"<= {b:.4g}"
+    return f"{a:.4g} to {b:.4g}"
+
+
 @dataclass(frozen=True)
 class Claim:
-    """A claim of the paper, with the value the paper reports and how we measure it.
+    """A claim of the paper, with the value the paper reports, how we measure it, and how it is
+    judged.
 
-    ``measure(df)`` receives the full tidy results (a pandas DataFrame) and returns a float.
-    ``needs`` names the algorithms it compares: when a run (``--algorithms``) lacks one of
-    them, the claim is reported as not measured instead of being computed.
+    ``measure(df)`` receives the full tidy results (a pandas DataFrame) and returns a float, a
+    sequence of per-realisation values (then the verdict uses their 95 % t-interval and ``n``),
+    or a :class:`Measured`. ``needs`` names the algorithms it compares: when a run
+    (``--algorithms``) lacks one of them, the claim is reported as not measured.
+
+    The verdict (:meth:`judge`): ``verdict`` when fixed (``"not comparable"``: a quantity we do
+    not model, a running time on other hardware); otherwise, with an interval (``n >= 2``), the
+    interval overlapping ``target`` is ``reproduced``, overlapping ``partly`` is ``partly``,
+    anything else ``not reproduced``; with one value the value itself must lie in the range.
+    ``reasons`` maps a verdict to one sentence naming its cause (a generic sentence from the
+    numbers otherwise). ``source`` is where the paper says it ("Fig. 8", "Sec. V-B"), ``docs``
+    the docs section that explains our reading, ``setting`` the study setting under which the
+    claim is judged (``None``: every setting the study runs).
     """
 
     text: str
     paper_value: str | float
-    measure: Callable[[Any], float]
+    measure: Callable[[Any], Any]
     unit: str = ""
     needs: tuple[str, ...] = ()
+    source: str = ""
+    target: tuple[float, float] | None = None
+    partly: tuple[float, float] | None = None
+    verdict: str | None = None
+    reasons: Mapping[str, str] = field(default_factory=dict)
+    docs: str = ""
+    setting: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("target", "partly"):
+            rng = getattr(self, name)
+            if rng is None:
+                continue
+            if (len(rng) != 2 or any(isinstance(v, bool) or not isinstance(v, int | float) or math.isnan(v)
+                                     for v in rng) or rng[0] > rng[1]):
+                raise ValueError(f"claim {self.text!r}: {name} must be (low, high) with low <= high, got {rng!r}")
+        if self.verdict is not None and self.verdict not in VERDICTS[:4]:
+            raise ValueError(f"claim {self.text!r}: verdict must be one of {VERDICTS[:4]}, got {self.verdict!r}")
+        if self.verdict == "not comparable" and "not comparable" not in self.reasons:
+            raise ValueError(f"claim {self.text!r}: a fixed 'not comparable' verdict needs reasons['not comparable']")
+        bad = set(self.reasons) - set(VERDICTS)
+        if bad:
+            raise ValueError(f"claim {self.text!r}: reasons for unknown verdicts {sorted(bad)}")
+
+    @property
+    def judged(self) -> bool:
+        """Whether the claim can get a verdict (a target range or a fixed verdict)."""
+        return self.verdict is not None or self.target is not None
+
+    def judge(self, m: Measured | None) -> tuple[str, str]:
+        """``(verdict, reason)`` for the measured value ``m`` (``None``: not measured)."""
+        if self.verdict is not None:
+            v = self.verdict
+            return v, self.reasons.get(v) or f"fixed verdict: {v}"
+        if m is None:
+            return "not measured", self.reasons.get("not measured", "the run did not measure it")
+        if self.target is None:
+            return "not comparable", self.reasons.get("not comparable", "no target range declared")
+        lo, hi = (m.low, m.high) if m.low is not None and m.high is not None else (m.mean, m.mean)
+        if _overlaps(lo, hi, self.target):
+            v = "reproduced"
+        elif self.partly is not None and _overlaps(lo, hi, self.partly):
+            v = "partly"
+        else:
+            v = "not reproduced"
+        if v in self.reasons:
+            return v, self.reasons[v]
+        ours = f"{m.mean:.4g}" if m.low is None else f"{m.mean:.4g} (95 % CI {m.low:.4g} to {m.high:.4g}, n={m.n})"
+        where = {"reproduced": "inside", "partly": "outside the paper's range but inside"}.get(v, "outside")
+        rng = self.target if v != "partly" else self.partly
+        assert rng is not None
+        return v, f"ours {ours} is {where} {_fmt_range(rng)}"
 
 
 @dataclass(frozen=True)
@@ -193,6 +310,16 @@ class Study:
     quick_params:
         Parameter overrides applied in quick mode (e.g. fewer training episodes); user
         ``--set`` values override them.
+    settings:
+        Named sets of parameter overrides beside the implicit ``"default"`` (the study's own
+        defaults), e.g. ``{"paper": {...}}``: the constants a paper leaves open, chosen from its
+        text (justified in the framework's docs). ``edgeinfer reproduce`` runs every setting
+        unless ``--setting`` names one. Order: defaults, then the setting, then
+        ``quick_params`` (quick mode), then the user's ``--set``.
+    setting_notes:
+        One sentence per setting (``"default"`` included) saying what it is, for the reports.
+    fixture:
+        A test fixture (e.g. ``toy``): runs by name, never in ``reproduce all``.
     summary_metrics:
         Metrics reported in ``summary.json`` (default: all).
     summary:
@@ -213,6 +340,9 @@ class Study:
     figures: Sequence[Figure] = ()
     claims: Sequence[Claim] = ()
     quick_params: Mapping[str, Any] = field(default_factory=dict)
+    settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    setting_notes: Mapping[str, str] = field(default_factory=dict)
+    fixture: bool = False
     summary_metrics: Sequence[str] | None = None
     summary: Callable[[Any], dict[str, Any]] | None = None
     description: str = ""
@@ -245,6 +375,20 @@ class Study:
             if k not in by:
                 raise ValueError(f"study {self.name}: quick_params names unknown parameter {k!r}")
             by[k].coerce(v)
+        for sname, over in self.settings.items():
+            if sname == "default" or not re.fullmatch(r"[a-z][a-z0-9_-]*", sname):
+                raise ValueError(f"study {self.name}: setting name {sname!r} must match [a-z][a-z0-9_-]* "
+                                 "and not be 'default' (the study's own defaults)")
+            for k, v in over.items():
+                if k not in by:
+                    raise ValueError(f"study {self.name}: setting {sname!r} names unknown parameter {k!r}")
+                by[k].coerce(v)
+        bad_notes = set(self.setting_notes) - {"default", *self.settings}
+        if bad_notes:
+            raise ValueError(f"study {self.name}: setting_notes for unknown settings {sorted(bad_notes)}")
+        for c in self.claims:
+            if c.setting is not None and c.setting not in self.setting_names:
+                raise ValueError(f"study {self.name}: claim {c.text!r} is judged under unknown setting {c.setting!r}")
         if not self.algorithms:
             raise ValueError(f"study {self.name}: no algorithms")
         if self.run_task is None and (self.problem is None or self.instance is None
@@ -266,11 +410,22 @@ class Study:
     def param_map(self) -> dict[str, Param]:
         return {p.name: p for p in self.params}
 
-    def defaults(self, quick: bool) -> dict[str, Any]:
-        """The default point: paper defaults, with ``quick_params`` in quick mode."""
+    @property
+    def setting_names(self) -> tuple[str, ...]:
+        """``"default"``, then the declared settings in declaration order."""
+        return ("default", *self.settings)
+
+    def defaults(self, quick: bool, setting: str = "default") -> dict[str, Any]:
+        """The default point: the study's defaults, then ``setting``'s overrides, then
+        ``quick_params`` in quick mode."""
+        if setting not in self.setting_names:
+            from edgeinfer.core.errors import UnknownNameError
+
+            raise UnknownNameError(f"setting of study {self.name}", setting, self.setting_names)
+        by = self.param_map
         d = {p.name: p.coerce(p.default) for p in self.params}
+        d.update({k: by[k].coerce(v) for k, v in self.settings.get(setting, {}).items()})
         if quick:
-            by = self.param_map
             d.update({k: by[k].coerce(v) for k, v in self.quick_params.items()})
         return d
 
