@@ -33,9 +33,11 @@ def test_one_task_per_training_seed_with_curves_and_both_horizons(tmp_path) -> N
     rate_rows = df.dropna(subset=["avg_delay_s"])
     assert set(rate_rows["arrival_rate"]) == {0.5, 2.5}
     long = rate_rows.dropna(subset=["energy_ratio_long"])
-    assert set(long["arrival_rate"]) == {0.5, 2.5} and "greedy-dpp" not in set(long["algorithm"])
+    # quick: the long run at fig5_rate only, greedy-dpp left out
+    assert set(long["arrival_rate"]) == {2.5} and "greedy-dpp" not in set(long["algorithm"])
     queues = df.dropna(subset=["q_alexnet"])
-    assert queues.groupby(["realisation", "algorithm"])["slot"].max().eq(25).all()  # the long run at fig5_rate
+    last = queues.groupby("algorithm")["slot"].max()
+    assert last.drop("greedy-dpp").eq(25).all() and last["greedy-dpp"] == 10  # the long run where it was made
     summ = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert set(summ["metrics"]) == set(lymdo.AGENTS)
     assert summ["metrics"]["lymdo"]["delay_s"]["n"] == 2
@@ -93,8 +95,12 @@ def test_saved_policies_are_evaluated_not_trained(tmp_path, monkeypatch) -> None
     df = pd.read_parquet(tmp_path / "out" / "results.parquet")
     curve = df[(df["algorithm"] == "lymdo") & df["train_reward"].notna()].sort_values("episode")
     assert curve["train_reward"].tolist() == pytest.approx(saved.episode_rewards)
-    claims = {c["claim"]: c for c in res.summary["claims"]}
-    assert all(c["measured"] is None and "not measured" in c["note"] for c in claims.values())
+    needs = {c.text: set(c.needs) for c in lymdo.STUDY.claims}
+    for c in res.summary["claims"]:
+        if needs[c["claim"]] <= {"lymdo", "local"}:
+            assert c["measured"] is not None, c
+        else:  # it compares an agent this run lacks
+            assert c["measured"] is None and "not measured" in c["note"] and c["verdict"] == "not measured"
 
 
 def test_rates_are_checked() -> None:

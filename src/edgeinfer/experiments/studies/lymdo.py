@@ -37,6 +37,7 @@ import numpy as np
 
 from edgeinfer.experiments.study import Claim, Figure, Param, Study, TaskSpec
 from edgeinfer.online.agents import AGENTS
+from edgeinfer.online.pretrained import DEFAULT_EPISODES
 
 __all__ = ["FIXED_ALGORITHMS", "PAPER_AGENTS", "RATES", "STUDY", "parse_rates", "run_task"]
 
@@ -299,6 +300,8 @@ def _summary(df: Any) -> dict[str, Any]:
         m = _fig4(df, col).groupby(level=["algorithm", "arrival_rate"]).mean()
         out[f"fig4_{col}"] = {str(a): {f"{r:g}": float(v) for (a2, r), v in m.items() if a2 == a}
                               for a in dict.fromkeys(a for a, _ in m.index)}
+    if {"lymdo", "greedy-dpp"} <= set(df["algorithm"]):
+        out["lymdo_delay_vs_greedy_dpp_pct"] = greedy_gap(df)
     te = df.dropna(subset=["train_episodes"]).groupby("algorithm")["train_episodes"].max()
     out["train_episodes"] = {str(a): int(v) for a, v in te.items()}
     return out
@@ -373,23 +376,118 @@ def _study() -> Study:
                    sweep="default", logy=True),
         ],
         claims=_claims(),
+        setting_notes={"default": "the paper's constants (Sec. V-A, Table I); slot 1 s and queue units J / GB "
+                                  "(open in the paper); lymdo and ppo with the same training budget and PPO "
+                                  f"tuning grid; --quick: the shipped {DEFAULT_EPISODES}-episode policies "
+                                  "(short training)"},
         version="3",
         fixed_algorithms=FIXED_ALGORITHMS,
     )
 
 
+_DOCS = "docs/online.md#claims-and-verdicts"
+_SHORT = (f"a short training (--quick evaluates the shipped {DEFAULT_EPISODES}-episode policies, "
+          f"{100 * DEFAULT_EPISODES / 2000:g} % of the paper's 2,000 episodes)")
+
+
 def _claims() -> list[Claim]:
+    inf = math.inf
+    pct, ratio = "% (relative change)", "x (ratio)"
     return [
-        Claim("LyMDO's delay about 30% below PPO's (mean over arrival rates)", 0.30,
-              lambda df: float(np.mean(delay_reduction(df))) / 100, unit="fraction", needs=("lymdo", "ppo")),
-        Claim("energy queue of AlexNet devices 54% shorter than PPO's (lambda = 2.5)", 0.54,
-              lambda df: float(np.mean(queue_reduction("q_alexnet")(df))) / 100, unit="fraction",
-              needs=("lymdo", "ppo")),
-        Claim("energy queue of ResNet-18 devices 48% shorter than PPO's (lambda = 2.5)", 0.48,
-              lambda df: float(np.mean(queue_reduction("q_resnet18")(df))) / 100, unit="fraction",
-              needs=("lymdo", "ppo")),
-        Claim("(not in the paper) lymdo's delay vs greedy-dpp's, ratio - 1", "n/a",
-              lambda df: float(np.mean(greedy_gap(df))) / 100, unit="fraction", needs=("lymdo", "greedy-dpp")),
+        Claim("Compared to PPO, LyMDO reduces the average inference delay by approximately 30%", 30.0,
+              delay_reduction, unit=pct, needs=("lymdo", "ppo"), source="Sec. I, Sec. V-B (Fig. 4(a))",
+              target=(25.0, 35.0), partly=(10.0, 60.0), docs=_DOCS, reasons={
+                  "reproduced": "with equal training budgets ppo, which picks all 4N resource shares itself, "
+                                "allocates worse than lymdo's exact convex allocation, by about the paper's 30 %",
+                  "partly": "lymdo's delay is clearly below ppo's but not by about 30 %: the gap depends on how "
+                            f"long ppo is trained (58 % at 25 episodes, 48 % at 200, 1.3 % at 2,000); after {_SHORT} "
+                            "ppo has not yet learnt to compute locally at full speed",
+                  "not reproduced": "well trained (the paper's 2,000 episodes) ppo runs everything locally at high "
+                                    "speed, ignoring the energy budget (about twice over it), and its delay is as "
+                                    "low as lymdo's: lymdo's advantage is in the objective (14) and the queues, "
+                                    "not in delay alone"}),
+        Claim("LyMDO shortens the energy queue of the AlexNet devices by 54% vs PPO (lambda = 2.5)", 54.0,
+              queue_reduction("q_alexnet"), unit=pct, needs=("lymdo", "ppo"), source="Sec. V-B (Fig. 5(a))",
+              target=(49.0, 59.0), partly=(20.0, 95.0), docs=_DOCS, reasons={
+                  "reproduced": "lymdo's partitioning keeps the AlexNet devices' energy queue about half of ppo's",
+                  "partly": "lymdo's AlexNet queue is much shorter than ppo's, by more than 54 %: ppo overspends "
+                            "energy (its queue grows over the episode), by how much depends on its training and "
+                            "on the episode's arrivals (the paper's figure is one episode)",
+                  "not reproduced": "lymdo's AlexNet queue is not clearly shorter than ppo's in this run (ppo's "
+                                    f"policy, or lymdo's after {_SHORT}, keeps similar energy use)"}),
+        Claim("LyMDO shortens the energy queue of the ResNet-18 devices by 48% vs PPO (lambda = 2.5)", 48.0,
+              queue_reduction("q_resnet18"), unit=pct, needs=("lymdo", "ppo"), source="Sec. V-B (Fig. 5(b))",
+              target=(43.0, 53.0), partly=(20.0, 95.0), docs=_DOCS, reasons={
+                  "reproduced": "lymdo's partitioning keeps the ResNet-18 devices' energy queue about half of ppo's",
+                  "partly": "lymdo's ResNet-18 queue is shorter than ppo's by another margin: it depends on ppo's "
+                            "training and on one episode's arrivals (the paper's figure is one episode)",
+                  "not reproduced": "the ResNet-18 devices' queues are similar for both policies in this run: at "
+                                    "lambda = 2.5 their budget binds for every agent (greedy-dpp's too), so "
+                                    "the margin comes from ppo's overspending alone"}),
+        Claim("LyMDO satisfies the long-term energy consumption constraint (time average over a long horizon)",
+              "<= 1", worst_ratio("energy_ratio_long"), unit=ratio, needs=("lymdo",),
+              source="Sec. V-B (Fig. 4(b)), constraint C1 / queue (8)", target=(0.0, 1.02), partly=(1.02, 1.10),
+              docs=_DOCS, reasons={
+                  "reproduced": "over budget_slots (1,000) slots from empty queues the queues' start-up backlog "
+                                "is amortised (bound Q(T) e_unit / (nu_e T e_n) about 1 %) and lymdo's "
+                                "time-averaged energy stays within 2 % of the budget at every rate measured",
+                  "partly": "lymdo is 2-10 % over its budget even over the long horizon: its learnt splits react "
+                            f"to the queue less than (11) asks (after {_SHORT} more so)",
+                  "not reproduced": "lymdo's learnt splits ignore the energy queue: its time-averaged energy is "
+                                    "more than 10 % over budget even over the long horizon"}),
+        Claim("LyMDO satisfies the energy constraint, judged over one 200-slot episode from empty queues (K)", "<= 1",
+              worst_ratio("energy_budget_ratio"), unit=ratio, needs=("lymdo",), source="Sec. V-A (K = 200), Fig. 4(b)",
+              target=(0.0, 1.02), partly=(1.02, 1.10), docs=_DOCS, reasons={
+                  "reproduced": "lymdo meets the budget within 2 % even over one 200-slot episode",
+                  "partly": "over 200 slots from empty queues the start-up backlog is not amortised (the queue "
+                            "bound is about 4 % at T = 200): even the per-slot optimiser greedy-dpp is about 1.04 "
+                            "over its budget there and 1.007 over 1,000 slots, so this horizon cannot show a "
+                            "long-term constraint",
+                  "not reproduced": "over one 200-slot episode lymdo is more than 10 % over its budget: the "
+                                    "start-up backlog and (after short training) a policy slow to react to "
+                                    "its queue"}),
+        Claim("LyMDO satisfies the long-term memory cost constraint", "<= 1", worst_ratio("memory_ratio_long"),
+              unit=ratio, needs=("lymdo",), source="Sec. V-B (Fig. 4(c)), constraint C2 / queue (9)",
+              target=(0.0, 1.02), partly=(1.02, 1.10), docs=_DOCS, reasons={
+                  "reproduced": "lymdo's time-averaged memory stays within its budget (the memory queue (9) "
+                                "steers the splits)",
+                  "partly": "lymdo's time-averaged memory is 2-10 % over its budget: its splits react to the "
+                            "memory queue only after it has grown",
+                  "not reproduced": "lymdo's splits keep more layers than the memory budget allows"}),
+        Claim("LyMDO achieves the lowest E2E delay of the paper's algorithms (ratio to the best other, mean over "
+              "rates)", "<= 1", lowest_among_paper_agents("avg_delay_s"), unit=ratio,
+              needs=PAPER_AGENTS, source="Sec. V-B (Fig. 4(a))", target=(0.0, 1.0), partly=(1.0, 1.10), docs=_DOCS,
+              reasons={
+                  "reproduced": "the exact allocation with learnt splits gives lymdo the lowest delay among "
+                                "lymdo, ppo, local, edge and random",
+                  "partly": "lymdo's delay is within 10 % of the best other agent's (local at low rates, or a "
+                            "well-trained ppo that ignores the energy budget), not below it",
+                  "not reproduced": "another agent's delay is more than 10 % below lymdo's: its learnt splits "
+                                    f"are far from the per-slot optimum (after {_SHORT} more so)"}),
+        Claim("LyMDO achieves the lowest energy consumption of the paper's algorithms (ratio to the best other, "
+              "mean over rates)", "<= 1", lowest_among_paper_agents("avg_energy_j"), unit=ratio,
+              needs=PAPER_AGENTS, source="Sec. V-B (Fig. 4(b))", target=(0.0, 1.0), partly=(1.0, 1.10), docs=_DOCS,
+              reasons={
+                  "reproduced": "lymdo uses the least energy of the paper's agents: the energy queue weighs "
+                                "energy in its splits and the exact allocation spends no more than needed",
+                  "partly": "lymdo's energy is within 10 % of the best other agent's (local at low rates): it "
+                            "trades a little energy for delay, as (11) with V = 10 asks",
+                  "not reproduced": "another agent uses more than 10 % less energy than lymdo (running locally "
+                                    "at low rates costs least energy; lymdo's splits offload more)"}),
+        Claim("PPO's training reward converges lower than LyMDO's (mean of the last 10% of episodes, lymdo - ppo)",
+              "> 0", final_reward_gap, unit="reward (14) per episode", needs=("lymdo", "ppo"), source="Fig. 3",
+              target=(0.0, inf), docs=_DOCS, reasons={
+                  "reproduced": "with the same training budget ppo, which must learn 4N continuous resource "
+                                "shares, ends far below lymdo, which learns only the splits",
+                  "not reproduced": "ppo's training reward is not below lymdo's at the end of this run's training"}),
+        Claim("LyMDO's training reward tends to converge around the 1000th episode", 1000.0, convergence_episode,
+              unit="episode", needs=("lymdo",), source="Fig. 3, Sec. V-B", target=(750.0, 1250.0),
+              partly=(400.0, 1600.0), docs=_DOCS, reasons={
+                  "reproduced": "lymdo's moving-average reward levels off around episode 1000, as in the paper",
+                  "partly": "lymdo levels off earlier or later than episode 1000 (about 600 in our 2,000-episode "
+                            "run): one run of the paper, a noisy curve (each episode draws its arrival rate)",
+                  "not reproduced": "lymdo's curve levels off far from episode 1000; a training shorter than "
+                                    f"about 1,500 episodes cannot show this at all ({_SHORT} is one)"}),
     ]
 
 
