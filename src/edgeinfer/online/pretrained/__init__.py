@@ -28,8 +28,8 @@ from typing import Any, Literal
 from edgeinfer.core.errors import InvalidInstanceError
 from edgeinfer.core.validation import StrictModel
 
-__all__ = ["DEFAULT_EPISODES", "DEFAULT_STEPS", "MANIFEST", "Manifest", "PretrainedPolicy", "load_manifest",
-           "load_pretrained", "regenerate"]
+__all__ = ["DEFAULT_EPISODES", "DEFAULT_STEPS", "MANIFEST", "TUNING_GRID", "Manifest", "PretrainedPolicy",
+           "load_manifest", "load_pretrained", "regenerate", "tune"]
 
 MANIFEST = "manifest.json"
 #: training budget of the shipped policies (episodes of DEFAULT_STEPS slots, each agent)
@@ -173,12 +173,37 @@ def regenerate(out_dir: str | Path, *, agents: Sequence[str] = ("lymdo", "ppo"),
         log = json.dumps({"agent": ag, "timesteps": res.timesteps, "episode_rewards": res.episode_rewards})
         write_bytes_atomic(out / f"{ag}.train.json", log.encode())
         data = path.read_bytes()
-        entries.append(PretrainedPolicy(
+        entries.append(PretrainedPolicy.model_validate(dict(
             agent=ag, file=path.name, log=f"{ag}.train.json", sha256=hashlib.sha256(data).hexdigest(),
             bytes=len(data), seed=seed, episodes=episodes, steps=steps, timesteps=res.timesteps,
-            arrival_rates=list(RATES), hyperparams=agent_hyperparams(ag), wall_s=round(res.wall_s, 1)))
+            arrival_rates=list(RATES), hyperparams=agent_hyperparams(ag), wall_s=round(res.wall_s, 1))))
     man = Manifest(format="edgeinfer-pretrained", version=1,
                    date=date or datetime.datetime.now(datetime.UTC).date().isoformat(), command=command,
                    software=_versions(), policies=sorted([*kept, *entries], key=lambda e: e.agent))
     write_bytes_atomic(out / MANIFEST, (json.dumps(man.model_dump(), indent=1) + "\n").encode())
     return man
+
+
+#: the pilot grid run for both learning agents (docs/online.md, "Equal tuning effort")
+TUNING_GRID: tuple[dict[str, float], ...] = tuple(
+    {"gamma": g, "ent_coef": e} for g in (0.9, 0.99) for e in (0.0, 0.01))
+
+
+def tune(agent: str, *, episodes: int = 50, steps: int = DEFAULT_STEPS, seed: int = 100,
+         rates: Sequence[float] = (0.5, 1.5, 2.5), eval_slots: int = 200) -> list[dict[str, Any]]:
+    """The pilot grid for ``agent``: per setting of :data:`TUNING_GRID`, train ``episodes`` x
+    ``steps`` slots with ``seed`` and score the mean reward (14) per slot of one
+    ``eval_slots``-slot evaluation episode per rate (evaluation seeds 1000, 1001, ...)."""
+    import numpy as np
+
+    from edgeinfer.online.agents import evaluate, make_policy, train
+
+    rows = []
+    for conf in TUNING_GRID:
+        res = train(agent, episodes=episodes, steps=steps, seed=seed, ppo_overrides=dict(conf))
+        pol = make_policy(agent, model=res.model)
+        score = float(np.mean([evaluate(agent, arrival_rate=r, slots=eval_slots, seed=1000 + i, policy=pol)
+                               .summary()["avg_reward"] for i, r in enumerate(rates)]))
+        rows.append({"agent": agent, **conf, "seed": seed, "slots": res.timesteps, "mean_reward": score,
+                     "wall_s": round(res.wall_s, 1)})
+    return rows

@@ -2,9 +2,12 @@
 
     python -m edgeinfer.online.pretrained --out src/edgeinfer/online/pretrained [--agents lymdo,ppo]
     python -m edgeinfer.online.pretrained --check [--agents ppo]
+    python -m edgeinfer.online.pretrained --tune [--agents lymdo]
 
 ``--check`` retrains into a temporary folder with the shipped manifest's budget and seed and
 compares the SHA-256 of each policy file with the manifest's (exit 0 identical, 1 not).
+``--tune`` runs the pilot grid that chose the PPO settings (the same for both agents) and
+prints one JSON line per setting.
 Exit 2 on bad options, with one line naming the option.
 """
 
@@ -23,12 +26,14 @@ def main(argv: list[str] | None = None) -> int:
         DEFAULT_STEPS,
         load_manifest,
         regenerate,
+        tune,
     )
 
     ap = argparse.ArgumentParser(prog="python -m edgeinfer.online.pretrained", description=__doc__.split("\n")[0])
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--out", help="folder to write <agent>.zip, <agent>.train.json, manifest.json")
     g.add_argument("--check", action="store_true", help="retrain with the shipped budget, compare hashes")
+    g.add_argument("--tune", action="store_true", help="run the pilot grid of PPO settings (50 episodes each)")
     ap.add_argument("--agents", default="lymdo,ppo", help="comma-separated: lymdo, ppo (default both)")
     ap.add_argument("--episodes", type=int, default=DEFAULT_EPISODES)
     ap.add_argument("--steps", type=int, default=DEFAULT_STEPS)
@@ -41,6 +46,13 @@ def main(argv: list[str] | None = None) -> int:
             raise EdgeInferError("--episodes and --steps must be positive, --seed non-negative")
         if not agents or any(a not in ("lymdo", "ppo") for a in agents):
             raise EdgeInferError(f"--agents: expected lymdo and/or ppo, got {args.agents!r}")
+        if args.tune:
+            import json
+
+            for ag in agents:
+                for row in tune(ag):
+                    print(json.dumps(row), flush=True)
+            return 0
         if args.check:
             shipped = {e.agent: e for e in load_manifest().policies}
             ok = True
@@ -54,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{ag}: {'identical' if same else 'DIFFERENT'} ({new.sha256[:16]} vs shipped "
                           f"{e.sha256[:16]}; {e.episodes} episodes x {e.steps} slots, seed {e.seed})")
             return 0 if ok else 1
-        cmd = (f"python -m edgeinfer.online.pretrained --out {args.out} --agents {','.join(agents)} "
+        # each agent's training is seeded on its own, so training them in one run or separately
+        # (--agents) gives the same files: the command names the whole set
+        cmd = (f"python -m edgeinfer.online.pretrained --out {args.out} "
                f"--episodes {args.episodes} --steps {args.steps} --seed {args.seed}")
         man = regenerate(args.out, agents=agents, episodes=args.episodes, steps=args.steps, seed=args.seed,
                          date=args.date, command=cmd)
