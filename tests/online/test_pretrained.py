@@ -29,10 +29,15 @@ def test_shipped_manifest_lists_small_policies_with_their_budget() -> None:
     man = pretrained.load_manifest()
     assert {e.agent for e in man.policies} == {"lymdo", "ppo"}
     assert len(man.date) == 10 and man.command.startswith("python -m edgeinfer.online.pretrained")
+    assert {"torch", "stable_baselines3", "edgeinfer"} <= set(man.software)
     for e in man.policies:
         data = (PKG / e.file).read_bytes()
         assert len(data) == e.bytes < 80_000  # tens of kB
         assert hashlib.sha256(data).hexdigest() == e.sha256
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:  # fixed metadata: the bytes depend on the policy only
+            for info in zf.infolist():
+                assert info.date_time == (1980, 1, 1, 0, 0, 0) and info.external_attr >> 16 == 0o644
+                assert info.compress_type == zipfile.ZIP_DEFLATED
         assert e.episodes * e.steps <= e.timesteps < e.episodes * e.steps + e.hyperparams["n_steps"]  # whole rollouts
         # the same budget for both agents
     assert len({(e.episodes, e.steps, e.seed) for e in man.policies}) == 1
