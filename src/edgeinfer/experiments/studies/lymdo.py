@@ -115,7 +115,8 @@ def _moving_average(x: Sequence[float], w: int) -> list[float]:
 def _long_metrics(ev: Any, head: int) -> dict[str, float]:
     """The energy budget over the whole run (``ev``, from empty queues): worst device's ratio of
     time-averaged energy to budget; the same over the slots after the first ``head`` (the
-    queues' start-up left out); and the bound the queue gives on the excess, eq. (8):
+    queues' start-up left out: with stable queues this estimates the long-run average that C1
+    constrains); and the bound the queue gives on the excess, eq. (8):
     ``Q_n(T) >= nu_e sum_t (E_n - e_n) / e_unit``, so the time-averaged excess ratio is at most
     ``Q_n(T) e_unit / (nu_e T e_n)``."""
     from edgeinfer.online.model import LyMDOConfig
@@ -426,17 +427,17 @@ def _claims() -> list[Claim]:
                   "not reproduced": "the ResNet-18 devices' queues are similar for both policies in this run: at "
                                     "lambda = 2.5 their budget binds for every agent (greedy-dpp's too), so "
                                     "the margin comes from ppo's overspending alone"}),
-        Claim("LyMDO satisfies the long-term energy consumption constraint (time average over a long horizon)",
-              "<= 1", worst_ratio("energy_ratio_long"), unit=ratio, needs=("lymdo",),
-              source="Sec. V-B (Fig. 4(b)), constraint C1 / queue (8)", target=(0.0, 1.02), partly=(1.02, 1.10),
-              docs=_DOCS, reasons={
-                  "reproduced": "over budget_slots (1,000) slots from empty queues the queues' start-up backlog "
-                                "is amortised (bound Q(T) e_unit / (nu_e T e_n) about 1 %) and lymdo's "
-                                "time-averaged energy stays within 2 % of the budget at every rate measured",
-                  "partly": "lymdo is 2-10 % over its budget even over the long horizon: its learnt splits react "
-                            f"to the queue less than (11) asks (after {_SHORT} more so)",
+        Claim("LyMDO satisfies the long-term energy consumption constraint (time average once the queues have "
+              "built up: slots 201-1,000 of a 1,000-slot run)", "<= 1", worst_ratio("energy_ratio_tail"), unit=ratio,
+              needs=("lymdo",), source="Sec. V-B (Fig. 4(b)), constraint C1 / queue (8)", target=(0.0, 1.02),
+              partly=(1.02, 1.10), docs=_DOCS, reasons={
+                  "reproduced": "once the queues have built up (after the first 200 slots) lymdo's time-averaged "
+                                "energy stays within 2 % of the budget at every rate measured: its queues are "
+                                "stable, so the start-up overspend vanishes from the long-run average (C1)",
+                  "partly": "lymdo is 2-10 % over its budget even after the queues' start-up: its learnt splits "
+                            f"let a queue keep growing (after {_SHORT} more so)",
                   "not reproduced": "lymdo's learnt splits ignore the energy queue: its time-averaged energy is "
-                                    "more than 10 % over budget even over the long horizon"}),
+                                    "more than 10 % over budget even after the queues' start-up"}),
         Claim("LyMDO satisfies the energy constraint, judged over one 200-slot episode from empty queues (K)", "<= 1",
               worst_ratio("energy_budget_ratio"), unit=ratio, needs=("lymdo",), source="Sec. V-A (K = 200), Fig. 4(b)",
               target=(0.0, 1.02), partly=(1.02, 1.10), docs=_DOCS, reasons={
