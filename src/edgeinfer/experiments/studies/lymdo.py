@@ -401,7 +401,7 @@ def _claims() -> list[Claim]:
                   "reproduced": "with equal training budgets ppo, which picks all 4N resource shares itself, "
                                 "allocates worse than lymdo's exact convex allocation, by about the paper's 30 %",
                   "partly": "lymdo's delay is clearly below ppo's but not by about 30 %: the gap depends on how "
-                            f"long both are trained (58 % at 25 episodes, 48 % at 200, 1.3 % at 2,000); after {_SHORT} "
+                            f"long both are trained (58 % after 25 episodes, 70 % after 100, 1.3 % after 2,000, docs); after {_SHORT} "
                             "ppo has not learnt its resource shares and its delay is far above lymdo's",
                   "not reproduced": "well trained (the paper's 2,000 episodes) ppo runs everything locally at high "
                                     "speed, ignoring the energy budget (about twice over it), and its delay is as "
