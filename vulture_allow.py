@@ -43,3 +43,28 @@ _.observation_space
 # pydantic model fields read from JSON documents
 _.x_m
 _.y_m
+# pydantic fields of server.json / run.json (edgeinfer.loading.server): written as dicts, read by
+# the JSON Schema and by the files' users
+_.activation_bytes_per_sample
+_.buffer_bytes
+_.bytes_read
+_.cache_note
+_.date_utc
+_.device_name
+_.edgeinfer_version
+_.evicted_blocks
+_.finish_rel_error
+_.fit_max_rel_error
+_.layers_measured
+_.load_average
+_.loaded_blocks
+_.loaded_bytes
+_.max_abs_finish_rel_error
+_.mean_signed_rel_error
+_.measured_makespan_s
+_.median_abs_finish_rel_error
+_.pageable_bytes_per_s
+_.pinned_bytes_per_s
+_.predicted_makespan_s
+_.served_measured
+_.warm_read_bytes_per_s

@@ -78,4 +78,9 @@ def _runtime_rows(quick: bool) -> list[dict]:
                             f"{r['measured_s']:.3f} s, predicted {r['predicted_s']:.3f} s "
                             f"({r['megabits']:.1f} Mbit, compute {r['compute_s']:.3f} s)",
                     "value": r["error_pct"], "unit": "% error"})
+        out.append({"benchmark": "streaming-runtime",
+                    "case": f"{r['model']} @ {r['rate_mbps']:g} Mbit/s {r['mode']}, calibrated per-layer costs "
+                            f"(recv {r['recv_fixed_ms']:.3f} ms + {r['recv_ns_per_byte']:.2f} ns/B, in-stream "
+                            f"{r['apply_fixed_ms']:.3f} ms/layer): predicted {r['calibrated_s']:.3f} s",
+                    "value": r["calibrated_error_pct"], "unit": "% error"})
     return out

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
+import pytest
 from hypothesis import settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
@@ -29,3 +31,14 @@ except ImportError:  # pragma: no cover - an old Hypothesis: its default, ./.hyp
 settings.register_profile("ci", derandomize=True, print_blob=True, database=None, deadline=None)
 settings.register_profile("dev", database=DirectoryBasedExampleDatabase(str(HYPOTHESIS_DIR / "examples")))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Tiny local checkpoints and LoRA adapters (tests/tiny_models.py), built once per session;
+    read-only for the tests that use it. Skipped without torch, transformers and peft."""
+    for mod in ("torch", "transformers", "peft", "safetensors", "xxhash"):
+        pytest.importorskip(mod)
+    from tiny_models import build_tiny_models
+
+    return build_tiny_models(tmp_path_factory.mktemp("tiny_models"), n_adapters=3)

@@ -37,6 +37,10 @@ EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 PLUGINS: dict[str, tuple[str, str]] = {
     "reproduce": ("edgeinfer.experiments.cli", "run a paper's study (sweeps, figures, report)"),
     "train": ("edgeinfer.online.cli", "train an online agent (LyMDO) and save its policy"),
+    "calibrate": ("edgeinfer.loading.calibrate_cmd", "measure this server's loading speeds and batch latencies "
+                                                     "(server.json; needs torch)"),
+    "execute": ("edgeinfer.loading.execute_cmd", "run a partial_loading plan on real models and measure it "
+                                                 "(run.json + Gantt figure; needs torch)"),
 }
 
 
@@ -104,6 +108,34 @@ def _batch(text: str) -> int:
     return v
 
 
+#: the choices of ``library scan --granularity`` (edgeinfer.dnn.library.GRANULARITIES)
+GRANULARITIES = ("tensor", "module", "layer")
+#: largest ``make --users``
+MAX_MAKE_USERS = 100_000
+
+
+def _count(text: str) -> int:
+    try:
+        v = int(text) if len(text) <= 40 else None
+    except ValueError:
+        v = None
+    if v is None or not 1 <= v <= MAX_MAKE_USERS:
+        raise argparse.ArgumentTypeError(f"expected an integer in [1, {MAX_MAKE_USERS}], got {text[:40]!r}")
+    return v
+
+
+def _positive(text: str) -> float:
+    import math
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text[:40]}")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="edgeinfer", description="Plan and run multi-user AI inference at the wireless edge.")
     p.add_argument("--version", action="version", version=f"edgeinfer {__version__}")
@@ -139,6 +171,35 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--input", default=None, help="input shape CxHxW (default: the model's own)")
     pr.add_argument("--batch", type=_batch, default=1, help=f"batch size of the run (1 to {MAX_PROFILE_BATCH})")
     pr.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    lib = sub.add_parser("library", help="block libraries of real checkpoints and adapters (safetensors)")
+    lib_sub = lib.add_subparsers(dest="library_command", metavar="ACTION", parser_class=_Parser, required=True)
+    sc = lib_sub.add_parser("scan", help="scan checkpoints and PEFT adapters into a library JSON")
+    sc.add_argument("paths", nargs="+", metavar="PATH",
+                    help="a .safetensors file, a checkpoint folder (shards, config.json) or a PEFT adapter folder")
+    sc.add_argument("--granularity", choices=GRANULARITIES, default="module",
+                    help="one block per tensor, per module (default) or per numbered layer")
+    sc.add_argument("--output", "-o", default="-", help="library file, or - for standard output (default)")
+    sc.add_argument("--json", action="store_true", help="print the sharing summary as JSON")
+
+    mk = sub.add_parser("make", help="make an instance from a scanned library (and a calibrated server)")
+    mk_sub = mk.add_subparsers(dest="make_problem", metavar="PROBLEM", parser_class=_Parser, required=True)
+    for prob, help_line in (("partial_loading", "PartialLoading: users and channels of Sec. VII over the library"),
+                            ("slide", "SLIDE: per-layer bits of the library's models, users of the slide scenario")):
+        mp = mk_sub.add_parser(prob, help=help_line)
+        mp.add_argument("--library", required=True, help="library JSON (`edgeinfer library scan`)")
+        if prob == "partial_loading":
+            mp.add_argument("--server", default=None,
+                            help="server JSON (`edgeinfer calibrate`); without it the documented assumed constants")
+            mp.add_argument("--max-fit-rel-rmse", type=_positive, default=None, metavar="E",
+                            help="refuse a calibrated model whose eq. (9) fit has a larger relative RMS error "
+                                 "(default: edgeinfer.loading.server.MAX_FIT_REL_RMSE)")
+        mp.add_argument("--users", type=_count, required=True, help=f"number of users (1 to {MAX_MAKE_USERS})")
+        mp.add_argument("--bandwidth-hz", type=_positive, required=True, help="system bandwidth in Hz")
+        mp.add_argument("--deadline-s", type=_positive, required=True,
+                        help="deadline in seconds (slide: the scale of the users' deadlines)")
+        mp.add_argument("--seed", type=_seed, default=0, help="seed of the users' draw (>= 0)")
+        mp.add_argument("--output", "-o", default="-", help="instance file, or - for standard output (default)")
 
     for name, (module, help_line) in PLUGINS.items():
         sp = sub.add_parser(name, help=help_line)
@@ -236,6 +297,63 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     return int(profile_command(args.model, input_shape=args.input, batch=args.batch, as_json=args.json))
 
 
+def _cmd_library(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from edgeinfer.core.io import check_output_path, write_json
+    from edgeinfer.dnn.library import dump_library, format_summary, scan_paths, sharing_summary
+
+    out = check_output_path(args.output, tuple(args.paths))  # refuse a destructive -o before any work
+    created = f"edgeinfer {__version__} library scan --granularity {args.granularity}"
+    doc = scan_paths(args.paths, granularity=args.granularity,
+                     relative_to=out.parent if out is not None else None, created_by=created)
+    summary = sharing_summary(doc)
+    root = out.parent if out is not None else Path(".")
+    files = {str(root / t.file) for b in doc.blocks for t in b.tensors}
+    files |= {str(root / m.arch.config_path) for m in doc.models if m.arch.config_path}
+    write_json(args.output, dump_library(doc), inputs=(*args.paths, *sorted(files)))  # never over a scanned file
+    text = json.dumps(summary, indent=1) if args.json else format_summary(summary)
+    print(text, file=sys.stdout if out is not None else sys.stderr)
+    if out is not None:
+        print(f"library: {summary['models']} models, {summary['blocks']} blocks -> {Path(args.output)}",
+              file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_make(args: argparse.Namespace) -> int:
+    from edgeinfer.core.io import check_output_path, load_instance, write_json
+    from edgeinfer.dnn.library import load_library
+
+    inputs = tuple(x for x in (args.library, getattr(args, "server", None)) if x)
+    check_output_path(args.output, inputs)
+    library = load_library(args.library)
+    if args.make_problem == "partial_loading":
+        from edgeinfer.loading.scenario import library_instance_doc
+
+        server = None
+        if args.server is not None:
+            from edgeinfer.loading.server import load_server
+
+            server = load_server(args.server)
+        elif args.max_fit_rel_rmse is not None:
+            raise _BadArg("--max-fit-rel-rmse: needs --server (it bounds the calibrated fits)")
+        doc = library_instance_doc(library, n_users=args.users, bandwidth_hz=args.bandwidth_hz,
+                                   deadline_s=args.deadline_s, seed=args.seed, server=server,
+                                   max_fit_rel_rmse=args.max_fit_rel_rmse)
+        load_instance(doc)  # validated like any instance file before it is written
+    else:
+        from edgeinfer.streaming.problem import dump_instance
+        from edgeinfer.streaming.scenario import library_instance
+
+        doc = dump_instance(library_instance(library, n_users=args.users, bandwidth_hz=args.bandwidth_hz,
+                                             deadline_s=args.deadline_s, seed=args.seed))
+    write_json(args.output, doc, inputs=inputs)
+    if args.output != "-":
+        print(f"{args.make_problem}: {len(library.doc.models)} models, {args.users} users -> {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
 class _BadArg(EdgeInferError):
     pass
 
@@ -262,7 +380,8 @@ def _run_command(args: argparse.Namespace) -> int:
             if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None or importlib.util.find_spec(module) is None:
                 raise _BadArg(f"{args.command} is not available in this installation")
             return int(importlib.import_module(module).run(args))
-        handler = {"solve": _cmd_solve, "verify": _cmd_verify, "list": _cmd_list, "profile": _cmd_profile}[args.command]
+        handler = {"solve": _cmd_solve, "verify": _cmd_verify, "list": _cmd_list, "profile": _cmd_profile,
+                   "library": _cmd_library, "make": _cmd_make}[args.command]
         return handler(args)
     except SolverError as exc:  # ours, not the user's: exit 3
         if args.debug:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from edgeinfer.core.schemas import builtin_problems, export_schemas
+from edgeinfer.core.schemas import FILE_FORMATS, builtin_problems, export_schemas
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 
@@ -14,7 +14,8 @@ def test_committed_schemas_are_current(tmp_path) -> None:
     written = export_schemas(tmp_path)
     names = {p.name for p in builtin_problems()}
     assert {"partial_loading", "mba", "slide", "split_noma", "lymdo_slot"} <= names
-    assert len(written) == 2 * len(names)
+    assert len(written) == 2 * len(names) + len(FILE_FORMATS)
+    assert "library" in FILE_FORMATS
     for path in written:
         committed = DOCS / path.name
         assert committed.exists(), f"{committed} missing: run `make schemas`"

@@ -22,7 +22,8 @@ imports torch, and only when given torch tensors). It provides
     arbitrary subset of the pre-trained layers (any positions) frozen;
 
 * :func:`library_from_state_dicts`: blocks of real PyTorch (or NumPy) state
-  dicts, sharing detected by a SHA-256 hash of each tensor's bytes.
+  dicts, through the checkpoint scanner's grouping and content hashing
+  (:mod:`edgeinfer.dnn.library`, which also reads safetensors checkpoints and adapters).
 
 Sharing ratio. The builders target the paper's ``theta`` (Sec. VII-A: "models
 share an average of theta of layers with the corresponding pre-trained
@@ -37,7 +38,6 @@ models of its cluster, which is the usual case with tens of models per cluster.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -578,87 +578,90 @@ def general_sharing_library(
 
 # ---------------------------------------------------------------------------- real state dicts
 
-def tensor_digest(tensor: Any) -> tuple[str, int]:
-    """SHA-256 of a tensor's dtype, shape and raw bytes; returns ``(hex digest, nbytes)``.
+def _tensor_source(name: str, tensor: Any) -> Any:
+    """A :class:`~edgeinfer.dnn.library.SourceTensor` of a NumPy array or torch tensor (dtype in
+    safetensors' names, so a state dict and its saved safetensors file hash alike)."""
+    from edgeinfer.dnn.library import SourceTensor
 
-    Accepts torch tensors (any dtype, any device) and NumPy arrays.
-    """
-    h = hashlib.sha256()
     if isinstance(tensor, np.ndarray):
         arr = np.ascontiguousarray(tensor)
-        h.update(f"{arr.dtype.str}|{arr.shape}|".encode())
-        h.update(arr.tobytes())
-        return h.hexdigest(), int(arr.nbytes)
+        dtype = _NUMPY_DTYPES.get(arr.dtype.str.lstrip("<>|="))
+        if dtype is None or arr.dtype.byteorder == ">":
+            raise InvalidInstanceError(f"state_dict[{name}]", f"unsupported array dtype {arr.dtype}")
+        raw = arr.reshape(-1).view(np.uint8)
+        return SourceTensor(name, dtype, tuple(int(d) for d in arr.shape), int(raw.nbytes), lambda: raw)
     import torch
 
     if not isinstance(tensor, torch.Tensor):
-        raise InvalidInstanceError("state_dict", f"expected tensors, got {type(tensor).__name__}")
+        raise InvalidInstanceError(f"state_dict[{name}]", f"expected tensors, got {type(tensor).__name__}")
     t = tensor.detach().to("cpu").contiguous()
-    h.update(f"{t.dtype}|{tuple(t.shape)}|".encode())
+    tname = str(t.dtype).removeprefix("torch.")
+    if tname not in _TORCH_DTYPES:
+        raise InvalidInstanceError(f"state_dict[{name}]", f"unsupported tensor dtype {t.dtype}")
     raw = t.reshape(-1).view(torch.uint8).numpy() if t.numel() else np.zeros(0, np.uint8)
-    h.update(raw.tobytes())
-    return h.hexdigest(), int(raw.nbytes)
+    return SourceTensor(name, _TORCH_DTYPES[tname], tuple(int(d) for d in t.shape), int(raw.nbytes), lambda: raw)
+
+
+_TORCH_DTYPES = {"float64": "F64", "float32": "F32", "float16": "F16", "bfloat16": "BF16", "int64": "I64",
+                 "int32": "I32", "int16": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL", "uint16": "U16",
+                 "uint32": "U32", "uint64": "U64", "float8_e4m3fn": "F8_E4M3", "float8_e5m2": "F8_E5M2",
+                 "complex64": "C64"}
+_NUMPY_DTYPES = {"f8": "F64", "f4": "F32", "f2": "F16", "i8": "I64", "i4": "I32", "i2": "I16", "i1": "I8",
+                 "u1": "U8", "b1": "BOOL", "u2": "U16", "u4": "U32", "u8": "U64", "c8": "C64"}
+
+
+def tensor_digest(tensor: Any) -> tuple[str, int]:
+    """Content digest (xxh3-128, :func:`edgeinfer.dnn.library.content_digest`) of a tensor's dtype,
+    shape and raw bytes; returns ``(hex digest, nbytes)``. Torch tensors (any dtype, any device)
+    and NumPy arrays; the digest equals that of the same tensor read from a safetensors file."""
+    from edgeinfer.dnn.library import content_digest
+
+    src = _tensor_source("tensor", tensor)
+    return content_digest(src.dtype, src.shape, src.data()), src.nbytes
 
 
 def library_from_state_dicts(state_dicts: Mapping[str, Mapping[str, Any]], *, granularity: str = "module",
                              include_buffers: bool = True) -> BlockLibrary:
-    """A library from real state dicts; sharing detected by content hash.
+    """A library from in-memory state dicts, through the scanner's own grouping and hashing
+    (:class:`edgeinfer.dnn.library.LibraryBuilder`): the same block ids as ``edgeinfer library
+    scan`` of the same tensors saved as safetensors.
 
     Parameters
     ----------
     state_dicts: model id -> ``model.state_dict()`` (or any name -> tensor mapping, in order).
-    granularity: ``"tensor"``: one block per tensor; ``"module"``: one block per
-        owning module (the key without its last component, e.g. ``layer1.0.conv1``
-        groups ``weight`` and ``bias``; BatchNorm's weight, bias and running
-        statistics form one block).
+    granularity: ``"tensor"``: one block per tensor (identified by content alone); ``"module"``:
+        one block per owning module (the key without its last component, e.g. ``layer1.0.conv1``
+        groups ``weight`` and ``bias``; BatchNorm's weight, bias and running statistics form one
+        block); ``"layer"``: one block per numbered layer (``model.layers.3``), see
+        :func:`edgeinfer.dnn.library.group_key`.
     include_buffers: keep non-float entries such as BatchNorm's ``num_batches_tracked``
         (float buffers such as running means are always kept: they are part of the
         frozen layer).
 
-    A block's id is ``"sha256:<digest>"`` of the local names (``weight``,
-    ``running_var`` ...), dtypes, shapes and bytes of its tensors, so identical
-    content under the same local names is one shared block wherever it appears,
-    whatever the module path. If identical content occurs ``k > 1`` times in one
-    model, its ``k``-th occurrence gets the id ``"sha256:<digest>#k"`` (every
-    model's bytes stay the sum of its tensors). Block names record the first
-    module path seen. Note that a layer frozen during fine-tuning but left in
-    training mode changes its BatchNorm running statistics and is then,
-    correctly, not shared.
+    A block's id is ``"xxh3_128:<digest>"`` of the local names (``weight``, ``running_var`` ...),
+    dtypes, shapes and bytes of its tensors, so identical content under the same local names is
+    one shared block wherever it appears, whatever the module path; a digest match is confirmed
+    byte for byte. If identical content occurs ``k > 1`` times in one model, its ``k``-th
+    occurrence gets the id ``"<id>#k"`` (every model's bytes stay the sum of its tensors).
+    Blocks are in the order of the state dicts (groups in order of first appearance); block
+    names record the first module path seen. Note that a layer frozen during fine-tuning but
+    left in training mode changes its BatchNorm running statistics and is then, correctly, not
+    shared.
     """
-    if granularity not in ("tensor", "module"):
-        raise InvalidInstanceError("granularity", f"must be 'tensor' or 'module', got {granularity!r}")
+    from edgeinfer.dnn.library import LibraryBuilder
+
     if not state_dicts:
         raise InvalidInstanceError("state_dicts", "at least one model is needed")
-    blocks: dict[str, Block] = {}
-    models: dict[str, tuple[str, ...]] = {}
+    builder = LibraryBuilder(granularity)
     for model, sd in state_dicts.items():
-        groups: dict[str, list[tuple[str, Any]]] = {}
-        for key, tensor in sd.items():
-            if not include_buffers and _is_integer_tensor(tensor):
-                continue
-            gname = key if granularity == "tensor" else (key.rsplit(".", 1)[0] if "." in key else key)
-            groups.setdefault(gname, []).append((key[len(gname) + 1:] if gname != key else key.rsplit(".", 1)[-1],
-                                                 tensor))
-        ids: list[str] = []
-        seen: dict[str, int] = {}
-        for gname, members in groups.items():
-            h = hashlib.sha256()
-            nbytes = 0
-            for local, tensor in members:
-                dig, nb = tensor_digest(tensor)
-                h.update(f"{local}:{dig};".encode())
-                nbytes += nb
-            bid = f"sha256:{h.hexdigest()}"
-            seen[bid] = seen.get(bid, 0) + 1
-            if seen[bid] > 1:  # identical content twice in one model: k-th occurrence is its own block
-                bid = f"{bid}#{seen[bid]}"
-            blocks.setdefault(bid, Block(bid, float(nbytes), gname))
-            ids.append(bid)
-        if not ids:
+        tensors = [_tensor_source(str(key), t) for key, t in sd.items()
+                   if include_buffers or not _is_integer_tensor(t)]
+        if not tensors:
             raise InvalidInstanceError(f"state_dicts[{model}]", "no tensors")
-        models[str(model)] = tuple(ids)
-    return BlockLibrary(blocks=tuple(blocks.values()), models=models,
-                        meta={"builder": "state_dicts", "granularity": granularity})
+        builder.add_model(str(model), tensors)
+    blocks = tuple(Block(r.id, float(r.bytes), r.name) for r in builder.block_records())
+    return BlockLibrary(blocks=blocks, models={m: tuple(ids) for m, (ids, _) in builder.models.items()},
+                        meta={"builder": "state_dicts", "granularity": granularity, "hash": "xxh3_128"})
 
 
 def _is_integer_tensor(tensor: Any) -> bool:

@@ -16,7 +16,16 @@ from edgeinfer.experiments.registry import (
     register_study,
     unregister_study,
 )
-from edgeinfer.experiments.study import Axis, Claim, Figure, Measured, Param, Study, TaskSpec, solve_row
+from edgeinfer.experiments.study import (
+    Axis,
+    Claim,
+    Figure,
+    Measured,
+    Param,
+    Study,
+    TaskSpec,
+    solve_row,
+)
 
 __all__ = [
     "Axis", "Claim", "Figure", "Measured", "Param", "Study", "TaskSpec", "solve_row",

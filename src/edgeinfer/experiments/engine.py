@@ -807,7 +807,7 @@ def run_studies(
             import pyarrow  # noqa: F401
         except ImportError:
             raise ExperimentError("--format parquet needs pyarrow; use --format csv") from None
-    if algorithms is not None and (multi or len(studies) != 1):
+    if algorithms is not None and (everything or len(studies) != 1):
         raise ExperimentError("--algorithms needs exactly one study (not 'all' or several)")
     algs = {s.name: s.resolve_algorithms(algorithms) for s in studies}
     routed = _split_overrides(dict(overrides or {}), studies)

@@ -62,11 +62,13 @@ def _claims(study: Study, df: Any, algorithms: Sequence[str], setting: str = "de
         missing = [a for a in c.needs if a not in algorithms]
         if missing:
             note = f"not measured: the run lacks {', '.join(missing)}"
-        elif c.verdict != "not comparable":
+        else:
             try:
                 measured = Measured.of(c.measure(df))
             except Exception as exc:  # a claim that cannot be measured is reported, not fatal
-                if default:
+                if c.verdict == "not comparable":
+                    pass  # shown for information only; its verdict does not depend on it
+                elif default:
                     error = f"{type(exc).__name__}: {exc}"
                 else:
                     note = f"not measured with these algorithms ({type(exc).__name__}: {exc})"

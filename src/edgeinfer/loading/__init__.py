@@ -3,8 +3,9 @@
 Problem ``partial_loading`` (Qu et al.). Rooms: :mod:`.problem` (file format, instance,
 solution, ``verify``, registration), :mod:`.model` (the cost model the solvers and ``verify``
 share), :mod:`.solvers` (``spec-slotted``, ``gen``, ``spec``, ``exact``, ``search``,
-``independent``, ``equal-bandwidth``, ``milp``) and :mod:`.scenario` (generators, imported on
-demand). Importing this package registers the problem and its solvers; NumPy only.
+``independent``, ``equal-bandwidth``, ``milp``), :mod:`.scenario` (generators, imported on
+demand), :mod:`.server` (``server.json``, torch-free), :mod:`.calibrate` and :mod:`.executor`
+(measure the server and run a plan; torch, imported on demand). Importing this package registers the problem and its solvers; NumPy only.
 """
 
 from edgeinfer.loading import solvers  # noqa: F401  (the solvers register themselves)

@@ -37,6 +37,7 @@ paper gives no numbers, so these are ASSUMPTIONS, documented in docs/loading.md)
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -56,6 +57,9 @@ __all__ = [
     "ScenarioConfig",
     "make_instance",
     "make_instance_doc",
+    "draw_users",
+    "library_instance_doc",
+    "fallback_model_constants",
     "model_library",
     "server_constants",
     "SyntheticConfig",
@@ -141,6 +145,19 @@ def server_constants(cfg: ScenarioConfig, arch: str) -> tuple[float, float, int]
     return float(mu), float(cfg.fixed_overhead_s), int(max(1, min(cfg.batch_cap, by_memory)))
 
 
+def draw_users(cfg: ScenarioConfig, rng: np.random.Generator, model_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """§VII users: ``cfg.n_users`` uniform in the disk, spectral efficiency from path loss and
+    Rayleigh fading, ``cfg.data_bits`` each, a model uniformly at random out of ``model_ids``."""
+    pos = drop_uniform_disk(rng, cfg.n_users, cfg.radius_m, min_distance_m=cfg.min_distance_m)
+    dist = np.hypot(pos[:, 0], pos[:, 1])
+    gain = log_distance_gain(dist, cfg.pathloss_exponent) * rayleigh_power(rng, cfg.n_users)
+    n0 = float(dbm_per_hz_to_w_per_hz(cfg.noise_dbm_per_hz))
+    se = spectral_efficiency(cfg.tx_psd_w_per_hz * gain / n0)
+    req = rng.integers(0, len(model_ids), cfg.n_users)
+    return [{"id": f"u{k}", "model": model_ids[int(req[k])], "data_bits": float(cfg.data_bits),
+             "spectral_efficiency": float(max(se[k], 1e-9))} for k in range(cfg.n_users)]
+
+
 def make_instance_doc(config: ScenarioConfig | None = None, *, seed: SeedLike = None,
                       rng: np.random.Generator | None = None, **overrides: Any) -> dict[str, Any]:
     """One §VII realisation (user positions, fading, requests) as an instance document.
@@ -156,14 +173,7 @@ def make_instance_doc(config: ScenarioConfig | None = None, *, seed: SeedLike = 
         mu, beta, b = consts[lib.arch[m]]
         models.append({"id": m, "blocks": list(ids), "compute_per_sample_s": mu, "compute_fixed_s": beta,
                        "max_batch": b})
-    pos = drop_uniform_disk(rng, cfg.n_users, cfg.radius_m, min_distance_m=cfg.min_distance_m)
-    dist = np.hypot(pos[:, 0], pos[:, 1])
-    gain = log_distance_gain(dist, cfg.pathloss_exponent) * rayleigh_power(rng, cfg.n_users)
-    n0 = float(dbm_per_hz_to_w_per_hz(cfg.noise_dbm_per_hz))
-    se = spectral_efficiency(cfg.tx_psd_w_per_hz * gain / n0)
-    req = rng.integers(0, len(models), cfg.n_users)
-    users = [{"id": f"u{k}", "model": models[int(req[k])]["id"], "data_bits": float(cfg.data_bits),
-              "spectral_efficiency": float(max(se[k], 1e-9))} for k in range(cfg.n_users)]
+    users = draw_users(cfg, rng, [m["id"] for m in models])
     return {
         "problem": PROBLEM,
         "name": f"sec7-{cfg.case}-K{cfg.n_users}-B{cfg.bandwidth_hz / 1e6:g}MHz-T{cfg.deadline_s * 1e3:g}ms-"
@@ -263,3 +273,87 @@ def make_synthetic_instance(config: SyntheticConfig | None = None, *, seed: Seed
                             rng: np.random.Generator | None = None, **overrides: Any) -> PartialLoadingInstance:
     """A random synthetic instance, validated."""
     return load_instance(synthetic_instance_doc(config, seed=seed, rng=rng, **overrides))
+
+
+# ----------------------------------------------------------------------------- from a scanned library
+#: Positions (tokens, or vectors) per sample of the fallback compute estimate of a model that is
+#: not a zoo model: ``2 * parameters * FALLBACK_POSITIONS`` FLOPs per sample (each weight of a
+#: dense layer is one multiply-add per position). An ASSUMPTION: ``edgeinfer calibrate`` replaces it.
+FALLBACK_POSITIONS = 128
+
+
+def fallback_model_constants(cfg: ScenarioConfig, zoo: str | None, n_params: int) -> tuple[float, float, int]:
+    """``(mu, beta, max_batch)`` of a scanned model without calibration (the documented fallback).
+
+    A zoo model with a shipped profile: :func:`server_constants` at the profile's own input size.
+    Any other model: ``mu = 2 n_params FALLBACK_POSITIONS / gpu_flops_per_s + per_sample_overhead_s
+    + (data_bits / 8) / host_to_device_bytes_per_s``, ``beta = fixed_overhead_s``, ``max_batch =
+    batch_cap`` (no activation size is known). Constants of :class:`ScenarioConfig` (the paper's
+    assumed server).
+    """
+    if zoo:
+        from edgeinfer.dnn import list_profiles, load_profile
+
+        if zoo in list_profiles():
+            hw = int(load_profile(zoo).input_shape[-1])
+            return server_constants(cfg.with_(input_hw=hw), zoo)
+    mu = (2.0 * n_params * FALLBACK_POSITIONS / cfg.gpu_flops_per_s + cfg.per_sample_overhead_s
+          + cfg.data_bits / 8.0 / cfg.host_to_device_bytes_per_s)
+    return float(mu), float(cfg.fixed_overhead_s), int(cfg.batch_cap)
+
+
+def library_instance_doc(library: Any, *, n_users: int, bandwidth_hz: float, deadline_s: float, seed: SeedLike = 0,
+                         server: Any = None, config: ScenarioConfig | None = None,
+                         max_fit_rel_rmse: float | None = None) -> dict[str, Any]:
+    """A ``partial_loading`` instance document from a scanned library (issue 15).
+
+    ``library``: an :class:`edgeinfer.dnn.library.Library`; its blocks and models (block ids in
+    order; adapters are their base's blocks plus their own) become the instance's. Users and
+    channels: :func:`draw_users` of the §VII generator (``config``, default
+    :class:`ScenarioConfig`, with ``n_users``, ``bandwidth_hz``, ``deadline_s``) drawn from ``seed``.
+    Server constants: from ``server`` (an :class:`edgeinfer.loading.server.ServerDoc` of
+    ``edgeinfer calibrate``: loading speeds of eq. 8, eq. 9 fits and ``max_batch`` per model, every
+    model calibrated, each eq. (9) fit within ``max_fit_rel_rmse`` relative RMS error when given,
+    else ``edgeinfer.loading.server.MAX_FIT_REL_RMSE``), else :func:`fallback_model_constants` and the
+    config's assumed speeds.
+    """
+    from edgeinfer.core.rng import make_rng
+
+    cfg, _, _ = scenario_setup(ScenarioConfig, config, {"n_users": n_users, "bandwidth_hz": bandwidth_hz,
+                                                        "deadline_s": deadline_s}, where="partial_loading scenario")
+    rng = make_rng(0 if seed is None else seed)
+    doc = library.doc
+    tensors_of = {b.id: b.tensors for b in doc.blocks}
+    model_ids = [m.id for m in doc.models]
+    if server is not None:
+        from edgeinfer.loading.server import MAX_FIT_REL_RMSE, instance_constants
+
+        consts = instance_constants(server, model_ids, batch_cap=cfg.batch_cap,
+                                    max_fit_rel_rmse=MAX_FIT_REL_RMSE if max_fit_rel_rmse is None else max_fit_rel_rmse)
+        load = consts.load_doc()
+        per_model = {m: (c.compute_per_sample_s, c.compute_fixed_s, c.max_batch) for m, c in consts.models.items()}
+        source = f"server.json ({consts.device}, {consts.cache} disk reads)"
+    else:
+        load = {"disk_bytes_per_s": cfg.disk_bytes_per_s, "host_to_device_bytes_per_s": cfg.host_to_device_bytes_per_s}
+        per_model = {}
+        for m in doc.models:
+            n_params = sum(int(np.prod(t.shape, dtype=np.int64)) for b in m.blocks for t in tensors_of[b])
+            zoo = m.arch.zoo
+            if zoo is None and m.base is not None:
+                zoo = next(x.arch.zoo for x in doc.models if x.id == m.base)
+            per_model[m.id] = fallback_model_constants(cfg, zoo, n_params)
+        source = "assumed constants (no server.json: docs/loading.md, fallback)"
+    models = [{"id": m.id, "blocks": list(m.blocks), "compute_per_sample_s": float(per_model[m.id][0]),
+               "compute_fixed_s": float(per_model[m.id][1]), "max_batch": int(per_model[m.id][2])}
+              for m in doc.models]
+    return {
+        "problem": PROBLEM,
+        "name": f"library-K{cfg.n_users}-B{cfg.bandwidth_hz / 1e6:g}MHz-T{cfg.deadline_s * 1e3:g}ms",
+        "description": f"{len(models)} scanned models ({doc.granularity} blocks); server constants: {source}",
+        "bandwidth_hz": float(cfg.bandwidth_hz),
+        "deadline_s": float(cfg.deadline_s),
+        "load": load,
+        "blocks": [{"id": b.id, "bytes": float(b.bytes)} for b in doc.blocks],
+        "models": models,
+        "users": draw_users(cfg, rng, model_ids),
+    }

@@ -33,7 +33,11 @@ session" ns nc)``. A failed handshake is a :class:`StreamAuthError`. Every wait 
 
 The prediction beside each measurement is the model of docs/streaming.md: ``D_l`` = the bits of
 frames ``1..l`` over the rate, ``C_l = max(C_{l-1}, D_l) + t_l`` with ``t_l`` each layer's
-compute time measured alone beforehand (median of a few runs).
+compute time measured alone beforehand (least of a few runs). With calibrated per-layer costs
+(:class:`StreamCosts`, :func:`measure_stream_costs`; issue 15) the receiver thread is modelled
+too: frame ``l`` is ready at ``R_l = max(R_{l-1}, D_l) + r_l`` (``r_l = recv_fixed_s +
+recv_s_per_byte * bytes_l``: socket reads, digest, safetensors decoding, checks) and
+``C_l = max(C_{l-1}, R_l) + apply_fixed_s + t_l`` (``load_state_dict`` and the hand-off).
 """
 
 from __future__ import annotations
@@ -60,7 +64,8 @@ from edgeinfer.core.errors import EdgeInferError, InvalidOptionError
 
 __all__ = ["StreamError", "StreamDroppedError", "LayerCorruptedError", "FrameRejectedError", "StreamAuthError",
            "LayerServer", "StreamResult", "mlp_chain", "cnn_chain", "zoo_chain", "layer_payloads", "is_loopback",
-           "receive_and_infer", "stream_and_infer", "measure_layer_times", "predict_finish", "compare"]
+           "receive_and_infer", "stream_and_infer", "measure_layer_times", "predict_finish", "compare",
+           "StreamCosts", "measure_stream_costs"]
 
 MAGIC = b"SLD1"
 HEADER = struct.Struct(">4sIQ32s")
@@ -538,23 +543,134 @@ def measure_layer_times(layers: Chain, x: torch.Tensor, repeats: int = 5) -> lis
     return [min(t) for t in times]
 
 
-def predict_finish(bits: Sequence[float], compute_s: Sequence[float], rate_bps: float, mode: str) -> float:
-    """The model's end-to-end time: recursion (R) (pipelined) or download-then-infer."""
-    d = c = 0.0
-    if mode == "sequential":
-        return sum(bits) / rate_bps + sum(compute_s)
+@dataclass(frozen=True)
+class StreamCosts:
+    """Per-layer fixed costs of the client (calibrated by :func:`measure_stream_costs`).
+
+    A frame of ``n`` bytes costs the receiver thread ``recv_fixed_s + recv_s_per_byte * n``
+    after it arrived (socket reads into a buffer, the digest, safetensors decoding, the checks
+    against the skeleton); the compute side spends ``apply_fixed_s`` on it (``load_state_dict``
+    with ``assign=True`` and the queue hand-off) before the layer runs.
+    """
+
+    recv_fixed_s: float = 0.0
+    recv_s_per_byte: float = 0.0
+    apply_fixed_s: float = 0.0
+
+    def recv_s(self, frame_bits: float) -> float:
+        return self.recv_fixed_s + self.recv_s_per_byte * frame_bits / 8.0
+
+
+def _least(fn: Callable[[], Any], repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def measure_stream_costs(layers: Chain, x: torch.Tensor, repeats: int = 3) -> StreamCosts:
+    """Measure the client's per-layer costs on this machine, on ``layers``' own payloads.
+
+    1. The receiver's work on each frame alone (reading the payload out of 64 KiB socket-sized
+       pieces into one buffer, sha256, ``safetensors`` decoding, the checks against the
+       skeleton), least of ``repeats`` runs, fitted to ``recv_fixed_s + recv_s_per_byte * bytes``
+       (least squares, both >= 0).
+    2. What running inside the stream adds per layer (``apply_fixed_s``): the chain is streamed
+       over loopback at an unpaced rate (1 Tbit/s, so the transfer is negligible) ``repeats``
+       times in ``pipelined`` mode, and the fastest run's time beyond the prediction with
+       step 1's costs and the layers' compute times measured alone (least of 5 runs), divided
+       by the number of layers. It holds ``load_state_dict``, the hand-off between the receiver
+       and the compute thread, the three threads' contention for the interpreter lock and the
+       cores, and first-call costs of a freshly assigned module.
+    """
+    if repeats < 1:
+        raise InvalidOptionError("repeats", f"must be >= 1, got {repeats}")
+    payloads = layer_payloads(layers)
+    specs = _layer_specs(layers)
+    sizes: list[float] = []
+    recv: list[float] = []
+    for i, p in enumerate(payloads):
+
+        def receive(p: bytes = p, i: int = i) -> None:
+            buf = bytearray()
+            view = memoryview(p)
+            for k in range(0, len(view), 1 << 16):  # loopback recv() returns about this much
+                buf += view[k:k + (1 << 16)]
+            data = bytes(buf)
+            if not hmac.compare_digest(_frame_digest(None, i, data), hashlib.sha256(p).digest()):
+                raise LayerCorruptedError(f"layer {i}: calibration copy differs")
+            _check_tensors(i, st_load(data), specs[i])
+
+        recv.append(_least(receive, repeats))
+        sizes.append(float(HEADER.size + len(p)))
+    fixed, per_byte = _fit_line(sizes, recv)
+    base = StreamCosts(recv_fixed_s=fixed, recv_s_per_byte=per_byte)
+    rate = 1e12
+    best = None
+    for _ in range(repeats):
+        res = stream_and_infer(lambda: _meta_copy(layers), x, rate, mode="pipelined", server_layers=layers)
+        if best is None or res.total_s < best.total_s:
+            best = res
+    assert best is not None
+    comp = measure_layer_times(layers, x)
+    extra = (best.total_s - predict_finish(best.bits, comp, rate, "pipelined", base)) / len(layers)
+    return StreamCosts(recv_fixed_s=fixed, recv_s_per_byte=per_byte, apply_fixed_s=max(0.0, extra))
+
+
+def _meta_copy(layers: Chain) -> Chain:
+    import copy
+
+    return [(n, copy.deepcopy(m).to("meta")) for n, m in layers]
+
+
+def _fit_line(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+    """Least-squares ``y = a + b x`` with ``a, b >= 0`` (one point or equal x: ``a`` = mean)."""
+    n = len(x)
+    mx, my = sum(x) / n, sum(y) / n
+    sxx = sum((v - mx) ** 2 for v in x)
+    if n < 2 or sxx == 0:
+        return max(0.0, my), 0.0
+    b = sum((u - mx) * (v - my) for u, v in zip(x, y, strict=True)) / sxx
+    a = my - b * mx
+    if b < 0:
+        return max(0.0, my), 0.0
+    if a < 0:
+        return 0.0, max(0.0, sum(u * v for u, v in zip(x, y, strict=True)) / sum(u * u for u in x))
+    return a, b
+
+
+def predict_finish(bits: Sequence[float], compute_s: Sequence[float], rate_bps: float, mode: str,
+                   costs: StreamCosts | None = None) -> float:
+    """The model's end-to-end time: recursion (R) (pipelined) or download-then-infer.
+
+    ``costs`` (calibrated per-layer costs) adds the receiver's ``r_l`` and the compute side's
+    ``apply_fixed_s`` (module docstring); ``None`` is the paper's model (no fixed costs).
+    """
+    c = costs if costs is not None else StreamCosts()
+    if len(bits) != len(compute_s):
+        raise ValueError("bits and compute_s need one entry per layer")
+    d = ready = done = 0.0
     for b, t in zip(bits, compute_s, strict=True):
         d += b / rate_bps
-        c = max(c, d) + t
-    return c
+        ready = max(ready, d) + c.recv_s(b)
+        if mode != "sequential":
+            done = max(done, ready) + c.apply_fixed_s + t
+    if mode == "sequential":
+        return ready + sum(c.apply_fixed_s + t for t in compute_s)
+    return done
 
 
 def compare(models: dict[str, tuple[Callable[[], Chain], torch.Tensor]], rates_bps: Sequence[float],
-            repeats: int = 1, threads: int | None = 1) -> list[dict[str, Any]]:
+            repeats: int = 1, threads: int | None = 1, calibrate: bool = True) -> list[dict[str, Any]]:
     """Measured vs predicted end-to-end time for each model, rate and mode (rows for a table).
 
     Each configuration is streamed ``repeats`` times (the fastest run is kept) and the layer
     compute times are re-measured just before it; ``threads`` fixes torch's intra-op threads.
+    ``predicted_s`` is the paper's model (no per-layer costs); with ``calibrate`` the per-layer
+    costs are measured once per model (:func:`measure_stream_costs`) and ``calibrated_s`` /
+    ``calibrated_error_pct`` use them.
     """
     if threads is not None:
         torch.set_num_threads(threads)
@@ -567,6 +683,7 @@ def compare(models: dict[str, tuple[Callable[[], Chain], torch.Tensor]], rates_b
             for _, m in layers:
                 h = m(h)
             ref = h
+        costs = measure_stream_costs(layers, x) if calibrate else None
         for rate in rates_bps:
             for mode in ("pipelined", "sequential"):
                 comp = measure_layer_times(layers, x)
@@ -580,8 +697,14 @@ def compare(models: dict[str, tuple[Callable[[], Chain], torch.Tensor]], rates_b
                 comp = [min(a, b) for a, b in zip(comp, measure_layer_times(layers, x), strict=True)]
                 assert best is not None
                 pred = predict_finish(best.bits, comp, rate, mode)
-                rows.append({"model": name, "rate_mbps": rate / 1e6, "mode": mode,
-                             "megabits": sum(best.bits) / 1e6, "compute_s": sum(comp),
-                             "measured_s": best.total_s, "predicted_s": pred,
-                             "error_pct": 100.0 * (best.total_s - pred) / pred})
+                row = {"model": name, "rate_mbps": rate / 1e6, "mode": mode,
+                       "megabits": sum(best.bits) / 1e6, "compute_s": sum(comp),
+                       "measured_s": best.total_s, "predicted_s": pred,
+                       "error_pct": 100.0 * (best.total_s - pred) / pred}
+                if costs is not None:
+                    cal = predict_finish(best.bits, comp, rate, mode, costs)
+                    row.update(calibrated_s=cal, calibrated_error_pct=100.0 * (best.total_s - cal) / cal,
+                               recv_fixed_ms=1e3 * costs.recv_fixed_s, apply_fixed_ms=1e3 * costs.apply_fixed_s,
+                               recv_ns_per_byte=1e9 * costs.recv_s_per_byte)
+                rows.append(row)
     return rows

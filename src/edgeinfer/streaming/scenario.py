@@ -31,7 +31,7 @@ from edgeinfer.core.rng import SeedLike, scenario_setup
 from edgeinfer.streaming.problem import SlideInstance, validate_instance
 
 __all__ = ["DEVICE_CLASSES", "ScenarioConfig", "make_instance", "SyntheticConfig", "make_synthetic_instance",
-           "zoo_models"]
+           "zoo_models", "library_layers", "library_instance"]
 
 #: name -> (max FLOP/s, kappa, (budget low, budget high) J)
 DEVICE_CLASSES: dict[str, tuple[float, float, tuple[float, float]]] = {
@@ -92,9 +92,16 @@ def make_instance(config: ScenarioConfig | None = None, *, seed: SeedLike = None
                   rng: np.random.Generator | None = None, **overrides: Any) -> SlideInstance:
     """A random population of :class:`ScenarioConfig` (``seed`` default 0, or ``rng``), validated."""
     cfg, rng = _setup(ScenarioConfig, config, overrides, seed, rng)
-    n_users, models, classes = cfg.n_users, tuple(cfg.models), tuple(cfg.classes)
+    models = tuple(cfg.models)
     bits, flops = zoo_models(models, cfg.size_scale)
     bits = tuple(b * cfg.bits_scale for b in bits)
+    return _population(cfg, rng, models, bits, flops)
+
+
+def _population(cfg: ScenarioConfig, rng: np.random.Generator, models: tuple[str, ...],
+                bits: tuple[np.ndarray, ...], flops: tuple[np.ndarray, ...]) -> SlideInstance:
+    """Users of :class:`ScenarioConfig` (device classes, channels, deadlines, candidates) over ``models``."""
+    n_users, classes = cfg.n_users, tuple(cfg.classes)
     cls = rng.integers(0, len(classes), n_users)
     fmax = np.array([DEVICE_CLASSES[classes[c]][0] for c in cls])
     kappa = np.array([DEVICE_CLASSES[classes[c]][1] for c in cls])
@@ -128,3 +135,47 @@ def make_synthetic_instance(config: SyntheticConfig | None = None, *, seed: Seed
         max_flops_per_s=rng.uniform(2e10, 2e11, n_users), energy_coefficient=np.full(n_users, 1e-33),
         energy_budget_j=rng.uniform(0.5, 5.0, n_users),
     ))
+
+
+#: Positions per sample of the fallback per-layer work of a scanned model:
+#: ``2 * parameters * FALLBACK_POSITIONS`` FLOPs (as ``edgeinfer.loading.scenario``'s fallback).
+FALLBACK_POSITIONS = 128
+
+
+def library_layers(library: Any, model_id: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``(layer names, bits, FLOPs)`` of a scanned model, one entry per layer.
+
+    The model's tensors (its own names, in block order) are regrouped by layer
+    (:func:`edgeinfer.dnn.library.group_key` at ``layer`` granularity, whatever granularity the
+    library was scanned at); a layer's download is its bytes x 8, its work the fallback
+    ``2 * parameters * FALLBACK_POSITIONS`` FLOPs (an ASSUMPTION; no per-layer compute is
+    calibrated yet). An adapter's layers are its base's followed by its own (unmerged).
+    """
+    from edgeinfer.dnn.library import DTYPE_BYTES, group_key
+
+    m = library.model(model_id)
+    blocks = {b.id: b for b in library.doc.blocks}
+    order: dict[str, list[float]] = {}
+    for bid, names in zip(m.blocks, m.tensor_names, strict=True):
+        for t, name in zip(blocks[bid].tensors, names, strict=True):
+            layer = group_key(name, "layer")[0]
+            if m.kind == "adapter" and bid not in library.model(str(m.base)).blocks:
+                layer = f"{layer} (adapter)"
+            acc = order.setdefault(layer, [0.0, 0.0])
+            nbytes = float(t.offsets[1] - t.offsets[0])
+            acc[0] += 8.0 * nbytes
+            acc[1] += 2.0 * (nbytes / DTYPE_BYTES[t.dtype]) * FALLBACK_POSITIONS
+    names_out = list(order)
+    return names_out, np.array([order[n][0] for n in names_out]), np.array([order[n][1] for n in names_out])
+
+
+def library_instance(library: Any, *, n_users: int, bandwidth_hz: float, deadline_s: float, seed: SeedLike = 0,
+                     config: ScenarioConfig | None = None) -> SlideInstance:
+    """A ``slide`` instance over the models of a scanned library (issue 15): per-layer bits and
+    FLOPs from :func:`library_layers`, users of :class:`ScenarioConfig` (``n_users``,
+    ``bandwidth_hz``, ``deadline_s`` as the deadline scale) drawn from ``seed``, validated."""
+    cfg, rng = _setup(ScenarioConfig, config, {"n_users": n_users, "bandwidth_hz": bandwidth_hz,
+                                               "deadline_s": deadline_s}, seed, None)
+    models = tuple(m.id for m in library.doc.models)
+    layers = [library_layers(library, m) for m in models]
+    return _population(cfg, rng, models, tuple(b for _, b, _ in layers), tuple(f for _, _, f in layers))

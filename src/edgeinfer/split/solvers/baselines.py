@@ -8,8 +8,11 @@ Shared rules (documented in ``docs/split.md``):
   Edge-Only and Neurosurgeon take r_max compute units each (no resource coupling), DNN surgery
   the edge's capacity ``edge_capacity_units`` (default r_max) shared equally by a cell's devices;
 * Neurosurgeon and DNN surgery pick, per device, the latency-optimal split from interference-free
-  rate estimates (Neurosurgeon profiles the link, it does not model NOMA interference). For a
-  chain the DADS min-cut with one device/edge boundary is this argmin over cut positions;
+  rate estimates (Neurosurgeon profiles the link, it does not model NOMA interference), then
+  re-choose it at the rates the devices then observe until no device falls back to running
+  locally (:func:`settle_on_observed_rates`): neither is ever slower than Device-Only for a
+  device. For a chain the DADS min-cut with one device/edge boundary is this argmin over cut
+  positions;
 * ECC-OMA: the devices sharing a (cell, subchannel) split it in equal orthogonal parts, no
   intra-cell interference (inter-cell interference as in eq. 5/8, see
   :func:`edgeinfer.split.model.evaluate`); given the other cells' powers the problem separates
@@ -35,7 +38,7 @@ from edgeinfer.split.model import (
 )
 from edgeinfer.split.problem import PROBLEM, SplitSolution, make_solution
 
-__all__ = ["greedy_subchannels", "device_only", "edge_only", "neurosurgeon", "dnn_surgery", "ecc_oma",
+__all__ = ["greedy_subchannels", "settle_on_observed_rates", "device_only", "edge_only", "neurosurgeon", "dnn_surgery", "ecc_oma",
            "solve_device_only", "solve_edge_only", "solve_neurosurgeon", "solve_dnn_surgery", "solve_ecc_oma"]
 
 
@@ -107,16 +110,59 @@ def _latency_split(inst: SplitInstance, r: np.ndarray) -> np.ndarray:
     return out
 
 
+def _latency_at_rates(inst: SplitInstance, r: np.ndarray, i: int, rate_up: float, rate_dn: float) -> np.ndarray:
+    """Latency of device i at every split 0..F (F: local) at the given link rates."""
+    loc = np.concatenate([[0.0], np.cumsum(inst.layer_flops[i])])
+    speed = inst.speedup(r[i]) * inst.edge_unit_flops_per_s
+    t = loc / inst.dev_flops_per_s[i] + (loc[-1] - loc) / speed
+    with np.errstate(divide="ignore"):
+        t[:-1] += inst.split_bits[i][:-1] / rate_up + inst.result_bits[i] / rate_dn
+    return t
+
+
+def settle_on_observed_rates(inst: SplitInstance, dec: Decision, max_rounds: int | None = None) -> Decision:
+    """Neurosurgeon's rule at the rates the devices actually get: each offloading device
+    re-chooses its latency-optimal split (running locally included) at its observed uplink and
+    downlink rates, with the subchannels and powers kept; repeat until no device goes local.
+
+    A device going local only removes interference (its own-cell SIC cluster and other cells
+    on its subchannels lose a signal), so the others' rates can only rise: the loop ends after
+    at most U rounds, and at its end every device's latency is at most its local latency.
+    """
+    from edgeinfer.split.model import evaluate
+
+    split = np.asarray(dec.split, dtype=np.int64).copy()
+    nl = inst.num_layers
+    for _ in range(max_rounds or inst.num_devices + 1):
+        off = split < nl
+        cur = Decision(split, np.where(off, dec.up_sub, -1), np.where(off, dec.down_sub, -1),
+                       dec.p_up_w, dec.p_down_w, dec.r)
+        ev = evaluate(inst, cur)
+        new = split.copy()
+        for i in np.flatnonzero(off):
+            new[i] = int(np.argmin(_latency_at_rates(inst, dec.r, int(i), ev.rate_up_bps[i], ev.rate_down_bps[i])))
+        gone = (new >= nl) & off
+        split = new
+        if not gone.any():
+            break
+    off = split < nl
+    return Decision(split, np.where(off, dec.up_sub, -1), np.where(off, dec.down_sub, -1), dec.p_up_w,
+                    dec.p_down_w, dec.r)
+
+
 def neurosurgeon(inst: SplitInstance) -> Decision:
+    """Latency-optimal split from interference-free estimates, then settled on the observed
+    rates (:func:`settle_on_observed_rates`): a device whose offloading is slower than running
+    locally runs locally, as Neurosurgeon's partitioner does at the bandwidth it measures."""
     r = np.full(inst.num_devices, inst.r_max)
-    return _full_power(inst, _latency_split(inst, r), r)
+    return settle_on_observed_rates(inst, _full_power(inst, _latency_split(inst, r), r))
 
 
 def dnn_surgery(inst: SplitInstance, capacity_units: float | None = None) -> Decision:
     cap = inst.r_max if capacity_units is None else float(capacity_units)
     n_cell = np.bincount(inst.cell, minlength=inst.num_aps)[inst.cell]
     r = np.clip(cap / n_cell, inst.r_min, inst.r_max)
-    return _full_power(inst, _latency_split(inst, r), r)
+    return settle_on_observed_rates(inst, _full_power(inst, _latency_split(inst, r), r))
 
 
 def _oma_interference(inst: SplitInstance, sub: np.ndarray, on: np.ndarray, power: np.ndarray,
