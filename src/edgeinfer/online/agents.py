@@ -34,6 +34,9 @@ __all__ = [
     "AGENTS",
     "LEARNING_AGENTS",
     "PPO_HYPERPARAMS",
+    "AGENT_HYPERPARAMS",
+    "RATES",
+    "agent_hyperparams",
     "EvalResult",
     "TrainResult",
     "make_env",
@@ -41,6 +44,9 @@ __all__ = [
     "train",
     "load_policy",
     "load_training_log",
+    "load_policy_bytes",
+    "check_training_log",
+    "policy_bytes",
     "policy_path",
     "save_policy",
     "evaluate",
@@ -50,9 +56,11 @@ AGENTS = ("lymdo", "ppo", "local", "edge", "random", "greedy-dpp")
 LEARNING_AGENTS = ("lymdo", "ppo")
 
 #: PPO settings: §V-A of the paper where it says (nets 128-64, Adam learning rate 3e-4, clip
-#: 0.2). The paper gives nothing else; gamma 0.9, rollouts of 512 slots and an entropy bonus
-#: of 0.01 learned markedly faster than SB3's defaults (gamma 0.99, 2048, 0) in 30k- and
-#: 100k-slot pilot runs (docs/online.md); batch 64, 10 epochs, GAE 0.95 are SB3's defaults.
+#: 0.2). The paper gives nothing else; gamma 0.9 and rollouts of 512 slots learned markedly
+#: faster than SB3's defaults (gamma 0.99, 2048) in 30k- and 100k-slot pilot runs, and the same
+#: grid (gamma 0.9 / 0.99 x entropy bonus 0 / 0.01, 10k slots each) run for both lymdo and ppo
+#: picked gamma 0.9 and no entropy bonus for both (docs/online.md, "Equal tuning effort");
+#: batch 64, 10 epochs, GAE 0.95 are SB3's defaults.
 PPO_HYPERPARAMS: dict[str, Any] = {
     "learning_rate": 3e-4,
     "clip_range": 0.2,
@@ -61,9 +69,21 @@ PPO_HYPERPARAMS: dict[str, Any] = {
     "n_epochs": 10,
     "gamma": 0.9,
     "gae_lambda": 0.95,
-    "ent_coef": 0.01,
+    "ent_coef": 0.0,
 }
+#: per-agent changes to :data:`PPO_HYPERPARAMS`, from the same pilot grid run for both agents
+#: (docs/online.md, "Equal tuning effort")
+AGENT_HYPERPARAMS: dict[str, dict[str, Any]] = {"lymdo": {}, "ppo": {}}
 NET_ARCH = [128, 64]
+#: the arrival rates (req/s) of Fig. 4; training draws one of them per episode
+RATES = (0.5, 1.0, 1.5, 2.0, 2.5)
+
+
+def agent_hyperparams(agent: str) -> dict[str, Any]:
+    """The PPO settings :func:`train` uses for ``agent`` (``lymdo`` or ``ppo``)."""
+    if agent not in LEARNING_AGENTS:
+        raise UnknownNameError("learning agent", agent, LEARNING_AGENTS)
+    return {**PPO_HYPERPARAMS, **AGENT_HYPERPARAMS[agent]}
 #: tolerance of ``energy_budget_met`` / ``memory_budget_met`` on the time-averaged use
 BUDGET_TOL = 0.02
 #: training reward scale (the curves report unscaled rewards)
@@ -175,7 +195,7 @@ def _ppo(agent: str, env: Any, seed: int, device: str = "cpu", overrides: dict[s
     from stable_baselines3 import PPO
 
     pk = {"net_arch": {"pi": list(NET_ARCH), "vf": list(NET_ARCH)}}
-    hp = {**PPO_HYPERPARAMS, **(overrides or {})}
+    hp = {**agent_hyperparams(agent), **(overrides or {})}
     return PPO("MlpPolicy", env, seed=seed, policy_kwargs=pk, verbose=0, device=device, **hp)
 
 
@@ -185,7 +205,7 @@ def train(
     episodes: int = 2000,
     steps: int = 200,
     seed: int = 0,
-    arrival_rate: float | Sequence[float] = (0.5, 1.0, 1.5, 2.0, 2.5),
+    arrival_rate: float | Sequence[float] = RATES,
     cfg: LyMDOConfig | None = None,
     progress: bool = False,
     n_steps: int | None = None,
@@ -284,9 +304,13 @@ class _PolicyConfig(StrictModel):
     log_obs: bool
     net_arch: dict[Literal["pi", "vf"], list[int]]
     activation: Literal["tanh", "relu"]
+    #: ``"actor"``: only the policy network's tensors are stored (the value network is not
+    #: needed to act; a loaded policy is never trained further): about half the size
+    parts: Literal["actor-critic", "actor"] = "actor-critic"
 
 
-def _policy_config(result_or_model: Any, agent: str, models: Sequence[str], num_layers: Sequence[int]) -> dict:
+def _policy_config(result_or_model: Any, agent: str, models: Sequence[str], num_layers: Sequence[int],
+                   parts: str = "actor-critic") -> dict:
     import torch
 
     pol = result_or_model.policy
@@ -296,7 +320,39 @@ def _policy_config(result_or_model: Any, agent: str, models: Sequence[str], num_
         raise InvalidInstanceError("policy", "only edgeinfer's own PPO MLP policies (train()) can be saved")
     return {"format": POLICY_FORMAT, "version": POLICY_VERSION, "agent": agent, "models": list(models),
             "num_layers": [int(x) for x in num_layers], "log_obs": True,
-            "net_arch": {"pi": [int(x) for x in net["pi"]], "vf": [int(x) for x in net["vf"]]}, "activation": act}
+            "net_arch": {"pi": [int(x) for x in net["pi"]], "vf": [int(x) for x in net["vf"]]}, "activation": act,
+            **({"parts": parts} if parts != "actor-critic" else {})}
+
+
+#: tensor-name prefixes of the value (critic) side of SB3's ``ActorCriticPolicy``
+_VALUE_PREFIXES = ("mlp_extractor.value_net.", "value_net.", "vf_features_extractor.")
+
+
+def _is_value_tensor(name: str) -> bool:
+    return name.startswith(_VALUE_PREFIXES)
+
+
+#: timestamp of every entry of a saved policy zip (fixed: the same policy gives the same bytes)
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def policy_bytes(conf: dict[str, Any], tensors: dict[str, Any]) -> bytes:
+    """The bytes of a policy file: a zip of ``edgeinfer-policy.json`` and ``weights.safetensors``
+    with fixed timestamps and sorted keys, so equal policies give byte-identical files."""
+    import io
+    import zipfile
+
+    from safetensors.torch import save as st_save
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in ((POLICY_CONFIG, json.dumps(conf, indent=1, sort_keys=True).encode()),
+                           (POLICY_WEIGHTS, st_save(dict(sorted(tensors.items()))))):
+            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data)
+    return buf.getvalue()
 
 
 def _build_policy(conf: _PolicyConfig) -> Any:
@@ -324,38 +380,37 @@ def policy_path(path: str | Path) -> Path:
     return p if p.suffix == ".zip" else p.with_name(p.name + ".zip")
 
 
-def save_policy(result: TrainResult, path: str | Path) -> Path:
+def save_policy(result: TrainResult, path: str | Path, *, actor_only: bool = False,
+                log: bool = True) -> Path:
     """Save a trained policy as data: a zip holding ``edgeinfer-policy.json`` (agent, the devices'
     models and layer counts, network architecture) and ``weights.safetensors`` (the policy
-    network's tensors), plus ``<stem>.train.json`` with the training curve. Nothing pickled:
-    :func:`load_policy` rebuilds the network from the JSON and loads only tensors.
+    network's tensors), plus (``log``) ``<stem>.train.json`` with the training curve. Nothing
+    pickled: :func:`load_policy` rebuilds the network from the JSON and loads only tensors.
+    ``actor_only`` stores the policy network alone (the value network is only used in
+    training; about half the size). The zip's bytes depend only on the policy (fixed
+    timestamps, sorted keys).
 
     ``path`` gets ``.zip`` appended if it has another suffix; links, devices, FIFOs are never
     replaced (the file is written beside it and renamed)."""
-    import io
-    import zipfile
-
-    from safetensors.torch import save as st_save
-
     from edgeinfer.core.io import check_output_path, write_bytes_atomic, write_json
 
     p = policy_path(path)
     side = p.with_suffix(".train.json")
     check_output_path(p)
-    check_output_path(side)
+    if log:
+        check_output_path(side)
     env = result.model.get_env()
     base = env.envs[0].unwrapped if env is not None and hasattr(env, "envs") else None
     if base is None:
         raise InvalidInstanceError("policy", "the trained model has no environment to describe")
-    conf = _policy_config(result.model, result.agent, base.cfg.models, base.tables.num_layers)
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in result.model.policy.state_dict().items()}
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(POLICY_CONFIG, json.dumps(conf, indent=1))
-        zf.writestr(POLICY_WEIGHTS, st_save(tensors))
-    write_bytes_atomic(p, buf.getvalue())
-    write_json(side, {"agent": result.agent, "timesteps": result.timesteps, "wall_s": result.wall_s,
-                      "episode_rewards": result.episode_rewards}, indent=None)
+    conf = _policy_config(result.model, result.agent, base.cfg.models, base.tables.num_layers,
+                          "actor" if actor_only else "actor-critic")
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in result.model.policy.state_dict().items()
+               if not (actor_only and _is_value_tensor(k))}
+    write_bytes_atomic(p, policy_bytes(conf, tensors))
+    if log:
+        write_json(side, {"agent": result.agent, "timesteps": result.timesteps, "wall_s": result.wall_s,
+                          "episode_rewards": result.episode_rewards}, indent=None)
     return p
 
 
@@ -367,16 +422,22 @@ def load_training_log(path: str | Path) -> dict[str, Any] | None:
     side = Path(path).with_suffix(".train.json")
     if not os.path.lexists(side):
         return None
-    doc = read_json(side)
+    return check_training_log(read_json(side), str(side))
+
+
+def check_training_log(doc: Any, source: str) -> dict[str, Any]:
+    """``doc`` if it is a training log (a JSON object whose ``episode_rewards`` is a list of
+    finite numbers), else :class:`InvalidInstanceError` (field ``policy``) naming ``source``."""
     rewards = doc.get("episode_rewards", []) if isinstance(doc, dict) else None
     if not isinstance(rewards, list) or not all(
             isinstance(r, int | float) and not isinstance(r, bool) and math.isfinite(r) for r in rewards):
-        raise InvalidInstanceError("policy", f"{side}: not a training log (episode_rewards must be a list of "
+        raise InvalidInstanceError("policy", f"{source}: not a training log (episode_rewards must be a list of "
                                              "finite numbers)")
+    assert isinstance(doc, dict)
     return doc
 
 
-def _refuse(p: Path, why: str) -> InvalidInstanceError:
+def _refuse(p: Path | str, why: str) -> InvalidInstanceError:
     return InvalidInstanceError("policy", f"{p}: refused, {why}")
 
 
@@ -387,7 +448,7 @@ def _read_policy_bytes(p: Path) -> bytes:
     return read_file_bytes(p, what="policy file", cap=MAX_POLICY_BYTES, field="policy")
 
 
-def _read_entry(zf: Any, name: str, p: Path) -> bytes:
+def _read_entry(zf: Any, name: str, p: Path | str) -> bytes:
     info = zf.getinfo(name)
     if info.file_size > MAX_POLICY_BYTES:
         raise _refuse(p, f"{name} would unpack to {info.file_size} bytes")
@@ -408,6 +469,14 @@ def load_policy(path: str | Path) -> SB3Policy:
     configuration with unknown keys or values (an unknown model profile included), tensors
     with other names, shapes or dtypes than the network has, or non-finite weights.
     """
+    p = Path(path)
+    if not os.path.lexists(p) and os.path.lexists(str(p) + ".zip"):
+        p = Path(str(p) + ".zip")
+    return load_policy_bytes(_read_policy_bytes(p), p)
+
+
+def load_policy_bytes(data: bytes, p: Path | str) -> SB3Policy:
+    """:func:`load_policy` on a file's bytes (``p`` names it in messages)."""
     import io
     import zipfile
 
@@ -415,10 +484,8 @@ def load_policy(path: str | Path) -> SB3Policy:
 
     from edgeinfer.core.validation import parse_model
 
-    p = Path(path)
-    if not os.path.lexists(p) and os.path.lexists(str(p) + ".zip"):
-        p = Path(str(p) + ".zip")
-    data = _read_policy_bytes(p)
+    if len(data) > MAX_POLICY_BYTES:
+        raise _refuse(p, f"larger than {MAX_POLICY_BYTES} bytes")
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         names = zf.namelist()
@@ -468,7 +535,8 @@ def load_policy(path: str | Path) -> SB3Policy:
         tensors = st_load(raw_w)
     except Exception as exc:  # noqa: BLE001 - any decoding failure of the tensor file is bad input
         raise _refuse(p, f"{POLICY_WEIGHTS} is not a safetensors file ({type(exc).__name__})") from None
-    want = policy.state_dict()
+    full = policy.state_dict()
+    want = ({k: v for k, v in full.items() if not _is_value_tensor(k)} if conf.parts == "actor" else full)
     if set(tensors) != set(want):
         extra, missing = sorted(set(tensors) - set(want)), sorted(set(want) - set(tensors))
         raise _refuse(p, f"{POLICY_WEIGHTS} does not fit the network (unexpected {extra[:3]}, missing {missing[:3]})")
@@ -481,6 +549,8 @@ def load_policy(path: str | Path) -> SB3Policy:
                              f"{t.dtype} {tuple(t.shape)}")
         if not bool(torch.isfinite(got).all()):
             raise _refuse(p, f"{POLICY_WEIGHTS}: {k} holds non-finite weights")
+    if conf.parts == "actor":  # the value network is not stored: zeros (it is never used to act)
+        tensors = {**{k: torch.zeros_like(v) for k, v in full.items() if _is_value_tensor(k)}, **tensors}
     policy.load_state_dict(tensors, strict=True)
     return SB3Policy(policy, conf.agent, models=tuple(conf.models))
 
@@ -501,6 +571,16 @@ class EvalResult:
     reward: np.ndarray
     energy_budget_j: np.ndarray
     memory_budget_bytes: np.ndarray
+
+    def head(self, slots: int) -> EvalResult:
+        """The first ``slots`` slots of the run (an episode of that length with the same seed
+        has exactly these traces: the draws do not depend on the episode length)."""
+        k = max(1, int(slots))
+        return EvalResult(agent=self.agent, arrival_rate=self.arrival_rate, delay_s=self.delay_s[:k],
+                          energy_j=self.energy_j[:k], memory_bytes=self.memory_bytes[:k],
+                          energy_queue=self.energy_queue[:k], memory_queue=self.memory_queue[:k],
+                          reward=self.reward[:k], energy_budget_j=self.energy_budget_j,
+                          memory_budget_bytes=self.memory_budget_bytes)
 
     def summary(self) -> dict[str, Any]:
         """Averages over slots and devices; a budget counts as met when every device's
