@@ -40,7 +40,9 @@ def test_measured_of_values_gives_t_interval():
     (Measured(1.0), "reproduced"),
     (Measured(2.3), "partly"),
     (Measured(3.0), "not reproduced"),
-    (Measured(3.0, 1.9, 4.1, 5), "reproduced"),     # the interval overlaps the target
+    (Measured(1.0, 0.2, 2.4, 5), "reproduced"),     # mean in target, interval inside (0, 2.5)
+    (Measured(1.0, -5.0, 7.0, 5), "partly"),        # mean in target, interval too wide to decide
+    (Measured(3.0, 1.9, 4.1, 5), "partly"),         # the interval overlaps the target, the mean does not
     (Measured(3.0, 2.4, 3.6, 5), "partly"),
     (Measured(3.0, 2.6, 3.4, 5), "not reproduced"),
     (None, "not measured"),
@@ -55,6 +57,12 @@ def test_reasons_and_fixed_verdicts():
     assert c.judge(Measured(5.0)) == ("not reproduced", "the SNR is too high")
     assert "inside 0 to 1" in c.judge(Measured(0.5))[1]
     assert "inside >= 2" in _claim(target=(2.0, math.inf)).judge(Measured(3.0))[1]
+    assert "too few realisations" in c.judge(Measured(0.5, -3.0, 4.0, 3))[1]
+    # without partly, the interval may reach one target width past each side
+    assert c.tolerance_range == (-1.0, 2.0)
+    assert c.judge(Measured(0.5, -0.9, 1.9, 4))[0] == "reproduced"
+    assert c.judge(Measured(0.5, -1.1, 1.9, 4))[0] == "partly"
+    assert _claim(target=(1.1, math.inf), partly=(1.02, 1.1)).tolerance_range == (1.02, math.inf)
     nc = _claim(verdict="not comparable", reasons={"not comparable": "other hardware"})
     assert nc.judge(Measured(1.0)) == ("not comparable", "other hardware")
     assert not _claim().judged and nc.judged
@@ -83,7 +91,7 @@ def test_settings_declaration_checked():
 
 def _toy_with_paper_setting():
     paper_claim = Claim("f(3, 1) = 3 sin(1) + 1", 3 * math.sin(1.0) + 1, toy._mean_value, unit="1",
-                        target=(3 * math.sin(1.0) + 0.9, 3 * math.sin(1.0) + 1.1), setting="paper")
+                        target=(3 * math.sin(1.0) + 0.75, 3 * math.sin(1.0) + 1.25), setting="paper")
     return dataclasses.replace(toy.STUDY, settings={"paper": {"a": 3.0}}, fixture=False,
                                setting_notes={"paper": "a = 3"},
                                claims=[*toy.STUDY.claims[:1], paper_claim])

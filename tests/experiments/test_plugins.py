@@ -117,7 +117,7 @@ def wrapped_solver():
 def test_algorithms_compares_a_registered_solver(wrapped_solver, tmp_path, capsys):
     out = tmp_path / "o"
     argv = ["reproduce", "slide", "--algorithms", f"slide,{wrapped_solver}", "-n", "1", "--jobs", "1",
-            "--set", "num_users=8", "--out", str(out)]
+            "--set", "num_users=8", "--setting", "default", "--out", str(out)]
     assert main(argv) == 0
     s = json.loads((out / "summary.json").read_text())
     assert s["algorithms"] == ["slide", "my-sequential"] and set(s["metrics"]) == {"slide", "my-sequential"}
@@ -127,11 +127,11 @@ def test_algorithms_compares_a_registered_solver(wrapped_solver, tmp_path, capsy
     assert m["my-sequential"] <= m["slide"]  # sequential never beats SLIDE
     assert (out / "figures" / "served_vs_bandwidth.png").exists()
     claims = {c["claim"]: c for c in s["claims"]}
-    seq = next(c for k, c in claims.items() if k.startswith("SLIDE serves more users"))
-    assert seq["measured"] is None and "sequential" in seq["note"]
+    seq = next(c for k, c in claims.items() if k.startswith("SLIDE significantly improves"))
+    assert seq["measured"] is None and "sequential" in seq["note"] and seq["verdict"] == "not measured"
     assert "--algorithms" in (out / "report.md").read_text()
     # the algorithm list is part of the cache key: the default run computes its own tasks
-    again = run_study("slide", out, realisations=1, overrides={"num_users": 8}, figures=False)
+    again = run_study("slide", out, realisations=1, overrides={"num_users": 8}, figures=False, setting="default")
     assert again.tasks_executed == again.tasks_total
     capsys.readouterr()
     assert main(["reproduce", "--list", "slide"]) == 0

@@ -126,9 +126,11 @@ class Claim:
     (``--algorithms``) lacks one of them, the claim is reported as not measured.
 
     The verdict (:meth:`judge`): ``verdict`` when fixed (``"not comparable"``: a quantity we do
-    not model, a running time on other hardware); otherwise, with an interval (``n >= 2``), the
-    interval overlapping ``target`` is ``reproduced``, overlapping ``partly`` is ``partly``,
-    anything else ``not reproduced``; with one value the value itself must lie in the range.
+    not model, a running time on other hardware); otherwise ``reproduced`` when our mean lies
+    in ``target`` and its 95 % interval stays inside :attr:`tolerance_range` (the hull of
+    ``target`` and ``partly``: a result too imprecise to tell the claim from its neighbours is
+    not reproduced), ``partly`` when the interval overlaps that range, ``not reproduced``
+    otherwise. With one value (``n = 1``) the interval is the value itself.
     ``reasons`` maps a verdict to one sentence naming its cause (a generic sentence from the
     numbers otherwise). ``source`` is where the paper says it ("Fig. 8", "Sec. V-B"), ``docs``
     the docs section that explains our reading, ``setting`` the study setting under which the
@@ -179,19 +181,40 @@ class Claim:
         if self.target is None:
             return "not comparable", self.reasons.get("not comparable", "no target range declared")
         lo, hi = (m.low, m.high) if m.low is not None and m.high is not None else (m.mean, m.mean)
-        if _overlaps(lo, hi, self.target):
+        tol = self.tolerance_range
+        inside = self.target[0] <= m.mean <= self.target[1]
+        precise = tol[0] <= lo and hi <= tol[1]
+        if inside and precise:
             v = "reproduced"
-        elif self.partly is not None and _overlaps(lo, hi, self.partly):
+        elif _overlaps(lo, hi, tol):
             v = "partly"
         else:
             v = "not reproduced"
         if v in self.reasons:
             return v, self.reasons[v]
         ours = f"{m.mean:.4g}" if m.low is None else f"{m.mean:.4g} (95 % CI {m.low:.4g} to {m.high:.4g}, n={m.n})"
-        where = {"reproduced": "inside", "partly": "outside the paper's range but inside"}.get(v, "outside")
-        rng = self.target if v != "partly" else self.partly
-        assert rng is not None
-        return v, f"ours {ours} is {where} {_fmt_range(rng)}"
+        if v == "reproduced":
+            return v, f"ours {ours} is inside {_fmt_range(self.target)}"
+        if v == "partly" and inside:
+            return v, (f"ours {ours} has its mean inside {_fmt_range(self.target)} but its interval reaches "
+                       f"outside {_fmt_range(tol)}: too few realisations to decide")
+        if v == "partly":
+            return v, f"ours {ours} is outside {_fmt_range(self.target)} but reaches {_fmt_range(tol)}"
+        return v, f"ours {ours} is outside {_fmt_range(tol)}"
+
+    @property
+    def tolerance_range(self) -> tuple[float, float]:
+        """The range the 95 % interval must stay inside for ``reproduced`` and overlap for
+        ``partly``: the hull of ``target`` and ``partly``, or without ``partly`` the target
+        widened by its own width on each side (an unbounded target stays as it is)."""
+        assert self.target is not None
+        a, b = self.target
+        if self.partly is not None:
+            return min(a, self.partly[0]), max(b, self.partly[1])
+        w = b - a
+        if not math.isfinite(w):
+            return a, b
+        return a - w, b + w
 
 
 @dataclass(frozen=True)

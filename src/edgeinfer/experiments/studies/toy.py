@@ -62,8 +62,8 @@ STUDY = Study(
         Figure("fig_phase", x="b", y="value", xlabel="phase b (rad)", ylabel="f (1)"),
     ],
     claims=[Claim("f(2, 1) = 2 sin(1) + 1", 2 * math.sin(1.0) + 1.0, _mean_value, unit="1 (the value of f)",
-                  source="definition", target=(2 * math.sin(1.0) + 0.9, 2 * math.sin(1.0) + 1.1),
-                  partly=(2 * math.sin(1.0) + 0.5, 2 * math.sin(1.0) + 1.5),
+                  source="definition", target=(2 * math.sin(1.0) + 0.75, 2 * math.sin(1.0) + 1.25),
+                  partly=(2 * math.sin(1.0) + 0.25, 2 * math.sin(1.0) + 1.75),
                   reasons={"reproduced": "the mean of noisy observations of f is f"})],
     fixture=True,
 )
