@@ -1,3 +1,4 @@
+# ruff: noqa: E741  (I is the paper's score tensor I_{i,n}^{(k)})
 """MBA parameter selection (P2.1) side by side with general solvers (issue 16).
 
 Peers, each given the paper's compact formulation (P2.1: ``y[i, n]`` block broadcast,

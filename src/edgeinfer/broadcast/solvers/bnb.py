@@ -27,6 +27,7 @@ from edgeinfer.broadcast.problem import PROBLEM, MBAInstance, MBASolution
 from edgeinfer.broadcast.solvers.common import SelectionResult, prune_redundant, reduce_problem
 from edgeinfer.broadcast.solvers.component import Component, highspy
 from edgeinfer.broadcast.solvers.greedy import adaptive_greedy_select, greedy_select
+from edgeinfer.broadcast.solvers.lagrange import lagrangian_bound
 from edgeinfer.broadcast.solvers.plan import POWER, solution_from_selection
 from edgeinfer.core.options import Param
 from edgeinfer.core.registry import register_solver
@@ -65,6 +66,13 @@ class BnbConfig:
     node_dominance:
         Engine ``tree``: node-level dominance in the propagation (valid, but it rarely fires
         on random libraries and costs more than it saves).
+    lagrangian_iterations:
+        Components under ``large_pairs`` usable pairs: at most this many column-generation
+        rounds of the Lagrangian bound (:func:`~edgeinfer.broadcast.solvers.lagrange.lagrangian_bound`,
+        each device's assemblies convexified) before the branch and bound; when its round-up
+        reaches the incumbent (improved by rounding the master LP) the component is proven
+        without search. 0: off. Large components never run it (at 12 x 12 it costs 11-40 s
+        and its round-up equals HiGHS' bound; docs/broadcast.md §3).
     """
 
     engine: str = "highs"
@@ -74,11 +82,12 @@ class BnbConfig:
     best_block_rows: bool = True
     large_pairs: int = 1500
     node_dominance: bool = False
+    lagrangian_iterations: int = 200
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
             raise ValueError(f"unknown bnb engine {self.engine!r}; use {' or '.join(ENGINES)}")
-        for name in ("node_limit", "max_cuts_per_device", "large_pairs"):
+        for name in ("node_limit", "max_cuts_per_device", "large_pairs", "lagrangian_iterations"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
                 raise ValueError(f"BnbConfig.{name} must be a non-negative integer, got {v!r}")
@@ -127,22 +136,42 @@ def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: f
     lb_total = 0.0
     stats: dict = {"components": len(red.components), "removed_dominated": red.removed_dominated,
                    "removed_unusable": red.removed_unusable, "nodes": 0, "lps": 0,
-                   "greedy_blocks": greedy.blocks}
+                   "greedy_blocks": greedy.blocks, "lagrangian_bound": None, "lagrangian_iterations": 0,
+                   "proven_by_lagrangian": 0}
     status = "optimal"
+    lag_total = 0.0
     for devs in sorted(red.components, key=len):
-        large = cfg.engine == "highs" and int(red.U[:, :, devs].sum()) >= cfg.large_pairs
+        pairs = int(red.U[:, :, devs].sum())
+        large = cfg.engine == "highs" and pairs >= cfg.large_pairs
         comp = Component(I, c, red.U, devs, max_cuts=0 if large else cfg.max_cuts_per_device,
                          node_dominance=cfg.node_dominance)
-        if cfg.engine == "highs":
-            yb, lb, st = _highs_component(comp, greedy.y, deadline, cfg, large=large)
+        start = map_to_component(comp, greedy.y) if greedy.y is not None else None
+        lag = None
+        if cfg.lagrangian_iterations and pairs < cfg.large_pairs and time.perf_counter() < deadline:
+            left = None if not math.isfinite(deadline) else max(0.01, deadline - time.perf_counter())
+            lag = lagrangian_bound(comp, start, max_iterations=cfg.lagrangian_iterations, time_limit_s=left)
+            start = lag.incumbent
+            stats["lagrangian_iterations"] += lag.iterations
+            lag_total += lag.bound
         else:
-            yb, lb, st = _tree_component(comp, greedy.y, deadline, cfg.node_limit)
+            lag_total = math.nan  # not every component has one: no total
+        if lag is not None and lag.proven:
+            yb, lb, st = lag.incumbent, float(lag.incumbent.sum()), {"nodes": 0, "lps": 0, "status": "optimal"}
+            stats["proven_by_lagrangian"] += 1
+        elif cfg.engine == "highs":
+            yb, lb, st = _highs_component(comp, start, deadline, cfg, large=large)
+        else:
+            yb, lb, st = _tree_component(comp, start, deadline, cfg.node_limit)
+        if lag is not None:
+            lb = max(lb, min(float(yb.sum()), float(math.ceil(lag.bound - 1e-6))))
         stats["nodes"] += st["nodes"]
         stats["lps"] += st["lps"]
         if st["status"] != "optimal":
             status = "time_limit"
         y_total |= comp.y_full(yb)
         lb_total += lb
+    if red.components and math.isfinite(lag_total):
+        stats["lagrangian_bound"] = lag_total
     y_total = prune_redundant(I, c, y_total)
     if status == "optimal":
         lb_total = float(y_total.sum())
@@ -151,17 +180,15 @@ def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: f
     return SelectionResult(y_total, status, lb_total, stats)
 
 
-def _tree_component(comp: Component, y_greedy: np.ndarray | None, deadline: float,
+def _tree_component(comp: Component, start: np.ndarray | None, deadline: float,
                     node_limit: int | None) -> tuple[np.ndarray, float, dict]:
-    """Engine ``tree``: one component by our best-first tree (LP bounds, propagation, rounding)."""
+    """Engine ``tree``: one component by our best-first tree (LP bounds, propagation, rounding);
+    ``start``: a feasible selection of the component's blocks (the incumbent) or ``None``."""
     nb = comp.nb
     st: dict = {"nodes": 0, "lps": 0, "status": "optimal"}
     inc_val, inc = math.inf, None
-    # greedy incumbent: its blocks for these devices, mapped onto kept (undominated) blocks
-    if y_greedy is not None:
-        yb = map_to_component(comp, y_greedy)
-        if yb is not None:
-            inc_val, inc = float(yb.sum()), yb
+    if start is not None:
+        inc_val, inc = float(start.sum()), start
     lb0, ub0 = np.zeros(nb), np.ones(nb)
     ok, lb0, ub0, xm = comp.propagate(lb0, ub0)
     if not ok:  # cannot happen after reduce_problem's feasibility check
@@ -229,16 +256,17 @@ def _tree_component(comp: Component, y_greedy: np.ndarray | None, deadline: floa
     return inc, float(lower), st
 
 
-def _highs_component(comp: Component, y_greedy: np.ndarray | None, deadline: float,
+def _highs_component(comp: Component, start: np.ndarray | None, deadline: float,
                      config: BnbConfig, *, large: bool) -> tuple[np.ndarray, float, dict]:
     """Engine ``highs``: one component by HiGHS MILP on the reduced model with deviation cuts;
-    ``large`` (at least ``config.large_pairs`` usable pairs, decided once in :func:`bnb_select`)
-    adds the LP-rounding start."""
+    ``start``: a feasible selection of the component's blocks or ``None``; ``large`` (at least
+    ``config.large_pairs`` usable pairs, decided once in :func:`bnb_select`) adds the
+    LP-rounding start."""
     hs = highspy()
     node_limit = config.node_limit
     st: dict = {"nodes": 0, "lps": 0, "status": "optimal"}
     nb = comp.nb
-    inc = map_to_component(comp, y_greedy) if y_greedy is not None else None
+    inc = start
     if inc is None:
         inc = comp.round_up(np.full(nb, 0.5), np.zeros(nb), np.ones(nb))
     if inc is None:  # cannot happen: every kept block together is feasible
@@ -336,9 +364,13 @@ def map_to_component(comp: Component, y: np.ndarray) -> np.ndarray | None:
                                "or tree (our best-first tree)", choices=ENGINES),
                          Param("node_limit", BnbConfig.node_limit, int, "stop after this many branch-and-bound "
                                "nodes (incumbent + bound, status time_limit); null: no limit",
-                               bounds=(0, None), optional=True)))
+                               bounds=(0, None), optional=True),
+                         Param("lagrangian_iterations", BnbConfig.lagrangian_iterations, int,
+                               "column-generation rounds of the Lagrangian bound (each device's assemblies "
+                               "convexified) on components under 1,500 usable pairs; 0: off", bounds=(0, None))))
 def solve_bnb(inst: MBAInstance, *, options: SolveOptions) -> MBASolution:
     p = options.params
     sel = bnb_select(inst.scores, inst.qos, inst.own_model, time_limit_s=options.time_limit_s,
-                     config=BnbConfig(engine=p["engine"], node_limit=p["node_limit"]))
+                     config=BnbConfig(engine=p["engine"], node_limit=p["node_limit"],
+                                      lagrangian_iterations=p["lagrangian_iterations"]))
     return solution_from_selection(inst, sel, algorithm="bnb", power=p["power"], exact=True)
