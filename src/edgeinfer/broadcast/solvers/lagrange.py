@@ -101,12 +101,13 @@ def cheapest_assembly(scores: list[np.ndarray], costs: list[np.ndarray], need: f
 
 def lagrangian_bound(comp: Component, start: np.ndarray | None, *, max_iterations: int,
                      round_every: int = 5, master_ip_nodes: int = 20,
-                     time_limit_s: float | None = None) -> LagrangianBound:
+                     time_limit_s: float | None = None, stop_at_proof: bool = True) -> LagrangianBound:
     """Column generation for the bound of the module docstring on one component.
 
     ``start``: a feasible selection of the component's blocks (its best assemblies seed the
     master; ``None``: every kept block). At most ``max_iterations`` pricing rounds; stops
-    early once ``ceil(bound - 1e-6)`` reaches the incumbent (proven optimal). Every
+    early once ``ceil(bound - 1e-6)`` reaches the incumbent (proven optimal) unless
+    ``stop_at_proof`` is false (then it runs to convergence: the full bound). Every
     ``round_every`` rounds (and at the end) the master's fractional ``y`` is rounded into a
     feasible selection (:meth:`~edgeinfer.broadcast.solvers.component.Component.round_up`),
     which replaces the incumbent when it has fewer blocks. If the bound is not proven at
@@ -188,13 +189,15 @@ def lagrangian_bound(comp: Component, start: np.ndarray | None, *, max_iteration
             r = red[g]
             value += float(r[r < 0].sum()) if np.any(r < 0) else float(r.min())
         best = max(best, value)
-        if math.ceil(best - 1e-6) >= inc.sum():
+        if stop_at_proof and math.ceil(best - 1e-6) >= inc.sum():
             proven = True
             break
         if not added:
             converged = True
             break
     if not proven and it:
+        if not stop_at_proof:
+            h.run()  # the last columns' master, for the rounding
         improve()
         proven = math.ceil(best - 1e-6) >= inc.sum()
     if not proven and it and master_ip_nodes > 0:
