@@ -58,6 +58,7 @@ class LagrangianBound:
     converged: bool
     incumbent: np.ndarray
     proven: bool
+    multipliers: np.ndarray | None = None
 
 
 def cheapest_assembly(scores: list[np.ndarray], costs: list[np.ndarray], need: float) -> tuple[float, list[int]] | None:
@@ -101,7 +102,8 @@ def cheapest_assembly(scores: list[np.ndarray], costs: list[np.ndarray], need: f
 
 def lagrangian_bound(comp: Component, start: np.ndarray | None, *, max_iterations: int,
                      round_every: int = 5, master_ip_nodes: int = 20,
-                     time_limit_s: float | None = None, stop_at_proof: bool = True) -> LagrangianBound:
+                     time_limit_s: float | None = None, stop_at_proof: bool = True,
+                     warm: np.ndarray | None = None, smoothing: float = 0.0) -> LagrangianBound:
     """Column generation for the bound of the module docstring on one component.
 
     ``start``: a feasible selection of the component's blocks (its best assemblies seed the
@@ -114,7 +116,10 @@ def lagrangian_bound(comp: Component, start: np.ndarray | None, *, max_iteration
     the end, the restricted master is solved as an integer programme over the generated
     assemblies (price and branch: a primal heuristic, at most ``master_ip_nodes`` HiGHS
     nodes; ``time_limit_s``, set only when the user set a time limit, caps the rounds and it): every integer solution
-    is a feasible selection (each device keeps one of its feasible assemblies inside ``y``)."""
+    is a feasible selection (each device keeps one of its feasible assemblies inside ``y``).
+    ``warm``: multipliers ``[nb, Kc]`` (e.g. the compact LP's duals of ``x <= y``) whose priced
+    assemblies seed the master beside the start's. ``smoothing`` in ``[0, 1)``: Wentges
+    dual smoothing (pricing at ``smoothing * best + (1 - smoothing) * duals``)."""
     hs = highspy()
     nb, Kc = comp.nb, comp.Kc
     need = comp.cc - qos_tol(comp.cc) - PRICE_TOL * np.maximum(1.0, np.abs(comp.cc))
@@ -145,7 +150,13 @@ def lagrangian_bound(comp: Component, start: np.ndarray | None, *, max_iteration
     xa = comp.assignment(inc)
     for kk in range(Kc):
         add(kk, [int(b) for b in pairs[(xa > 0.5) & (pairs[:, 1] == kk), 0]])
+        if warm is not None:
+            out = cheapest_assembly([comp.S[g, kk] for g in usable[kk]],
+                                    [np.maximum(warm[g, kk], 0.0) for g in usable[kk]], need[kk])
+            if out is not None:
+                add(kk, [int(usable[kk][n][j]) for n, j in enumerate(out[1])])
     best = -math.inf
+    best_P = None
     master = math.inf
     converged = proven = False
     it = 0
@@ -156,6 +167,23 @@ def lagrangian_bound(comp: Component, start: np.ndarray | None, *, max_iteration
         yr = comp.round_up(np.asarray(h.getSolution().col_value)[:nb], zeros, ones)
         if yr is not None and comp.feasible(yr) and yr.sum() < inc.sum():
             inc = yr
+
+    def price_all(Pm: np.ndarray) -> tuple[float, list[tuple[int, list[int]]]]:
+        """``L(Pm)`` and every device's cheapest assembly at ``Pm``."""
+        value = 0.0
+        cols = []
+        for kk in range(Kc):
+            out = cheapest_assembly([comp.S[g, kk] for g in usable[kk]], [Pm[g, kk] for g in usable[kk]], need[kk])
+            if out is None:  # pragma: no cover - components are feasible after reduce_problem
+                raise ArithmeticError("a device of a component has no feasible assembly")
+            value += out[0]
+            cols.append((kk, [int(usable[kk][n][j]) for n, j in enumerate(out[1])]))
+        # the y part: every block with negative reduced cost, and at least one block per position
+        red = 1.0 - Pm.sum(axis=1)
+        for g in comp.by_pos:
+            r = red[g]
+            value += float(r[r < 0].sum()) if np.any(r < 0) else float(r.min())
+        return value, cols
 
     stop = math.inf if time_limit_s is None else time.perf_counter() + time_limit_s
     for it in range(1, max_iterations + 1):  # noqa: B007 (the count is reported)
@@ -172,23 +200,22 @@ def lagrangian_bound(comp: Component, start: np.ndarray | None, *, max_iteration
         sigma = duals[nx:]
         P = np.zeros((nb, Kc))
         P[pairs[:, 0], pairs[:, 1]] = pi
-        value = 0.0
+        # Wentges smoothing: price at a point between the best multipliers and the master's
+        # duals; columns are kept where they price out at the master's duals, and a round
+        # that finds none there prices at the master's duals themselves (exact convergence test)
         added = 0
-        for kk in range(Kc):
-            out = cheapest_assembly([comp.S[g, kk] for g in usable[kk]], [P[g, kk] for g in usable[kk]], need[kk])
-            if out is None:  # pragma: no cover - components are feasible after reduce_problem
-                raise ArithmeticError("a device of a component has no feasible assembly")
-            v, choice = out
-            value += v
-            if v < sigma[kk] - 1e-9:
-                add(kk, [int(usable[kk][n][j]) for n, j in enumerate(choice)])
-                added += 1
-        # the y part: every block with negative reduced cost, and at least one block per position
-        red = 1.0 - P.sum(axis=1)
-        for g in comp.by_pos:
-            r = red[g]
-            value += float(r[r < 0].sum()) if np.any(r < 0) else float(r.min())
-        best = max(best, value)
+        for Pp in ((smoothing * best_P + (1 - smoothing) * P) if best_P is not None and smoothing > 0 else None, P):
+            if Pp is None:
+                continue
+            value, cols = price_all(Pp)
+            if value > best:
+                best, best_P = value, Pp
+            for kk, q in cols:
+                if float(P[q, kk].sum()) < sigma[kk] - 1e-9:
+                    add(kk, q)
+                    added += 1
+            if added:
+                break
         if stop_at_proof and math.ceil(best - 1e-6) >= inc.sum():
             proven = True
             break
@@ -217,4 +244,97 @@ def lagrangian_bound(comp: Component, start: np.ndarray | None, *, max_iteration
                     inc = pruned
         proven = math.ceil(best - 1e-6) >= inc.sum()
     return LagrangianBound(bound=best, master=master, iterations=it, columns=columns, converged=converged,
-                           incumbent=inc, proven=proven)
+                           incumbent=inc, proven=proven, multipliers=best_P)
+
+
+def _pareto(s: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (score, cost) states no other state beats on both, by score descending."""
+    order = np.lexsort((c, -s))
+    s, c = s[order], c[order]
+    keep = np.empty(len(c), bool)
+    keep[0] = True
+    np.less(c[1:], np.minimum.accumulate(c)[:-1], out=keep[1:])
+    return s[keep], c[keep]
+
+
+def cheapest_through(scores: list[np.ndarray], costs: list[np.ndarray], need: float) -> list[np.ndarray]:
+    """For every position ``n`` and choice ``j`` there: the least cost of an assembly using ``j``
+    at ``n`` with total score ``>= need`` (``inf`` if none); forward and backward Pareto
+    frontiers (as in :func:`cheapest_assembly`) joined at ``n``."""
+    N = len(scores)
+    fwd = [(np.zeros(1), np.zeros(1))]
+    for n in range(N - 1):
+        fs, fc = fwd[-1]
+        fwd.append(_pareto((fs[:, None] + scores[n][None, :]).ravel(), (fc[:, None] + costs[n][None, :]).ravel()))
+    bwd = [(np.zeros(1), np.zeros(1))]
+    for n in range(N - 1, 0, -1):
+        gs, gc = bwd[-1]
+        bwd.append(_pareto((gs[:, None] + scores[n][None, :]).ravel(), (gc[:, None] + costs[n][None, :]).ravel()))
+    bwd = bwd[::-1]  # bwd[n]: states over positions n+1..N-1
+    out = []
+    for n in range(N):
+        fs, fc = fwd[n]
+        gs, gc = bwd[n]
+        o = np.argsort(gs, kind="stable")
+        gs, gc = gs[o], gc[o]
+        suffix = np.minimum.accumulate(gc[::-1])[::-1]
+        suffix = np.r_[suffix, np.inf]
+        want = need - fs[:, None] - scores[n][None, :]  # (F, J): backward score needed
+        idx = np.searchsorted(gs, want, side="left")
+        tot = fc[:, None] + costs[n][None, :] + suffix[idx]
+        out.append(tot.min(axis=0))
+    return out
+
+
+def lagrangian_fixing(comp: Component, P: np.ndarray, target: float) -> tuple[np.ndarray, np.ndarray]:
+    """Lagrangian reduced-cost fixing for the selections with at most ``target`` blocks.
+
+    With multipliers ``P[b, kk]`` (>= 0) and ``L = L(P)``: forcing ``x[k, b] = 1`` (hence
+    ``y_b = 1``) raises the Lagrangian to ``L - v_k + v_k(b) + dy_b`` (``v_k(b)``: device
+    ``k``'s cheapest assembly through ``b``; ``dy_b``: the rise of the ``y`` part when ``y_b``
+    is forced), itself a lower bound on every selection using ``b`` for ``k``. Where it
+    exceeds ``target``, no selection of at most ``target`` blocks has ``x[k, b] = 1``; where
+    forcing ``y_b`` alone does, none has ``y_b = 1``. Returns ``(y_zero[nb], x_zero[nb, Kc])``."""
+    nb, Kc = comp.nb, comp.Kc
+    need = comp.cc - qos_tol(comp.cc) - PRICE_TOL * np.maximum(1.0, np.abs(comp.cc))
+    red = 1.0 - P.sum(axis=1)
+    ypart = 0.0
+    dy = np.zeros(nb)
+    for g in comp.by_pos:
+        r = red[g]
+        if np.any(r < 0):
+            ypart += float(r[r < 0].sum())
+            dy[g] = np.maximum(r, 0.0)
+        else:
+            ypart += float(r.min())
+            dy[g] = r - r.min()
+    vk = np.zeros(Kc)
+    through = np.full((nb, Kc), np.inf)
+    for kk in range(Kc):
+        use = [g[np.isfinite(comp.S[g, kk])] for g in comp.by_pos]
+        t = cheapest_through([comp.S[g, kk] for g in use], [P[g, kk] for g in use], float(need[kk]))
+        for g, tn in zip(use, t):
+            through[g, kk] = tn
+        vk[kk] = min(float(tn.min()) for tn in t)
+    L = ypart + vk.sum()
+    slack = 1e-6 * max(1.0, abs(target))
+    y_zero = L + dy > target + slack
+    x_zero = (L - vk[None, :] + through + dy[:, None] > target + slack) | ~np.isfinite(comp.S)
+    return y_zero, x_zero
+
+
+
+def lp_multipliers(comp: Component) -> np.ndarray | None:
+    """The root LP's duals of the linking rows ``x <= y`` as multipliers ``[nb, Kc]`` (>= 0),
+    or ``None`` if the LP does not solve; ``L`` of them is at least the LP bound."""
+    nb = comp.nb
+    ok, lb, ub, xm = comp.propagate(np.zeros(nb), np.ones(nb))
+    if not ok or comp.lp(lb, ub, xm) is None or comp._highs is None:
+        return None
+    duals = np.asarray(comp._highs.getSolution().row_dual)
+    start = comp.Kc * comp.N + comp.Kc  # rows: assembly (Kc N), QoS (Kc), then linking (nx)
+    pi = np.maximum(-duals[start:start + comp.nx], 0.0)
+    P = np.zeros((nb, comp.Kc))
+    P[comp.pairs[:, 0], comp.pairs[:, 1]] = pi
+    comp._highs = None
+    return P
