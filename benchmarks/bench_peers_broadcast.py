@@ -78,9 +78,8 @@ def peer_cpsat(inst: Any, limit_s: float) -> dict:
                 (m.Add(x[k][i][n] <= y[i][n]) if LINEAR else m.AddImplication(x[k][i][n], y[i][n]))
     m.Minimize(sum(y[i][n] for i in range(M) for n in range(N)))
     solver = cp_model.CpSolver()
-    solver.parameters.num_workers = WORKERS
-    solver.parameters.max_time_in_seconds = float(limit_s)
-    solver.parameters.linearization_level = 2
+    for name, value in {"num_workers": WORKERS, "max_time_in_seconds": float(limit_s), "linearization_level": 2}.items():
+        setattr(solver.parameters, name, value)  # protobuf fields
     st = solver.Solve(m)
     dt = time.perf_counter() - t0
     name = solver.StatusName(st)
