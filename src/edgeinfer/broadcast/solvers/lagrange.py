@@ -38,6 +38,9 @@ __all__ = ["LagrangianBound", "cheapest_assembly", "lagrangian_bound"]
 #: float slack on the QoS threshold inside the pricing (a superset of the feasible
 #: assemblies is priced, so the bound stays valid under rounding)
 PRICE_TOL = 1e-9
+#: float slack of the dynamic programmes on their own sums (the same scores added in another
+#: order): they price every assembly whose score is within it of ``need``, a superset
+SUM_TOL = 1e-12
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,11 @@ def cheapest_assembly(scores: list[np.ndarray], costs: list[np.ndarray], need: f
     ``n``. Pareto dynamic programme over positions: after each position keep only the
     (score, cost) states not dominated by one with at least the score and at most the cost,
     and drop states that cannot reach ``need`` with the best remaining scores.
-    Returns ``(cost, choice index per position)`` or ``None`` when no assembly reaches ``need``.
+    Returns ``(cost, choice index per position)`` or ``None`` when no assembly reaches ``need``
+    (scores within :data:`SUM_TOL` (relative) below ``need`` count as reaching it).
     """
     N = len(scores)
+    need = need - SUM_TOL * max(1.0, abs(need))  # sums in another order: a superset is priced
     best_rest = np.r_[np.cumsum([s.max() if s.size else -np.inf for s in scores][::-1])[::-1], 0.0]
     if not math.isfinite(best_rest[0]) or best_rest[0] < need:
         return None
@@ -262,6 +267,7 @@ def cheapest_through(scores: list[np.ndarray], costs: list[np.ndarray], need: fl
     at ``n`` with total score ``>= need`` (``inf`` if none); forward and backward Pareto
     frontiers (as in :func:`cheapest_assembly`) joined at ``n``."""
     N = len(scores)
+    need = need - SUM_TOL * max(1.0, abs(need))  # as in cheapest_assembly
     fwd = [(np.zeros(1), np.zeros(1))]
     for n in range(N - 1):
         fs, fc = fwd[-1]
