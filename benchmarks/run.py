@@ -5,6 +5,10 @@ row has at least ``benchmark``, ``case``, ``value``, ``unit`` and, where a targe
 exists, ``target`` and ``ok``. Ratios against a reference run in the same process
 are reported as rows with unit ``x``. Results go to ``results/bench.json`` and a
 Markdown table is printed (paste it into docs/performance.md).
+
+``python benchmarks/run.py peers_broadcast [--quick]`` runs MBA's ``bnb`` beside CP-SAT, SCIP
+and HiGHS on the same instances (issue 16; needs the optional ``bench`` extra, a peer that is
+not installed is reported as skipped); ``bench_peers_broadcast.py`` also runs standalone.
 """
 
 from __future__ import annotations

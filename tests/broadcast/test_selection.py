@@ -212,7 +212,7 @@ def test_declared_params():
     assert all(d["power"].choices == ("optimal", "constant") and d["power"].default == "optimal"
                for d in declared.values())
     assert set(declared["greedy"]) == {"power", "order", "variant"}
-    assert set(declared["bnb"]) == {"power", "engine", "node_limit"}
+    assert set(declared["bnb"]) == {"power", "engine", "node_limit", "lagrangian_iterations"}
     assert declared["bnb"]["engine"].default == BnbConfig().engine and declared["bnb"]["engine"].choices == ENGINES
     assert set(declared["milp"]) == {"power", "reduce"} and declared["milp"]["reduce"].default is False
     assert set(declared["unicast"]) == {"power"}

@@ -1,0 +1,205 @@
+# ruff: noqa: E741
+"""The Lagrangian (per-device Dantzig-Wolfe) bound of ``bnb`` (issue 16): never above the
+brute-force optimum, its pricing equals enumeration, it is at least the plain LP bound when it
+converges, and ``bnb`` stays exact, deterministic and order-independent with it."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edgeinfer.broadcast.model import is_feasible
+from edgeinfer.broadcast.problem import build_instance
+from edgeinfer.broadcast.solvers import BnbConfig, bnb_select, reduce_problem
+from edgeinfer.broadcast.solvers.component import Component
+from edgeinfer.broadcast.solvers.lagrange import (
+    cheapest_assembly,
+    cheapest_through,
+    lagrangian_bound,
+    lagrangian_fixing,
+)
+
+
+def brute_force(I, c):
+    """Fewest blocks of a feasible selection, by enumeration (as in test_selection.py)."""
+    M, N, _ = I.shape
+    blocks = [(i, n) for i in range(M) for n in range(N)]
+    for size in range(N, len(blocks) + 1):
+        for comb in itertools.combinations(blocks, size):
+            y = np.zeros((M, N), bool)
+            for i, n in comb:
+                y[i, n] = True
+            if y.any(axis=0).all() and is_feasible(I, c, y):
+                return size
+    return None
+
+
+def random_instance(seed, M=3, N=3, K=3):
+    rng = np.random.default_rng(seed)
+    I = np.round(rng.uniform(0, 1, size=(M, N, K)), 3)
+    own = rng.integers(0, M, size=K)
+    for k in range(K):
+        I[own[k], :, k] = np.round(rng.uniform(0.8, 1.0, size=N), 3)
+    qos = np.round(rng.uniform(0.6, 0.95) * I[own, :, np.arange(K)].sum(axis=1), 3)
+    return build_instance(scores=I, gains=rng.exponential(1e-3, K), qos=qos, own_model=own)
+
+
+def _components(inst, max_cuts=0):
+    red = reduce_problem(inst.scores, inst.qos)
+    return [Component(inst.scores, inst.qos, red.U, devs, max_cuts=max_cuts, node_dominance=False)
+            for devs in red.components]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10**6), M=st.integers(2, 3), N=st.integers(2, 3), K=st.integers(1, 4),
+       iters=st.sampled_from([1, 3, 200]))
+def test_bound_never_above_brute_force_optimum(seed, M, N, K, iters):
+    inst = random_instance(seed, M=M, N=N, K=K)
+    opt = brute_force(inst.scores, inst.qos)
+    if opt is None or reduce_problem(inst.scores, inst.qos).infeasible is not None:
+        return
+    total = 0.0
+    for comp in _components(inst):
+        lag = lagrangian_bound(comp, None, max_iterations=iters)
+        total += lag.bound
+        assert comp.feasible(lag.incumbent)
+        assert lag.bound <= lag.incumbent.sum() + 1e-9
+        if lag.proven:
+            assert np.ceil(lag.bound - 1e-6) >= lag.incumbent.sum()
+    assert total <= opt + 1e-9
+    b = bnb_select(inst.scores, inst.qos, inst.own_model)
+    assert b.blocks == opt and b.status == "optimal"
+
+
+def test_converged_bound_at_least_lp_and_on_library_instances():
+    from edgeinfer.broadcast.scenario import make_instance
+    for seed in range(4):
+        inst = make_instance(seed=seed, num_devices=3, num_positions=4)
+        opt = brute_force(inst.scores, inst.qos)
+        for comp in _components(inst):
+            ok, lb, ub, xm = comp.propagate(np.zeros(comp.nb), np.ones(comp.nb))
+            lp = comp.lp(lb, ub, xm)[0]  # plain LP of the reduced model (no cuts)
+            lag = lagrangian_bound(comp, None, max_iterations=500, master_ip_nodes=0)
+            assert lag.converged or lag.proven
+            if lag.converged:
+                assert lag.bound >= lp - 1e-6
+                assert abs(lag.bound - lag.master) <= 1e-6 * max(1.0, lag.master)
+            assert lag.bound <= opt + 1e-9
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 10**6), N=st.integers(1, 4), G=st.integers(1, 4), frac=st.floats(0.0, 1.0))
+def test_pricing_equals_enumeration(seed, N, G, frac):
+    rng = np.random.default_rng(seed)
+    scores = [np.round(rng.uniform(0, 1, size=int(rng.integers(1, G + 1))), 2) for _ in range(N)]
+    costs = [np.round(rng.uniform(0, 1, size=len(s)), 2) * (rng.uniform(size=len(s)) < 0.7) for s in scores]
+    need = frac * sum(float(s.max()) for s in scores)
+    best = None
+    for choice in itertools.product(*[range(len(s)) for s in scores]):
+        sc = sum(float(scores[n][j]) for n, j in enumerate(choice))
+        if sc >= need - 1e-9:  # scores on a 0.01 grid: the DP's 1e-12 slack admits the same set
+            co = sum(float(costs[n][j]) for n, j in enumerate(choice))
+            best = co if best is None else min(best, co)
+    out = cheapest_assembly(scores, costs, need)
+    if best is None:
+        assert out is None
+        return
+    assert out is not None
+    value, choice = out
+    assert abs(value - best) <= 1e-9
+    assert sum(float(scores[n][j]) for n, j in enumerate(choice)) >= need - 1e-9
+    assert abs(sum(float(costs[n][j]) for n, j in enumerate(choice)) - value) <= 1e-9
+
+
+def test_bnb_with_and_without_the_bound_agree_deterministic_and_order_independent():
+    from edgeinfer.broadcast.scenario import make_instance
+    inst = make_instance(seed=1, num_devices=6, num_positions=6)
+    I, c, own = inst.scores, inst.qos, inst.own_model
+    a = bnb_select(I, c, own)
+    b = bnb_select(I, c, own, config=BnbConfig(lagrangian_iterations=0))
+    again = bnb_select(I, c, own)
+    assert a.blocks == b.blocks and a.status == b.status == "optimal"
+    assert np.array_equal(a.y, again.y)
+    for key in ("lagrangian_bound", "lagrangian_iterations", "nodes", "proven_by_lagrangian"):
+        assert a.stats[key] == again.stats[key]
+    assert a.stats["lagrangian_bound"] is not None and a.stats["lagrangian_bound"] <= a.blocks + 1e-9
+    assert b.stats["lagrangian_bound"] is None
+    rng = np.random.default_rng(0)
+    pm, pk = rng.permutation(I.shape[0]), rng.permutation(I.shape[2])
+    inv = np.argsort(pm)
+    p = bnb_select(I[pm][:, :, pk], c[pk], inv[own[pk]])
+    assert p.blocks == a.blocks
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**6), N=st.integers(1, 4), G=st.integers(1, 3), frac=st.floats(0.0, 1.0))
+def test_cheapest_through_equals_enumeration(seed, N, G, frac):
+    rng = np.random.default_rng(seed)
+    scores = [np.round(rng.uniform(0, 1, size=int(rng.integers(1, G + 1))), 2) for _ in range(N)]
+    costs = [np.round(rng.uniform(0, 1, size=len(s)), 2) * (rng.uniform(size=len(s)) < 0.7) for s in scores]
+    need = frac * sum(float(s.max()) for s in scores)
+    want = [np.full(len(s), np.inf) for s in scores]
+    for choice in itertools.product(*[range(len(s)) for s in scores]):
+        if sum(float(scores[n][j]) for n, j in enumerate(choice)) >= need - 1e-9:
+            co = sum(float(costs[n][j]) for n, j in enumerate(choice))
+            for n, j in enumerate(choice):
+                want[n][j] = min(want[n][j], co)
+    got = cheapest_through(scores, costs, need)
+    for w, g in zip(want, got):
+        fin = np.isfinite(w)
+        assert np.array_equal(fin, np.isfinite(g)) and np.allclose(w[fin], g[fin], atol=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10**6), M=st.integers(2, 3), N=st.integers(2, 3), K=st.integers(1, 4),
+       iters=st.sampled_from([2, 200]))
+def test_fixing_keeps_every_optimal_selection(seed, M, N, K, iters):
+    """With target = the optimum, no optimal selection (nor its best-block assembly) is fixed away."""
+    inst = random_instance(seed, M=M, N=N, K=K)
+    opt = brute_force(inst.scores, inst.qos)
+    if opt is None or reduce_problem(inst.scores, inst.qos).infeasible is not None:
+        return
+    bl = bnb_select(inst.scores, inst.qos, inst.own_model)
+    for comp in _components(inst):
+        lag = lagrangian_bound(comp, None, max_iterations=iters, stop_at_proof=False, master_ip_nodes=0)
+        if lag.multipliers is None:
+            continue
+        # the component's optimum: enumerate its kept blocks
+        best = None
+        for size in range(comp.N, comp.nb + 1):
+            for comb in itertools.combinations(range(comp.nb), size):
+                y = np.zeros(comp.nb)
+                y[list(comb)] = 1.0
+                if comp.feasible(y):
+                    best = size if best is None else best
+                    if size == best:
+                        y_zero, x_zero = lagrangian_fixing(comp, lag.multipliers, float(size))
+                        assert not np.any(y_zero & (y > 0.5))
+                        xa = comp.assignment(y)
+                        used = comp.pairs[xa > 0.5]
+                        assert not np.any(x_zero[used[:, 0], used[:, 1]])
+            if best is not None:
+                break
+    assert bl.blocks == opt
+
+
+def test_probing_path_is_exact():
+    """Lagrangian probing (reduced-cost fixing + restricted MILPs), forced on small components."""
+    cfg = BnbConfig(large_pairs=0, probe_max_pairs=10**9)
+    for seed in range(10):
+        inst = random_instance(seed, M=3, N=3, K=3)
+        opt = brute_force(inst.scores, inst.qos)
+        r = bnb_select(inst.scores, inst.qos, inst.own_model, config=cfg)
+        if opt is None:
+            assert r.status == "infeasible"
+            continue
+        assert r.status == "optimal" and r.blocks == opt and r.lower_bound == opt
+        assert is_feasible(inst.scores, inst.qos, r.y)
+    from edgeinfer.broadcast.scenario import make_instance
+    inst = make_instance(seed=2, num_devices=6, num_positions=6)
+    a = bnb_select(inst.scores, inst.qos, inst.own_model, config=cfg)
+    b = bnb_select(inst.scores, inst.qos, inst.own_model)
+    assert a.blocks == b.blocks == 19 and a.status == "optimal" and a.stats["probes"] >= 1
