@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from edgeinfer import __version__
+from edgeinfer.core.argtypes import int_in, positive_float
 from edgeinfer.core.errors import EdgeInferError, SolverError
 
 EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
@@ -98,14 +99,7 @@ def _one_line(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
 MAX_PROFILE_BATCH = 4096
 
 
-def _batch(text: str) -> int:
-    try:
-        v = int(text) if len(text) <= 40 else None
-    except ValueError:
-        v = None
-    if v is None or not 1 <= v <= MAX_PROFILE_BATCH:
-        raise argparse.ArgumentTypeError(f"expected an integer in [1, {MAX_PROFILE_BATCH}], got {text[:40]!r}")
-    return v
+_batch = int_in(1, MAX_PROFILE_BATCH)
 
 
 #: the choices of ``library scan --granularity`` (edgeinfer.dnn.library.GRANULARITIES)
@@ -114,26 +108,8 @@ GRANULARITIES = ("tensor", "module", "layer")
 MAX_MAKE_USERS = 100_000
 
 
-def _count(text: str) -> int:
-    try:
-        v = int(text) if len(text) <= 40 else None
-    except ValueError:
-        v = None
-    if v is None or not 1 <= v <= MAX_MAKE_USERS:
-        raise argparse.ArgumentTypeError(f"expected an integer in [1, {MAX_MAKE_USERS}], got {text[:40]!r}")
-    return v
-
-
-def _positive(text: str) -> float:
-    import math
-
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text[:40]}")
-    return v
+_count = int_in(1, MAX_MAKE_USERS)
+_positive = positive_float
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,24 +8,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 
+from edgeinfer.core.argtypes import int_in
 from edgeinfer.core.errors import EdgeInferError, InvalidOptionError
 
 __all__ = ["add_arguments", "run"]
 
 
-def _int_in(lo: int, hi: int, what: str) -> Callable[[str], int]:
-    def conv(text: str) -> int:
-        try:
-            v = int(text) if len(text) <= 20 else None
-        except ValueError:
-            v = None
-        if v is None or not lo <= v <= hi:
-            raise argparse.ArgumentTypeError(f"{what}: expected an integer in [{lo}, {hi}], got {text[:40]!r}")
-        return v
-
-    return conv
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -52,25 +41,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--library", required=True, help="library.json (edgeinfer library scan)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="device to measure (default cpu)")
     parser.add_argument("--output", "-o", required=True, help="server.json to write")
-    parser.add_argument("--repeats", type=_int_in(1, 100, "--repeats"), default=5,
+    parser.add_argument("--repeats", type=int_in(1, 100), default=5,
                         help="timed runs per measurement, the median kept (1-100, default 5)")
-    parser.add_argument("--warmup", type=_int_in(0, 20, "--warmup"), default=1,
+    parser.add_argument("--warmup", type=int_in(0, 20), default=1,
                         help="untimed runs before each batch size (0-20, default 1)")
     parser.add_argument("--batch-sizes", type=_sizes, default=(1, 2, 4, 8), metavar="B,B,...",
                         help="batch sizes timed for eq. (9) (2-16 sizes in [1, 4096], default 1,2,4,8)")
-    parser.add_argument("--batch-cap", type=_int_in(1, 65536, "--batch-cap"), default=32,
+    parser.add_argument("--batch-cap", type=int_in(1, 65536), default=32,
                         help="largest max_batch written (1-65536, default 32 as the paper's Fig. 1)")
     parser.add_argument("--memory-reserve", type=_fraction, default=0.1,
                         help="fraction of device memory kept free when sizing batches (0-0.9, default 0.1)")
-    parser.add_argument("--h2d-buffer-mib", type=_int_in(1, 16384, "--h2d-buffer-mib"), default=256,
+    parser.add_argument("--h2d-buffer-mib", type=int_in(1, 16384), default=256,
                         help="buffer copied for the pinned/pageable bandwidths on CUDA (1-16384 MiB, default 256)")
-    parser.add_argument("--max-read-mib", type=_int_in(1, 1 << 20, "--max-read-mib"), default=4096,
+    parser.add_argument("--max-read-mib", type=int_in(1, 1 << 20), default=4096,
                         help="most library bytes read per disk repeat (1-1048576 MiB, default 4096)")
     parser.add_argument("--cache", choices=["cold", "warm"], default="cold",
                         help="disk reads cold (page cache dropped, default where the OS allows) or warm")
-    parser.add_argument("--seq-len", type=_int_in(1, 65536, "--seq-len"), default=32,
+    parser.add_argument("--seq-len", type=int_in(1, 65536), default=32,
                         help="tokens per sample of transformers models (default 32)")
-    parser.add_argument("--threads", type=_int_in(1, 1024, "--threads"), default=1,
+    parser.add_argument("--threads", type=int_in(1, 1024), default=1,
                         help="torch intra-op threads (default 1; use the same for execute)")
     parser.add_argument("--streaming", action="store_true",
                         help="also measure the SLIDE streaming runtime's per-layer costs")

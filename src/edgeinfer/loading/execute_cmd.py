@@ -8,25 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
+from edgeinfer.core.argtypes import int_in
 from edgeinfer.core.errors import EdgeInferError, InvalidInstanceError, InvalidOptionError
 
 __all__ = ["add_arguments", "run"]
 
 
-def _int_in(lo: int, hi: int) -> Callable[[str], int]:
-    def conv(text: str) -> int:
-        try:
-            v = int(text) if len(text) <= 20 else None
-        except ValueError:
-            v = None
-        if v is None or not lo <= v <= hi:
-            raise argparse.ArgumentTypeError(f"expected an integer in [{lo}, {hi}], got {text[:40]!r}")
-        return v
-
-    return conv
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,10 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="uploads over paced loopback TCP (default) or taken from the model")
     parser.add_argument("--cache", choices=["cold", "warm"], default="cold",
                         help="blocks read cold (page cache dropped first, default) or warm")
-    parser.add_argument("--seq-len", type=_int_in(1, 65536), default=32, help="tokens per sample (transformers)")
-    parser.add_argument("--threads", type=_int_in(1, 1024), default=1, help="torch intra-op threads (default 1)")
+    parser.add_argument("--seq-len", type=int_in(1, 65536), default=32, help="tokens per sample (transformers)")
+    parser.add_argument("--threads", type=int_in(1, 1024), default=1, help="torch intra-op threads (default 1)")
     parser.add_argument("--no-warmup", action="store_true", help="no warm-up run of each model first")
-    parser.add_argument("--seed", type=_int_in(0, 2**31 - 1), default=0, help="seed of the synthetic inputs")
+    parser.add_argument("--seed", type=int_in(0, 2**31 - 1), default=0, help="seed of the synthetic inputs")
 
 
 def run(args: argparse.Namespace) -> int:
