@@ -106,6 +106,28 @@ def reduce_instance(inst: PartialLoadingInstance, costs: ModelCosts) -> Reduced:
     return Reduced(models, n_ranks, full_k, d_k, arcs, starts, marg, deadline, stats)
 
 
+def _entry_costs(red: Reduced) -> tuple[np.ndarray, float]:
+    """``e_a``: the cheapest way into model a (full load if it may start, else its cheapest kept
+    arc); ``extra``: what the first model pays on top (its full load minus its ``e``)."""
+    e = np.full(len(red.models), math.inf)
+    for a, b in red.arcs:
+        e[b] = min(e[b], red.d[a, b])
+    for a in red.starts:
+        e[a] = min(e[a], red.full[a])
+    extra = min((red.full[a] - e[a] for a in red.starts), default=math.inf)
+    return e, extra
+
+
+def max_models_bound(red: Reduced) -> int:
+    """Most models a plan can serve: the cheapest ``e_a + c_a(1)`` first (a cardinality cut)."""
+    e, extra = _entry_costs(red)
+    if not math.isfinite(extra):
+        return 0
+    one = np.sort(e + np.array([mg[0] for mg in red.marg]))
+    ok = np.flatnonzero(np.cumsum(one) + extra <= red.deadline)
+    return int(ok[-1]) + 1 if ok.size else 0
+
+
 def knapsack_bound(red: Reduced) -> int:
     """Upper bound on the users served: every visited model pays at least its cheapest way in
     (``e_a``: full load if it may start, else the cheapest kept arc into it), the first one its
@@ -115,12 +137,7 @@ def knapsack_bound(red: Reduced) -> int:
     if n == 0:
         return 0
     inf = math.inf
-    e = np.full(n, inf)
-    for a, b in red.arcs:
-        e[b] = min(e[b], red.d[a, b])
-    for a in red.starts:
-        e[a] = min(e[a], red.full[a])
-    extra = min((red.full[a] - e[a] for a in red.starts), default=inf)  # first model: full load
+    e, extra = _entry_costs(red)
     if not math.isfinite(extra):
         return 0
     size = int(sum(red.n_ranks)) + 1
@@ -203,6 +220,7 @@ def _build_and_solve(red: Reduced, units_per_s: float, rounding: str, *, hint: l
     m.Add(cp_model.LinearExpr.WeightedSum(terms, coefs) <= cap)
     served = cp_model.LinearExpr.Sum([v for row in x for v in row])
     m.Add(served <= upper)
+    m.Add(sum(x[a][0] for a in range(n)) <= max_models_bound(red))  # redundant: a cut for the LP
     if lower > 0:
         m.Add(served >= lower)
     m.Maximize(served)
@@ -269,13 +287,13 @@ def solve_cpsat(inst: PartialLoadingInstance, costs: ModelCosts, red: Reduced, *
     stats: dict[str, Any] = {"solves": 0, "nodes": 0, "deterministic_time": 0.0}
     bound = upper
     for _ in range(3):
-        name, plan, b, info = _build_and_solve(red, units, "down", hint=best, lower=best_v, upper=bound,
+        name, plan, b, info = _build_and_solve(red, units, "down", hint=best, lower=best_v + 1, upper=bound,
                                                params=params)
         stats["solves"] += 1
         stats["nodes"] += info["nodes"]
         stats["deterministic_time"] += info["deterministic_time"]
         stats["status_relaxed"] = name
-        if name == "INFEASIBLE":  # nothing better than the incumbent in the relaxation
+        if name == "INFEASIBLE":  # the relaxation has nothing above the incumbent: it is optimal
             return CpsatResult(best, True, best_v, stats)
         if name not in ("OPTIMAL", "FEASIBLE"):
             return CpsatResult(best, best_v >= bound, bound, stats)

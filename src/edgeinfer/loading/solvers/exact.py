@@ -176,7 +176,7 @@ PARAMS: tuple[Param, ...] = (
           bounds=(0.0, None)),
     Param("units", 1e6, float, "cpsat: integer time units per deadline (coefficients are rounded down "
           "for the bound, up for the restriction; exactness does not depend on it)", bounds=(1e3, 1e12)),
-    Param("warm_work", 2e7, float, "cpsat: work budget (max_work) of the search run that warm-starts "
+    Param("warm_work", 2e6, float, "cpsat: work budget (max_work) of the search run that warm-starts "
           "CP-SAT", bounds=(0.0, None)),
 )
 
