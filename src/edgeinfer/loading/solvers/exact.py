@@ -175,7 +175,9 @@ PARAMS: tuple[Param, ...] = (
           "deterministic seconds (machine-independent); spent: the best verified plan, status time_limit",
           bounds=(0.0, None)),
     Param("units", 1e6, float, "cpsat: integer time units per deadline (coefficients are rounded down "
-          "for the bound, up for the restriction; exactness does not depend on it)", bounds=(1e3, 1e12)),
+          "for the bound, up for the restriction; exactness does not depend on it)", bounds=(10.0, 1e12)),
+    Param("warm_start", True, bool, "cpsat: warm-start CP-SAT from search (hint, objective floor, and no "
+          "model at all when search meets our bound)"),
     Param("warm_work", 2e6, float, "cpsat: work budget (max_work) of the search run that warm-starts "
           "CP-SAT", bounds=(0.0, None)),
 )
@@ -238,8 +240,10 @@ def _cpsat_plan(inst: PartialLoadingInstance, costs: ModelCosts, prm: Any, *, se
     if not red.models or ub == 0:
         stats.update(bound=0, nodes=0)
         return [], True, stats
-    sp = resolve_params(SEARCH_PARAMS, {"max_work": prm["warm_work"]}, where="solver partial_loading/search")
-    warm, _ = search_plan(inst, costs, sp, seed=seed, time_limit_s=time_limit_s)
+    warm: list[tuple[int, int]] = []
+    if prm["warm_start"]:
+        sp = resolve_params(SEARCH_PARAMS, {"max_work": prm["warm_work"]}, where="solver partial_loading/search")
+        warm, _ = search_plan(inst, costs, sp, seed=seed, time_limit_s=time_limit_s)
     lb = sum(k for _, k in warm)
     stats["warm_start"] = lb
     if lb >= ub:
