@@ -1,8 +1,8 @@
 """``exact``'s two engines (issue 16): CP-SAT behind our reduced model, and the subset DP.
 
-Both against brute force, against each other and the MILP, with coarse time units (the
-rounding protocol), order-independence, determinism, the fallback without OR-Tools, and
-search never above exact.
+Both against brute force and against each other (the MILP beside them: test_solvers.py), with
+coarse time units (the rounding protocol), order-independence, determinism, the fallback
+without OR-Tools, and search never above exact.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def test_both_engines_equal_brute_force(seed):
         assert sol.objective == opt, (engine, units, warm)
         assert sol.status is SolveStatus.OPTIMAL
         assert sol.stats["bound"] == opt and sol.stats["gap"] == 0.0
-    assert run(inst, "search").objective <= opt
+    assert run(inst, "search", max_work=2e6).objective <= opt
 
 
 def test_coarse_units_take_the_restriction_path_and_stay_exact():
@@ -77,17 +77,17 @@ def test_coarse_units_take_the_restriction_path_and_stay_exact():
     assert extra > 0  # the branch is exercised, not only the easy path
 
 
-@pytest.mark.parametrize("seed", range(10))
-def test_engines_agree_with_each_other_and_the_milp(seed):
+@pytest.mark.parametrize("seed", range(8))
+def test_engines_agree_with_each_other(seed):
     rng = np.random.default_rng(21_000 + seed)
     inst = load_instance(synthetic_instance_doc(
         seed=21_000 + seed, kind="general", n_models=int(rng.integers(5, 10)), n_users=int(rng.integers(15, 40)),
         n_blocks=8, max_batch=(2, 6), deadline_s=(1.0, 4.0)))
     cp = run(inst, engine="cpsat")
     dp = run(inst, engine="dp")
-    assert cp.objective == dp.objective == run(inst, "milp").objective
+    assert cp.objective == dp.objective
     assert cp.status is dp.status is SolveStatus.OPTIMAL
-    assert run(inst, "search").objective <= cp.objective
+    assert run(inst, "search", max_work=2e6).objective <= cp.objective
     assert cp.stats["bound"] == cp.objective
 
 
