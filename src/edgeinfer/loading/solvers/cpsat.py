@@ -178,30 +178,30 @@ def _build_and_solve(red: Reduced, units_per_s: float, rounding: str, *, hint: l
     n = len(red.models)
     x: list[list[Any]] = []
     for a in range(n):
-        x.append([m.NewBoolVar(f"x{a}_{r}") for r in range(red.n_ranks[a])])
+        x.append([m.new_bool_var(f"x{a}_{r}") for r in range(red.n_ranks[a])])
         for r in range(red.n_ranks[a] - 1):
-            m.AddImplication(x[a][r + 1], x[a][r])
+            m.add_implication(x[a][r + 1], x[a][r])
     arcs_lit: dict[tuple[int, int], Any] = {}
     circuit = []
     dep = n  # depot node index
     for a in red.starts:
-        lit = m.NewBoolVar(f"s{a}")
+        lit = m.new_bool_var(f"s{a}")
         arcs_lit[(dep, a)] = lit
         circuit.append((dep, a, lit))
     for a in range(n):
-        lit = m.NewBoolVar(f"e{a}")
+        lit = m.new_bool_var(f"e{a}")
         arcs_lit[(a, dep)] = lit
         circuit.append((a, dep, lit))
-        circuit.append((a, a, x[a][0].Not()))  # self-loop: model a not served
+        circuit.append((a, a, x[a][0].negated()))  # self-loop: model a not served
     for a, b in red.arcs:
-        lit = m.NewBoolVar(f"a{a}_{b}")
+        lit = m.new_bool_var(f"a{a}_{b}")
         arcs_lit[(a, b)] = lit
         circuit.append((a, b, lit))
-    empty = m.NewBoolVar("empty")
+    empty = m.new_bool_var("empty")
     circuit.append((dep, dep, empty))
-    m.AddCircuit(circuit)
+    m.add_circuit(circuit)
     for a in range(n):  # a circuit without the depot would skip the first full load
-        m.AddImplication(empty, x[a][0].Not())
+        m.add_implication(empty, x[a][0].negated())
     terms, coefs = [], []
     for (a, b), lit in arcs_lit.items():
         t = red.full[b] if a == dep else (0.0 if b == dep else red.d[a, b])
@@ -217,13 +217,13 @@ def _build_and_solve(red: Reduced, units_per_s: float, rounding: str, *, hint: l
                 coefs.append(q)
     cap = int(math.floor(red.deadline * units_per_s)) if rounding == "down" else int(
         math.floor(red.deadline * units_per_s))
-    m.Add(cp_model.LinearExpr.WeightedSum(terms, coefs) <= cap)
-    served = cp_model.LinearExpr.Sum([v for row in x for v in row])
-    m.Add(served <= upper)
-    m.Add(sum(x[a][0] for a in range(n)) <= max_models_bound(red))  # redundant: a cut for the LP
+    m.add(cp_model.LinearExpr.weighted_sum(terms, coefs) <= cap)
+    served = cp_model.LinearExpr.sum([v for row in x for v in row])
+    m.add(served <= upper)
+    m.add(sum(x[a][0] for a in range(n)) <= max_models_bound(red))  # redundant: a cut for the LP
     if lower > 0:
-        m.Add(served >= lower)
-    m.Maximize(served)
+        m.add(served >= lower)
+    m.maximize(served)
     pos = {mod: a for a, mod in enumerate(red.models)}
     if hint:
         prev = dep
@@ -235,12 +235,12 @@ def _build_and_solve(red: Reduced, units_per_s: float, rounding: str, *, hint: l
             prev = a
         on.add((prev, dep))
         for key, lit in arcs_lit.items():
-            m.AddHint(lit, key in on)
+            m.add_hint(lit, key in on)
         for a in range(n):
             k = ks.get(a, 0)
             for r in range(red.n_ranks[a]):
-                m.AddHint(x[a][r], r < k)
-        m.AddHint(empty, False)
+                m.add_hint(x[a][r], r < k)
+        m.add_hint(empty, False)
     solver = cp_model.CpSolver()
     p = solver.parameters
     p.num_workers = int(params["num_workers"])
@@ -252,10 +252,10 @@ def _build_and_solve(red: Reduced, units_per_s: float, rounding: str, *, hint: l
         p.interleave_search = True  # deterministic with several workers
     p.linearization_level = 2  # the circuit's cuts in the LP: level 1 loses 100x here
     p.add_lp_constraints_lazily = False  # all rows in the LP from the start: ~1.5x less work here
-    st = solver.Solve(m)
-    name = solver.StatusName(st)
-    info = {"nodes": int(solver.NumBranches()), "conflicts": int(solver.NumConflicts()),
-            "deterministic_time": float(solver.deterministic_time), "wall_s": float(solver.WallTime())}
+    st = solver.solve(m)
+    name = solver.status_name(st)
+    info = {"nodes": int(solver.num_branches), "conflicts": int(solver.num_conflicts),
+            "deterministic_time": float(solver.deterministic_time), "wall_s": float(solver.wall_time)}
     if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         bound = upper if st != cp_model.INFEASIBLE else lower - 1
         return name, [], bound, info
@@ -265,16 +265,16 @@ def _build_and_solve(red: Reduced, units_per_s: float, rounding: str, *, hint: l
     while seen <= n:
         nxt = None
         for (a, b), lit in arcs_lit.items():
-            if a == cur and b != dep and solver.Value(lit):
+            if a == cur and b != dep and solver.value(lit):
                 nxt = b
                 break
         if nxt is None:
             break
-        k = sum(int(solver.Value(v)) for v in x[nxt])
+        k = sum(int(solver.value(v)) for v in x[nxt])
         plan.append((red.models[nxt], k))
         cur = nxt
         seen += 1
-    bound = int(math.floor(solver.BestObjectiveBound() + 1e-6))
+    bound = int(math.floor(solver.best_objective_bound + 1e-6))
     return name, plan, bound, info
 
 
