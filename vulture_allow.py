@@ -43,3 +43,10 @@ _.observation_space
 # pydantic model fields read from JSON documents
 _.x_m
 _.y_m
+# OR-Tools CP-SAT: SatParameters fields set by attribute (loading/solvers/cpsat.py, benchmarks/peers_loading.py)
+_.random_seed
+_.max_deterministic_time
+_.max_time_in_seconds
+_.interleave_search
+_.linearization_level
+_.add_lp_constraints_lazily
