@@ -150,13 +150,13 @@ def test_without_ortools_auto_falls_back_to_dp_silently(monkeypatch):
     monkeypatch.setattr(cp, "cpsat_available", lambda: False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        sol = run(inst, dp_models=0)
+        sol = run(inst, dp_work=0.0)
     assert sol.stats["engine"] == "dp" and sol.status is SolveStatus.OPTIMAL
     with pytest.raises(UnsupportedInstanceError, match="ortools"):
         solve(P, "exact", inst, SolveOptions(params={"engine": "cpsat"}))
     monkeypatch.undo()
-    assert run(inst, dp_models=0).stats["engine"] == "cpsat"
-    assert run(inst, dp_models=0).objective == sol.objective
+    assert run(inst, dp_work=0.0).stats["engine"] == "cpsat"
+    assert run(inst, dp_work=0.0).objective == sol.objective
 
 
 def test_budget_spent_gives_a_verified_plan_with_its_bound():

@@ -161,10 +161,10 @@ def exact_plan(
 #: The parameters of ``exact`` (both engines; each engine reads its own).
 PARAMS: tuple[Param, ...] = (
     Param("engine", "auto", str, "cpsat: our reduced plan model on OR-Tools CP-SAT; dp: the subset DP "
-          "(no dependency); auto: cpsat when ortools is installed and more than dp_models candidate models "
-          "remain, else dp", choices=("auto", "cpsat", "dp")),
-    Param("dp_models", 8, int, "auto: up to this many candidate models the subset DP runs (it is faster "
-          "there)", bounds=(0, 30)),
+          "(no dependency); auto: cpsat when ortools is installed and the DP's work is above dp_work, "
+          "else dp", choices=("auto", "cpsat", "dp")),
+    Param("dp_work", 2e7, float, "auto: the subset DP runs when its work 2^n n^2 (user bound + 1) is at "
+          "most this (n candidate models; there it is as fast as CP-SAT or faster)", bounds=(0.0, None)),
     Param("max_models", 15, int, "dp: refuse more candidate models than this without --time-limit "
           "(the table has 2^n rows)", bounds=(0, None)),
     Param("max_memory_bytes", 1.5e9, float, "dp: largest subset table (bytes); above it, without "
@@ -201,7 +201,9 @@ def solve_exact(inst: PartialLoadingInstance, *, options: SolveOptions) -> Parti
         full, _ = load_matrix(ci)
         n = sum(1 for i in range(ci.n_models)
                 if len(ccosts.cost[i]) > 1 and full[i] + ccosts.cost[i][1] <= deadline_of(ci))
-        engine = "cpsat" if cpsat_available() and n > prm["dp_models"] else "dp"
+        size = min(ci.n_users, user_bound(ci, ccosts)) + 1
+        dp_work = 2.0 ** min(n, 1000) * n * n * size
+        engine = "cpsat" if cpsat_available() and dp_work > prm["dp_work"] else "dp"
     elif engine == "cpsat" and not cpsat_available():
         raise UnsupportedInstanceError("exact: engine=cpsat needs OR-Tools (pip install ortools); "
                                        "engine=dp or auto works without it")
