@@ -33,6 +33,7 @@ again; after ``3`` rounds the best verified plan is returned with its bound and 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,9 @@ import numpy as np
 
 from edgeinfer.loading.model import ModelCosts, deadline_of, load_matrix, plan_duration
 from edgeinfer.loading.problem import PartialLoadingInstance
+
+#: Most time units per deadline the rescaling goes to (sums of coefficients stay far below 2^63).
+MAX_UNITS = 1e15
 
 __all__ = ["Reduced", "reduce_instance", "knapsack_bound", "cpsat_available", "solve_cpsat"]
 
@@ -215,8 +219,7 @@ def _build_and_solve(red: Reduced, units_per_s: float, rounding: str, *, hint: l
             if q:
                 terms.append(x[a][r])
                 coefs.append(q)
-    cap = int(math.floor(red.deadline * units_per_s)) if rounding == "down" else int(
-        math.floor(red.deadline * units_per_s))
+    cap = int(math.floor(red.deadline * units_per_s))
     m.add(cp_model.LinearExpr.weighted_sum(terms, coefs) <= cap)
     served = cp_model.LinearExpr.sum([v for row in x for v in row])
     m.add(served <= upper)
@@ -246,8 +249,8 @@ def _build_and_solve(red: Reduced, units_per_s: float, rounding: str, *, hint: l
     p.num_workers = int(params["num_workers"])
     p.random_seed = int(params["seed"])
     p.max_deterministic_time = float(params["max_deterministic_time"])
-    if params.get("time_limit_s") is not None:
-        p.max_time_in_seconds = float(params["time_limit_s"])
+    if params.get("end_s") is not None:  # the user's --time-limit, shared by every solve
+        p.max_time_in_seconds = max(1e-3, float(params["end_s"]) - time.perf_counter())
     if p.num_workers > 1:
         p.interleave_search = True  # deterministic with several workers
     p.linearization_level = 2  # the circuit's cuts in the LP: level 1 loses 100x here
@@ -285,6 +288,8 @@ def solve_cpsat(inst: PartialLoadingInstance, costs: ModelCosts, red: Reduced, *
     best = list(incumbent)
     best_v = sum(k for _, k in best)
     units = float(params["units"]) / max(red.deadline, 1e-300)
+    if params.get("time_limit_s") is not None:
+        params = {**params, "end_s": time.perf_counter() + float(params["time_limit_s"])}
     stats: dict[str, Any] = {"solves": 0, "nodes": 0, "deterministic_time": 0.0}
     bound = upper
     for _ in range(3):
@@ -294,9 +299,10 @@ def solve_cpsat(inst: PartialLoadingInstance, costs: ModelCosts, red: Reduced, *
         stats["nodes"] += info["nodes"]
         stats["deterministic_time"] += info["deterministic_time"]
         stats["status_relaxed"] = name
-        if name == "INFEASIBLE":  # the relaxation has nothing at or above the incumbent (cannot
-            # happen for a verified incumbent; kept for safety): the incumbent is all we have
-            return CpsatResult(best, True, best_v, stats)
+        if name == "INFEASIBLE":  # the relaxation has nothing at or above a verified incumbent:
+            # impossible unless the model is wrong, so claim nothing
+            stats["message"] = "CP-SAT found the relaxation infeasible above a verified plan (a model error)"
+            return CpsatResult(best, False, bound, stats)
         if name not in ("OPTIMAL", "FEASIBLE"):
             return CpsatResult(best, best_v >= bound, bound, stats)
         bound = min(bound, b)
@@ -318,6 +324,8 @@ def solve_cpsat(inst: PartialLoadingInstance, costs: ModelCosts, red: Reduced, *
             best, best_v = plan, v
         if best_v >= bound:
             return CpsatResult(best, True, bound, stats)
+        if units * red.deadline * 1000.0 > MAX_UNITS:  # coefficients would near int64's range
+            break
         units *= 1000.0
         stats["rescaled"] = stats.get("rescaled", 0) + 1
     return CpsatResult(best, best_v >= bound, bound, stats)

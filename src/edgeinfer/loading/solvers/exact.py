@@ -258,5 +258,5 @@ def _cpsat_plan(inst: PartialLoadingInstance, costs: ModelCosts, prm: Any, *, se
     stats.update(res.stats)
     stats["bound"] = int(res.bound)
     if not res.proven:
-        stats["message"] = "CP-SAT stopped (work budget or time limit) before the bound closed"
+        stats.setdefault("message", "CP-SAT stopped (work budget or time limit) before the bound closed")
     return res.plan, res.proven, stats
