@@ -68,3 +68,10 @@ _.pinned_bytes_per_s
 _.predicted_makespan_s
 _.served_measured
 _.warm_read_bytes_per_s
+# OR-Tools CP-SAT: SatParameters fields set by attribute (loading/solvers/cpsat.py, benchmarks/peers_loading.py)
+_.random_seed
+_.max_deterministic_time
+_.max_time_in_seconds
+_.interleave_search
+_.linearization_level
+_.add_lp_constraints_lazily

@@ -28,7 +28,7 @@ from edgeinfer.loading.problem import PROBLEM, PartialLoadingInstance, PartialLo
 from edgeinfer.loading.solvers.dp import minplus_extend
 from edgeinfer.loading.solvers.plans import plan_to_solution
 
-__all__ = ["solve_exact", "exact_plan"]
+__all__ = ["PARAMS", "solve_exact", "exact_plan"]
 
 
 def exact_plan(
@@ -158,20 +158,105 @@ def exact_plan(
     return plan, proven, stats
 
 
+#: The parameters of ``exact`` (both engines; each engine reads its own).
+PARAMS: tuple[Param, ...] = (
+    Param("engine", "auto", str, "cpsat: our reduced plan model on OR-Tools CP-SAT; dp: the subset DP "
+          "(no dependency); auto: cpsat when ortools is installed and the DP's work is above dp_work, "
+          "else dp", choices=("auto", "cpsat", "dp")),
+    Param("dp_work", 2e7, float, "auto: the subset DP runs when its work 2^n n^2 (user bound + 1) is at "
+          "most this (n candidate models; there it is as fast as CP-SAT or faster)", bounds=(0.0, None)),
+    Param("max_models", 15, int, "dp: refuse more candidate models than this without --time-limit "
+          "(the table has 2^n rows)", bounds=(0, None)),
+    Param("max_memory_bytes", 1.5e9, float, "dp: largest subset table (bytes); above it, without "
+          "--time-limit refuse, with it fall back to search", bounds=(0.0, None)),
+    Param("num_workers", 1, int, "cpsat: search workers (interleaved in one thread when > 1, so the "
+          "answer is deterministic)", bounds=(1, 64)),
+    Param("max_deterministic_time", 300.0, float, "cpsat: work budget per CP-SAT solve in CP-SAT's "
+          "deterministic seconds (machine-independent); spent: the best verified plan, status time_limit",
+          bounds=(0.0, None)),
+    Param("units", 1e6, float, "cpsat: integer time units per deadline (coefficients are rounded down "
+          "for the bound, up for the restriction; exactness does not depend on it)", bounds=(10.0, 1e12)),
+    Param("warm_start", True, bool, "cpsat: warm-start CP-SAT from search (hint, objective floor, and no "
+          "model at all when search meets our bound)"),
+    Param("warm_work", 2e6, float, "cpsat: work budget (max_work) of the search run that warm-starts "
+          "CP-SAT", bounds=(0.0, None)),
+)
+
+
 @register_solver(
-    PROBLEM, "exact", "exact DP over subsets of models x last model (any instance, <= ~15 models)", exact=True,
-    params=(
-        Param("max_models", 15, int, "refuse more candidate models than this without --time-limit "
-              "(the table has 2^n rows)", bounds=(0, None)),
-        Param("max_memory_bytes", 1.5e9, float, "largest subset table (bytes); above it, without --time-limit "
-              "refuse, with it fall back to search", bounds=(0.0, None)),
-    ),
+    PROBLEM, "exact", "exact: our reduced plan model on CP-SAT (ortools), or the subset DP (any instance)",
+    exact=True, params=PARAMS,
 )
 def solve_exact(inst: PartialLoadingInstance, *, options: SolveOptions) -> PartialLoadingSolution:
-    costs = model_costs(inst)
-    plan, proven, stats = exact_plan(
-        inst, costs, time_limit_s=options.time_limit_s, max_models=options.params["max_models"],
-        max_memory_bytes=options.params["max_memory_bytes"], seed=0 if options.seed is None else options.seed,
-    )
+    from edgeinfer.loading.solvers.canon import canonical, original_costs, plan_to_original
+    from edgeinfer.loading.solvers.cpsat import cpsat_available
+
+    prm = options.params
+    seed = 0 if options.seed is None else options.seed
+    can = canonical(inst)
+    ci = can.inst
+    ccosts = model_costs(ci)
+    engine = prm["engine"]
+    if engine == "auto":
+        full, _ = load_matrix(ci)
+        n = sum(1 for i in range(ci.n_models)
+                if len(ccosts.cost[i]) > 1 and full[i] + ccosts.cost[i][1] <= deadline_of(ci))
+        size = min(ci.n_users, user_bound(ci, ccosts)) + 1
+        dp_work = 2.0 ** min(n, 1000) * n * n * size
+        engine = "cpsat" if cpsat_available() and dp_work > prm["dp_work"] else "dp"
+    elif engine == "cpsat" and not cpsat_available():
+        raise UnsupportedInstanceError("exact: engine=cpsat needs OR-Tools (pip install ortools); "
+                                       "engine=dp or auto works without it")
+    if engine == "cpsat":
+        plan, proven, stats = _cpsat_plan(ci, ccosts, prm, seed=seed, time_limit_s=options.time_limit_s)
+    else:
+        plan, proven, stats = exact_plan(
+            ci, ccosts, time_limit_s=options.time_limit_s, max_models=prm["max_models"],
+            max_memory_bytes=prm["max_memory_bytes"], seed=seed,
+        )
+        served = sum(k for _, k in plan)
+        if proven:
+            stats.setdefault("bound", served)
+    stats["engine"] = engine
+    served = sum(k for _, k in plan)
+    if "bound" in stats:
+        stats["gap"] = abs(stats["bound"] - served) / max(served, 1e-9)
     status = SolveStatus.OPTIMAL if proven else SolveStatus.TIME_LIMIT
-    return plan_to_solution(inst, plan, algorithm="exact", status=status, costs=costs, stats=stats)
+    costs = original_costs(inst, can)
+    return plan_to_solution(inst, plan_to_original(can, plan), algorithm="exact", status=status, costs=costs,
+                            stats=stats)
+
+
+def _cpsat_plan(inst: PartialLoadingInstance, costs: ModelCosts, prm: Any, *, seed: int,
+                time_limit_s: float | None) -> tuple[list[tuple[int, int]], bool, dict[str, Any]]:
+    """Reductions, our bound, the search warm start, then CP-SAT (:mod:`.cpsat`)."""
+    from edgeinfer.loading.solvers.cpsat import knapsack_bound, reduce_instance, solve_cpsat
+    from edgeinfer.loading.solvers.search import PARAMS as SEARCH_PARAMS
+    from edgeinfer.loading.solvers.search import search_plan
+
+    t0 = time.perf_counter()
+    red = reduce_instance(inst, costs)
+    stats: dict[str, Any] = dict(red.stats)
+    ub = min(inst.n_users, user_bound(inst, costs), knapsack_bound(red))
+    stats["user_bound"] = ub
+    if not red.models or ub == 0:
+        stats.update(bound=0, nodes=0)
+        return [], True, stats
+    warm: list[tuple[int, int]] = []
+    if prm["warm_start"]:
+        sp = resolve_params(SEARCH_PARAMS, {"max_work": prm["warm_work"]}, where="solver partial_loading/search")
+        warm, _ = search_plan(inst, costs, sp, seed=seed, time_limit_s=time_limit_s)
+    lb = sum(k for _, k in warm)
+    stats["warm_start"] = lb
+    if lb >= ub:
+        stats.update(bound=ub, nodes=0, message="the warm start reaches our bound")
+        return warm, True, stats
+    left = None if time_limit_s is None else max(1e-3, time_limit_s - (time.perf_counter() - t0))
+    res = solve_cpsat(inst, costs, red, incumbent=warm, upper=ub, params={
+        "num_workers": prm["num_workers"], "seed": seed, "max_deterministic_time": prm["max_deterministic_time"],
+        "time_limit_s": left, "units": prm["units"]})
+    stats.update(res.stats)
+    stats["bound"] = int(res.bound)
+    if not res.proven:
+        stats.setdefault("message", "CP-SAT stopped (work budget or time limit) before the bound closed")
+    return res.plan, res.proven, stats
