@@ -43,6 +43,8 @@ __all__ = [
 
 def finish_time_recursion(bits: Sequence[float], flops: Sequence[float], rate: float, speed: float) -> float:
     """C_L by the layer recursion (R) at a constant rate and speed (reference implementation)."""
+    if not (rate > 0 and speed > 0):
+        return math.inf
     d = c = 0.0
     for b, w in zip(bits, flops, strict=True):
         d += b / rate
@@ -51,7 +53,11 @@ def finish_time_recursion(bits: Sequence[float], flops: Sequence[float], rate: f
 
 
 def finish_time_from_downloads(download_s: np.ndarray, flops: np.ndarray, speed: float) -> float:
-    """C_L by (R) given each layer's download completion time ``D_l`` (any rate profile)."""
+    """C_L by (R) given each layer's download completion time ``D_l`` (any rate profile).
+    A device that cannot compute (``speed <= 0``, e.g. a zero energy budget) never finishes
+    a layer with work: ``inf``."""
+    if not speed > 0:
+        return math.inf if any(float(w) > 0 for w in flops) else max((float(d) for d in download_s), default=0.0)
     c = 0.0
     for d, w in zip(download_s, flops, strict=True):
         c = max(c, float(d)) + float(w) / speed
