@@ -7,6 +7,7 @@ reversal move: a finished descent is a local optimum for every reversal of its p
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,10 @@ assert _spec is not None and _spec.loader is not None
 _ts = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_ts)
 brute_force = _ts.brute_force
+_spec2 = importlib.util.spec_from_file_location("pl_test_exact_sm", Path(__file__).with_name("test_exact_engines.py"))
+assert _spec2 is not None and _spec2.loader is not None
+_te = importlib.util.module_from_spec(_spec2)
+_spec2.loader.exec_module(_te)
 
 
 def run(inst, **params):
@@ -103,3 +108,33 @@ def test_reversal_descent_ends_at_a_reversal_local_optimum(seed):
         for j in range(i + 1, len(order)):
             new = order[:i] + order[i:j + 1][::-1] + order[j + 1:]
             assert dp.run(new).served <= sol.objective
+
+
+def _twins(doc: dict) -> dict:
+    """Model 2j+1 a copy of model 2j (blocks, compute, users): ties that the file's order would
+    break (without the canonical form 3 of these 6 permutations gave other batches)."""
+    out = json.loads(json.dumps(doc))
+    ms = out["models"]
+    users = [u for u in out["users"] if int(u["model"][1:]) % 2 == 0 or int(u["model"][1:]) == len(ms) - 1]
+    extra = []
+    for j in range(0, len(ms) - 1, 2):
+        a, b = ms[j], ms[j + 1]
+        b.update({k: v for k, v in a.items() if k != "id"})
+        extra += [{**u, "id": u["id"] + "t", "model": b["id"]} for u in users if u["model"] == a["id"]]
+    out["users"] = users + extra
+    return out
+
+
+def test_answer_does_not_depend_on_the_order_of_the_file():
+    """search (with its polish) runs on the canonical instance: a permuted file, the same batches."""
+    rng = np.random.default_rng(7)
+    for seed in range(3):
+        doc = _twins(synthetic_instance_doc(seed=32_000 + seed, kind="general", n_models=9, n_users=40,
+                                            n_blocks=6, max_batch=(2, 5), deadline_s=(0.8, 2.0)))
+        for u in doc["users"][:6]:  # ties in D/R
+            u["data_bits"], u["spectral_efficiency"] = 1e5, 2.0
+        base = load_instance(doc)
+        ref = _te._answer(base, run(base, max_work=2e6))
+        for _ in range(2):
+            perm = load_instance(_te._permuted(doc, rng))
+            assert _te._answer(perm, run(perm, max_work=2e6)) == ref

@@ -393,7 +393,12 @@ def polish_plan(
     plan (any order, any users per model of those models), warm-started from the plan, with a
     deterministic work budget. Only a plan verified in floating point and serving more users
     replaces it; nothing is claimed about optimality (the neighbourhood is not the instance)."""
-    from edgeinfer.loading.solvers.cpsat import cpsat_available, knapsack_bound, reduce_instance, solve_cpsat
+    from edgeinfer.loading.solvers.cpsat import (
+        cpsat_available,
+        knapsack_bound,
+        reduce_instance,
+        solve_cpsat,
+    )
 
     if not cpsat_available():
         return plan, {"polish": "skipped (ortools missing)"}
@@ -417,7 +422,11 @@ def polish_plan(
 @register_solver(PROBLEM, "search", "order local search from gen's order with an exact inner DP (ours)",
                  params=PARAMS)
 def solve_search(inst: PartialLoadingInstance, *, options: SolveOptions) -> PartialLoadingSolution:
-    costs = model_costs(inst)
-    plan, stats = search_plan(inst, costs, options.params, seed=0 if options.seed is None else options.seed,
-                              time_limit_s=options.time_limit_s)
-    return plan_to_solution(inst, plan, algorithm="search", status=SolveStatus.FEASIBLE, costs=costs, stats=stats)
+    """On the canonical instance (:mod:`.canon`), so the answer does not follow the file's order."""
+    from edgeinfer.loading.solvers.canon import canonical, original_costs, plan_to_original
+
+    can = canonical(inst)
+    plan, stats = search_plan(can.inst, model_costs(can.inst), options.params,
+                              seed=0 if options.seed is None else options.seed, time_limit_s=options.time_limit_s)
+    return plan_to_solution(inst, plan_to_original(can, plan), algorithm="search", status=SolveStatus.FEASIBLE,
+                            costs=original_costs(inst, can), stats=stats)
