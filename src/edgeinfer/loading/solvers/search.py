@@ -17,7 +17,16 @@ order move to random positions (``--seed``, default 0) and the descent runs agai
 plan is kept. Every descent stops at a local optimum; when the plan serves the user bound;
 when the work budget ``max_work`` (sum over evaluations of (positions recomputed) x ((models) x (user bound) +
 1e4), default 1.5e8: 100 models x 1,000 users in under a second here) or ``max_evals`` is spent; or at
-the time limit. Deterministic.
+the time limit. Deterministic. Optional (``reversals``, off): at each insertion local optimum,
+first-improving segment reversals (2-opt) starting among the plan's positions.
+
+Then the exact polish (:func:`polish_plan`, issue 16): ``exact``'s CP-SAT model (:mod:`.cpsat`)
+over the plan's neighbourhood (its models + ``polish_extra`` (16) others entered most cheaply
+from a plan model), warm-started from the plan, 1 worker, ``polish_dtime`` deterministic
+seconds per solve; only a verified plan serving more replaces the search's, and the status
+stays feasible. Skipped when the plan meets the neighbourhood's bound or ortools is missing.
+The solver runs on the canonical instance (:mod:`.canon`): the answer does not follow the
+file's order.
 """
 
 from __future__ import annotations
