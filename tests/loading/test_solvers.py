@@ -249,6 +249,7 @@ def test_declared_params_reach_the_solver_typed():
     inst = load_instance(json.loads((EXAMPLES / "partial_loading_backbone.json").read_text()))
     assert run(inst, "spec-slotted", slot_s="0.01") == run(inst, "spec-slotted")
     assert {p.name for p in get_solver(P, "search").params} == {
-        "max_evals", "max_work", "neighbours", "full_neighbourhood", "restarts", "kick", "window"}
+        "max_evals", "max_work", "neighbours", "full_neighbourhood", "restarts", "kick", "window", "reversals",
+        "polish_dtime", "polish_extra"}
     sol = solve(P, "search", inst, SolveOptions(params={"max_evals": "5"}))
     assert sol.stats["evaluations"] <= 5

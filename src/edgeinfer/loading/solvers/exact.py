@@ -244,7 +244,7 @@ def _cpsat_plan(inst: PartialLoadingInstance, costs: ModelCosts, prm: Any, *, se
         return [], True, stats
     warm: list[tuple[int, int]] = []
     if prm["warm_start"]:
-        sp = resolve_params(SEARCH_PARAMS, {"max_work": prm["warm_work"]}, where="solver partial_loading/search")
+        sp = resolve_params(SEARCH_PARAMS, {"max_work": prm["warm_work"], "polish_dtime": 0.0}, where="solver partial_loading/search")
         warm, _ = search_plan(inst, costs, sp, seed=seed, time_limit_s=time_limit_s)
     lb = sum(k for _, k in warm)
     stats["warm_start"] = lb

@@ -17,7 +17,16 @@ order move to random positions (``--seed``, default 0) and the descent runs agai
 plan is kept. Every descent stops at a local optimum; when the plan serves the user bound;
 when the work budget ``max_work`` (sum over evaluations of (positions recomputed) x ((models) x (user bound) +
 1e4), default 1.5e8: 100 models x 1,000 users in under a second here) or ``max_evals`` is spent; or at
-the time limit. Deterministic.
+the time limit. Deterministic. Optional (``reversals``, off): at each insertion local optimum,
+first-improving segment reversals (2-opt) starting among the plan's positions.
+
+Then the exact polish (:func:`polish_plan`, issue 16): ``exact``'s CP-SAT model (:mod:`.cpsat`)
+over the plan's neighbourhood (its models + ``polish_extra`` (16) others entered most cheaply
+from a plan model), warm-started from the plan, 1 worker, ``polish_dtime`` deterministic
+seconds per solve; only a verified plan serving more replaces the search's, and the status
+stays feasible. Skipped when the plan meets the neighbourhood's bound or ortools is missing.
+The solver runs on the canonical instance (:mod:`.canon`): the answer does not follow the
+file's order.
 """
 
 from __future__ import annotations
@@ -53,6 +62,13 @@ PARAMS: tuple[Param, ...] = (
     Param("restarts", 10, int, "iterated-local-search kicks after the first descent", bounds=(0, 1_000_000)),
     Param("kick", 2, int, "random moves per kick", bounds=(0, 10_000)),
     Param("window", 12, int, "large instances: positions evaluated beyond the plan's models", bounds=(0, None)),
+    Param("reversals", False, bool, "at each insertion local optimum also try segment reversals (2-opt) "
+          "within the plan's models"),
+    Param("polish_dtime", 1.0, float, "exact polish: CP-SAT's work budget (deterministic seconds, per "
+          "solve) on the neighbourhood of the search plan; 0 = off (also off without ortools)",
+          bounds=(0.0, None)),
+    Param("polish_extra", 16, int, "exact polish: models outside the plan added to its neighbourhood "
+          "(those entered most cheaply from a plan model)", bounds=(0, None)),
 )
 
 #: Work units charged per recomputed position on top of ``n * size`` (the per-model Python and
@@ -140,6 +156,7 @@ def search_plan(
     max_evals, max_work = params["max_evals"], params["max_work"]
     neighbours, full_neighbourhood = params["neighbours"], params["full_neighbourhood"]
     restarts, kick, window = params["restarts"], params["kick"], params["window"]
+    reversals = bool(params["reversals"])
     full, d = load_matrix(inst)
     deadline = deadline_of(inst)
     size = min(inst.n_users, user_bound(inst, costs)) + 1
@@ -151,7 +168,7 @@ def search_plan(
             if cheapest_load + costs.cost[i][1] <= deadline:
                 cand.append(i)
     if not cand or size <= 1:
-        return [], {"evaluations": 0}
+        return [], {"evaluations": 0, "served_before_polish": 0}
     g = [i for i, _ in gen_plan(inst, costs, slot_s=0.0)]
     rest = [i for i in cand if i not in g]
     order = [i for i in g if i in cand]
@@ -168,7 +185,36 @@ def search_plan(
     def better(x: _Tables, y: _Tables) -> bool:
         return x.served > y.served or (x.served == y.served and x.time_s < y.time_s - 1e-12)
 
+    def out_of_budget() -> bool:
+        if state["work"] >= max_work or dp.evals >= max_evals or (
+                time_limit_s is not None and time.perf_counter() - t0 > time_limit_s):
+            state["stop"] = True
+        return bool(state["stop"])
+
+    def reverse_full(cur: _Tables) -> _Tables | None:
+        """First improving segment reversal order[i..j] (2-opt), or None."""
+        for i in range(n - 1):
+            for j in range(i + 1, n):
+                if out_of_budget():
+                    return None
+                new = cur.order[:i] + cur.order[i:j + 1][::-1] + cur.order[j + 1:]
+                state["work"] += float(n - i) * (n * size + EVAL_OVERHEAD)
+                cand_t = dp.run(new, cur, i)
+                if better(cand_t, cur):
+                    return cand_t
+        return None
+
     def local(cur: _Tables) -> _Tables:
+        while True:
+            cur = insertion(cur)
+            if not reversals or state["stop"] or cur.served >= size - 1 or n < 2:
+                return cur
+            nxt = reverse_full(cur)
+            if nxt is None:
+                return cur
+            cur = nxt
+
+    def insertion(cur: _Tables) -> _Tables:
         a = 0
         since = 0  # positions scanned since the last improvement
         while not state["stop"] and since < n and n > 1 and cur.served < size - 1:  # size-1: user bound
@@ -222,7 +268,31 @@ def search_plan(
         state["work"] += float(len(win) - p) * (len(win) * size + EVAL_OVERHEAD)
         return new_full, dp.run(win, t, p)
 
+    def reverse_window(order_full: list[int], cur: _Tables) -> tuple[list[int], _Tables] | None:
+        """First improving reversal order_full[i..j], i among the plan's positions, j in the window."""
+        m = len(cur.order)
+        for i in range(len(OrderDP.plan(cur))):
+            for j in range(i + 1, m):
+                if out_of_budget():
+                    return None
+                new = order_full[:i] + order_full[i:j + 1][::-1] + order_full[j + 1:]
+                state["work"] += float(m - i) * (m * size + EVAL_OVERHEAD)
+                cand_t = dp.run(new[:m], cur, i)
+                if better(cand_t, cur):
+                    return settle(new, cand_t)
+        return None
+
     def local_window(order_full: list[int], cur: _Tables) -> tuple[list[int], _Tables]:
+        while True:
+            order_full, cur = insertion_window(order_full, cur)
+            if not reversals or state["stop"] or cur.served >= size - 1:
+                return order_full, cur
+            nxt = reverse_window(order_full, cur)
+            if nxt is None:
+                return order_full, cur
+            order_full, cur = nxt
+
+    def insertion_window(order_full: list[int], cur: _Tables) -> tuple[list[int], _Tables]:
         """Large instances: the DP runs on a window (the plan's models + ``window`` more)."""
         a = 0
         since = 0
@@ -294,13 +364,78 @@ def search_plan(
     cur = best
     stats = {"evaluations": dp.evals, "budget_exhausted": state["stop"], "planned_time_s": cur.time_s,
              "kicks": kicks, "served_first_descent": first}
-    return OrderDP.plan(cur), stats
+    plan = OrderDP.plan(cur)
+    stats["served_before_polish"] = cur.served
+    if params["polish_dtime"] > 0 and cur.served < size - 1:
+        left = None if time_limit_s is None else time_limit_s - (time.perf_counter() - t0)
+        if left is None or left > 0:
+            plan, pst = polish_plan(inst, costs, plan, dtime=float(params["polish_dtime"]),
+                                    extra=int(params["polish_extra"]), seed=seed, time_limit_s=left)
+            stats.update(pst)
+    return plan, stats
+
+
+def neighbourhood(red: Any, plan: list[tuple[int, int]], extra: int) -> Any:
+    """The reduced instance restricted to the plan's models and the ``extra`` other candidates
+    entered most cheaply from a plan model (ties by index)."""
+    from edgeinfer.loading.solvers.cpsat import Reduced
+
+    pos = {m: a for a, m in enumerate(red.models)}
+    inside = sorted(pos[i] for i, k in plan if k > 0 and i in pos)
+    if not inside:
+        return red
+    out = [a for a in range(len(red.models)) if a not in set(inside)]
+    out.sort(key=lambda a: (float(red.d[inside, a].min()), red.models[a]))
+    keep = sorted(inside + out[:extra])
+    new = {a: b for b, a in enumerate(keep)}
+    kk = np.asarray(keep, dtype=np.int64)
+    return Reduced([red.models[a] for a in keep], [red.n_ranks[a] for a in keep], red.full[kk],
+                   red.d[np.ix_(kk, kk)], [(new[a], new[b]) for a, b in red.arcs if a in new and b in new],
+                   [new[a] for a in red.starts if a in new], [red.marg[a] for a in keep], red.deadline)
+
+
+def polish_plan(
+    inst: PartialLoadingInstance, costs: ModelCosts, plan: list[tuple[int, int]], *, dtime: float, extra: int,
+    seed: int, time_limit_s: float | None,
+) -> tuple[list[tuple[int, int]], dict[str, Any]]:
+    """Exact polish: ``exact``'s CP-SAT model (:mod:`.cpsat`) over :func:`neighbourhood` of the
+    plan (any order, any users per model of those models), warm-started from the plan, with a
+    deterministic work budget. Only a plan verified in floating point and serving more users
+    replaces it; nothing is claimed about optimality (the neighbourhood is not the instance)."""
+    from edgeinfer.loading.solvers.cpsat import (
+        cpsat_available,
+        knapsack_bound,
+        reduce_instance,
+        solve_cpsat,
+    )
+
+    if not cpsat_available():
+        return plan, {"polish": "skipped (ortools missing)"}
+    served = sum(k for _, k in plan)
+    sub = neighbourhood(reduce_instance(inst, costs), plan, extra)
+    ub = min(inst.n_users, user_bound(inst, costs), knapsack_bound(sub))
+    st: dict[str, Any] = {"polish_models": len(sub.models)}
+    if served >= ub:
+        st["polish"] = "plan meets the neighbourhood's bound"
+        return plan, st
+    res = solve_cpsat(inst, costs, sub, incumbent=plan, upper=ub, params={
+        "num_workers": 1, "seed": seed, "max_deterministic_time": dtime, "time_limit_s": time_limit_s,
+        "units": 1e6})
+    st["polish_nodes"] = res.stats.get("nodes", 0)
+    st["polish_deterministic_time"] = res.stats.get("deterministic_time", 0.0)
+    new = sum(k for _, k in res.plan)
+    st["polish"] = f"{served} -> {max(new, served)} users" + (" (neighbourhood optimum)" if res.proven else "")
+    return (list(res.plan), st) if new > served else (plan, st)
 
 
 @register_solver(PROBLEM, "search", "order local search from gen's order with an exact inner DP (ours)",
                  params=PARAMS)
 def solve_search(inst: PartialLoadingInstance, *, options: SolveOptions) -> PartialLoadingSolution:
-    costs = model_costs(inst)
-    plan, stats = search_plan(inst, costs, options.params, seed=0 if options.seed is None else options.seed,
-                              time_limit_s=options.time_limit_s)
-    return plan_to_solution(inst, plan, algorithm="search", status=SolveStatus.FEASIBLE, costs=costs, stats=stats)
+    """On the canonical instance (:mod:`.canon`), so the answer does not follow the file's order."""
+    from edgeinfer.loading.solvers.canon import canonical, original_costs, plan_to_original
+
+    can = canonical(inst)
+    plan, stats = search_plan(can.inst, model_costs(can.inst), options.params,
+                              seed=0 if options.seed is None else options.seed, time_limit_s=options.time_limit_s)
+    return plan_to_solution(inst, plan_to_original(can, plan), algorithm="search", status=SolveStatus.FEASIBLE,
+                            costs=original_costs(inst, can), stats=stats)
