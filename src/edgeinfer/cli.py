@@ -72,18 +72,6 @@ def _seed(text: str) -> int:
     return v
 
 
-def _seconds(text: str) -> float:
-    import math
-
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text[:40]!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive finite number of seconds, got {text[:40]}")
-    return v
-
-
 #: the longest message printed (a user's 10,000-character name is cut, not echoed)
 MAX_MESSAGE_CHARS = 400
 
@@ -99,17 +87,10 @@ def _one_line(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
 MAX_PROFILE_BATCH = 4096
 
 
-_batch = int_in(1, MAX_PROFILE_BATCH)
-
-
 #: the choices of ``library scan --granularity`` (edgeinfer.dnn.library.GRANULARITIES)
 GRANULARITIES = ("tensor", "module", "layer")
 #: largest ``make --users``
 MAX_MAKE_USERS = 100_000
-
-
-_count = int_in(1, MAX_MAKE_USERS)
-_positive = positive_float
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("instance", help="instance JSON file")
     s.add_argument("--algorithm", "-a", required=True, help="algorithm name (see `edgeinfer list`)")
     s.add_argument("--output", "-o", default="-", help="solution file, or - for standard output (default)")
-    s.add_argument("--time-limit", type=_seconds, default=None, metavar="S", help="wall-clock limit in seconds")
+    s.add_argument("--time-limit", type=positive_float, default=None, metavar="S", help="wall-clock limit in seconds")
     s.add_argument("--seed", type=_seed, default=None, help="seed for randomised algorithms (>= 0)")
     s.add_argument("--power", choices=["optimal", "constant"], default=None, help="power control (mba)")
     s.add_argument(
@@ -145,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("profile", help="profile a zoo model layer by layer (needs torch)")
     pr.add_argument("model", help="zoo model name, e.g. resnet18")
     pr.add_argument("--input", default=None, help="input shape CxHxW (default: the model's own)")
-    pr.add_argument("--batch", type=_batch, default=1, help=f"batch size of the run (1 to {MAX_PROFILE_BATCH})")
+    pr.add_argument("--batch", type=int_in(1, MAX_PROFILE_BATCH), default=1, help=f"batch size of the run (1 to {MAX_PROFILE_BATCH})")
     pr.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     lib = sub.add_parser("library", help="block libraries of real checkpoints and adapters (safetensors)")
@@ -167,12 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
         if prob == "partial_loading":
             mp.add_argument("--server", default=None,
                             help="server JSON (`edgeinfer calibrate`); without it the documented assumed constants")
-            mp.add_argument("--max-fit-rel-rmse", type=_positive, default=None, metavar="E",
+            mp.add_argument("--max-fit-rel-rmse", type=positive_float, default=None, metavar="E",
                             help="refuse a calibrated model whose eq. (9) fit has a larger relative RMS error "
                                  "(default: edgeinfer.loading.server.MAX_FIT_REL_RMSE)")
-        mp.add_argument("--users", type=_count, required=True, help=f"number of users (1 to {MAX_MAKE_USERS})")
-        mp.add_argument("--bandwidth-hz", type=_positive, required=True, help="system bandwidth in Hz")
-        mp.add_argument("--deadline-s", type=_positive, required=True,
+        mp.add_argument("--users", type=int_in(1, MAX_MAKE_USERS), required=True, help=f"number of users (1 to {MAX_MAKE_USERS})")
+        mp.add_argument("--bandwidth-hz", type=positive_float, required=True, help="system bandwidth in Hz")
+        mp.add_argument("--deadline-s", type=positive_float, required=True,
                         help="deadline in seconds (slide: the scale of the users' deadlines)")
         mp.add_argument("--seed", type=_seed, default=0, help="seed of the users' draw (>= 0)")
         mp.add_argument("--output", "-o", default="-", help="instance file, or - for standard output (default)")
