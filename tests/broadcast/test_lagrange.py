@@ -11,8 +11,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from broadcast_cases import brute_force, random_instance
 from edgeinfer.broadcast.model import is_feasible
-from edgeinfer.broadcast.problem import build_instance
 from edgeinfer.broadcast.solvers import BnbConfig, bnb_select, reduce_problem
 from edgeinfer.broadcast.solvers.component import Component
 from edgeinfer.broadcast.solvers.lagrange import (
@@ -21,30 +21,6 @@ from edgeinfer.broadcast.solvers.lagrange import (
     lagrangian_bound,
     lagrangian_fixing,
 )
-
-
-def brute_force(I, c):
-    """Fewest blocks of a feasible selection, by enumeration (as in test_selection.py)."""
-    M, N, _ = I.shape
-    blocks = [(i, n) for i in range(M) for n in range(N)]
-    for size in range(N, len(blocks) + 1):
-        for comb in itertools.combinations(blocks, size):
-            y = np.zeros((M, N), bool)
-            for i, n in comb:
-                y[i, n] = True
-            if y.any(axis=0).all() and is_feasible(I, c, y):
-                return size
-    return None
-
-
-def random_instance(seed, M=3, N=3, K=3):
-    rng = np.random.default_rng(seed)
-    I = np.round(rng.uniform(0, 1, size=(M, N, K)), 3)
-    own = rng.integers(0, M, size=K)
-    for k in range(K):
-        I[own[k], :, k] = np.round(rng.uniform(0.8, 1.0, size=N), 3)
-    qos = np.round(rng.uniform(0.6, 0.95) * I[own, :, np.arange(K)].sum(axis=1), 3)
-    return build_instance(scores=I, gains=rng.exponential(1e-3, K), qos=qos, own_model=own)
 
 
 def _components(inst, max_cuts=0):

@@ -5,15 +5,15 @@ below the optimum; the example's optimum (28 blocks, unicast 48)."""
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 
 import numpy as np
 import pytest
 
 import edgeinfer.broadcast  # noqa: F401
+from broadcast_cases import brute_force, random_instance
 from edgeinfer.broadcast.model import is_feasible
-from edgeinfer.broadcast.problem import build_instance, load_instance, verify
+from edgeinfer.broadcast.problem import load_instance, verify
 from edgeinfer.broadcast.scenario import make_instance
 from edgeinfer.broadcast.solvers import (
     ENGINES,
@@ -30,29 +30,6 @@ from edgeinfer.core.errors import InvalidOptionError
 from edgeinfer.core.registry import solve
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
-
-
-def brute_force(I, c):
-    M, N, _ = I.shape
-    blocks = [(i, n) for i in range(M) for n in range(N)]
-    for size in range(N, len(blocks) + 1):
-        for comb in itertools.combinations(blocks, size):
-            y = np.zeros((M, N), bool)
-            for i, n in comb:
-                y[i, n] = True
-            if y.any(axis=0).all() and is_feasible(I, c, y):
-                return size
-    return None
-
-
-def random_instance(seed, M=3, N=3, K=3):
-    rng = np.random.default_rng(seed)
-    I = np.round(rng.uniform(0, 1, size=(M, N, K)), 3)
-    own = rng.integers(0, M, size=K)
-    for k in range(K):
-        I[own[k], :, k] = np.round(rng.uniform(0.8, 1.0, size=N), 3)
-    qos = np.round(rng.uniform(0.6, 0.95) * I[own, :, np.arange(K)].sum(axis=1), 3)
-    return build_instance(scores=I, gains=rng.exponential(1e-3, K), qos=qos, own_model=own)
 
 
 @pytest.mark.parametrize("seed", range(12))
