@@ -18,6 +18,8 @@ _.format_
 _.start_
 _.index_
 _.value_
+# highspy: HighsCallbackInput.user_interrupt, read by HiGHS after a MIP interrupt callback
+_.user_interrupt
 _.value_valid
 # torch.nn.Module: submodules registered by attribute assignment (zoo architectures)
 _.mlpconv1

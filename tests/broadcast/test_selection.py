@@ -83,10 +83,11 @@ def test_dominated_duplicate_blocks_are_removed():
 
 def test_time_limit_returns_incumbent_and_gap():
     inst = make_instance(seed=2, num_devices=6, num_positions=8)
-    # our tree after one node; HiGHS (the default engine, which now proves this instance at its
-    # root) stopped before its root node
+    # our tree after one node; HiGHS (the default engine) stopped before its root node; without
+    # the decomposition bound, which proves this instance at the root
     for engine, nodes in (("tree", 1), ("highs", 0)):
-        r = bnb_select(inst.scores, inst.qos, inst.own_model, config=BnbConfig(engine=engine, node_limit=nodes))
+        r = bnb_select(inst.scores, inst.qos, inst.own_model,
+                       config=BnbConfig(engine=engine, node_limit=nodes, decomposition_steps=0))
         assert r.status == "time_limit" and r.y is not None
         assert is_feasible(inst.scores, inst.qos, r.y)
         assert 0 < r.lower_bound <= r.blocks and 0 <= r.gap < 1
@@ -189,7 +190,8 @@ def test_declared_params():
     assert all(d["power"].choices == ("optimal", "constant") and d["power"].default == "optimal"
                for d in declared.values())
     assert set(declared["greedy"]) == {"power", "order", "variant"}
-    assert set(declared["bnb"]) == {"power", "engine", "node_limit", "lagrangian_iterations"}
+    assert set(declared["bnb"]) == {"power", "engine", "node_limit", "lagrangian_iterations", "decomposition_steps"}
+    assert declared["bnb"]["decomposition_steps"].default == BnbConfig().decomposition_steps
     assert declared["bnb"]["engine"].default == BnbConfig().engine and declared["bnb"]["engine"].choices == ENGINES
     assert set(declared["milp"]) == {"power", "reduce"} and declared["milp"]["reduce"].default is False
     assert set(declared["unicast"]) == {"power"}

@@ -20,7 +20,8 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,12 @@ from edgeinfer.broadcast.problem import PROBLEM, MBAInstance, MBASolution
 from edgeinfer.broadcast.solvers.common import SelectionResult, prune_redundant, reduce_problem
 from edgeinfer.broadcast.solvers.component import Component, highspy
 from edgeinfer.broadcast.solvers.greedy import adaptive_greedy_select, greedy_select
-from edgeinfer.broadcast.solvers.lagrange import lagrangian_bound, lagrangian_fixing, lp_multipliers
+from edgeinfer.broadcast.solvers.lagrange import (
+    decomposition_bound,
+    lagrangian_bound,
+    lagrangian_fixing,
+    lp_multipliers,
+)
 from edgeinfer.broadcast.solvers.plan import POWER, solution_from_selection
 from edgeinfer.core.options import Param
 from edgeinfer.core.registry import register_solver
@@ -82,6 +88,16 @@ class BnbConfig:
         restricted to ``sum y <= t`` after Lagrangian reduced-cost fixing for target ``t``.
         Default 0 (off): at 12 x 12 seed 0 it lifts the bound to 55 (every other path stops
         at 54) but finds only 56 blocks in 60 s where the plain path finds 55 (docs/broadcast.md §3).
+    decomposition_steps:
+        Engine ``highs``, components with at least ``large_pairs`` and below
+        ``decomposition_max_pairs`` usable pairs and at most 14 blocks at every position (12 x 12:
+        yes; 21 x 24: no): the per-device Lagrangian bound (warm-started, smoothed), then this many
+        subgradient steps of the Lagrangian decomposition bound
+        (:func:`~edgeinfer.broadcast.solvers.lagrange.decomposition_bound`, devices coupled through
+        each position's facility location), before HiGHS' MILP; HiGHS stops as soon as its
+        incumbent reaches that bound, and the bound joins the reported one at a limit. 0: off.
+    decomposition_max_pairs:
+        The upper end of the range above (the per-device pricing is too slow at 21 x 24's 10,584).
     """
 
     engine: str = "highs"
@@ -93,11 +109,14 @@ class BnbConfig:
     node_dominance: bool = False
     lagrangian_iterations: int = 200
     probe_max_pairs: int = 0
+    decomposition_steps: int = 300
+    decomposition_max_pairs: int = 4000
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
             raise ValueError(f"unknown bnb engine {self.engine!r}; use {' or '.join(ENGINES)}")
-        for name in ("node_limit", "max_cuts_per_device", "large_pairs", "lagrangian_iterations", "probe_max_pairs"):
+        for name in ("node_limit", "max_cuts_per_device", "large_pairs", "lagrangian_iterations", "probe_max_pairs",
+                     "decomposition_steps", "decomposition_max_pairs"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
                 raise ValueError(f"BnbConfig.{name} must be a non-negative integer, got {v!r}")
@@ -157,25 +176,44 @@ def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: f
                          node_dominance=cfg.node_dominance)
         start = map_to_component(comp, greedy.y) if greedy.y is not None else None
         lag = None
+        probe = cfg.engine == "highs" and large and pairs < cfg.probe_max_pairs and cfg.lagrangian_iterations > 0
+        decompose = (not probe and cfg.engine == "highs" and large and pairs < cfg.decomposition_max_pairs
+                     and cfg.decomposition_steps > 0 and cfg.lagrangian_iterations > 0)
         if cfg.lagrangian_iterations and pairs < cfg.large_pairs and time.perf_counter() < deadline:
             left = None if not math.isfinite(deadline) else max(0.01, deadline - time.perf_counter())
             lag = lagrangian_bound(comp, start, max_iterations=cfg.lagrangian_iterations, time_limit_s=left)
             start = lag.incumbent
             stats["lagrangian_iterations"] += lag.iterations
-            lag_total += lag.bound
-        elif not (cfg.engine == "highs" and large and pairs < cfg.probe_max_pairs and cfg.lagrangian_iterations):
+            known = lag.bound
+            if (not lag.proven and cfg.decomposition_steps and lag.multipliers is not None
+                    and time.perf_counter() < deadline):
+                left = None if not math.isfinite(deadline) else max(0.01, deadline - time.perf_counter())
+                dec, steps = decomposition_bound(comp, lag.multipliers, float(lag.incumbent.sum()),
+                                                 steps=cfg.decomposition_steps, time_limit_s=left)
+                stats["decomposition_steps"] = stats.get("decomposition_steps", 0) + steps
+                if dec > known:
+                    known = dec
+                    lag = replace(lag, bound=dec, proven=math.ceil(dec - 1e-6) >= lag.incumbent.sum())
+            lag_total += known
+        elif not (probe or decompose):
             lag_total = math.nan  # not every component has one: no total
         if lag is not None and lag.proven:
             st: dict = {"nodes": 0, "lps": 0, "status": "optimal"}
             yb, lb = lag.incumbent, float(lag.incumbent.sum())
             stats["proven_by_lagrangian"] += 1
-        elif cfg.engine == "highs" and large and pairs < cfg.probe_max_pairs and cfg.lagrangian_iterations:
+        elif decompose:
+            yb, lb, st = _decomposed_component(comp, start, deadline, cfg)
+            stats["lagrangian_iterations"] += st["lagrangian_iterations"]
+            stats["decomposition_steps"] = stats.get("decomposition_steps", 0) + st["decomposition_steps"]
+            lag_total = lag_total + float(st["lagrangian_bound"]) if math.isfinite(lag_total) else math.nan
+        elif probe:
             yb, lb, st = _probe_component(comp, start, deadline, cfg)
             stats["lagrangian_iterations"] += st["lagrangian_iterations"]
             lag_total = lag_total + float(st["lagrangian_bound"]) if math.isfinite(lag_total) else math.nan
             stats["probes"] = stats.get("probes", 0) + st["probes"]
         elif cfg.engine == "highs":
-            yb, lb, st = _highs_component(comp, start, deadline, cfg, large=large)
+            yb, lb, st = _highs_component(comp, start, deadline, cfg, large=large,
+                                          known_lower=None if lag is None else int(max(comp.N, math.ceil(lag.bound - 1e-6))))
         else:
             yb, lb, st = _tree_component(comp, start, deadline, cfg.node_limit)
         if lag is not None:
@@ -273,11 +311,12 @@ def _tree_component(comp: Component, start: np.ndarray | None, deadline: float,
 
 
 def _highs_component(comp: Component, start: np.ndarray | None, deadline: float,
-                     config: BnbConfig, *, large: bool) -> tuple[np.ndarray, float, dict]:
+                     config: BnbConfig, *, large: bool, known_lower: int | None = None) -> tuple[np.ndarray, float, dict]:
     """Engine ``highs``: one component by HiGHS MILP on the reduced model with deviation cuts;
     ``start``: a feasible selection of the component's blocks or ``None``; ``large`` (at least
     ``config.large_pairs`` usable pairs, decided once in :func:`bnb_select`) adds the
-    LP-rounding start."""
+    LP-rounding start. ``known_lower``: a proven lower bound on the component's block count;
+    HiGHS is interrupted (a callback) once its incumbent reaches it, which is then optimal."""
     hs = highspy()
     node_limit = config.node_limit
     st: dict = {"nodes": 0, "lps": 0, "status": "optimal"}
@@ -309,6 +348,15 @@ def _highs_component(comp: Component, start: np.ndarray | None, deadline: float,
     sol.col_value = np.r_[inc, comp.assignment(inc)].tolist()
     sol.value_valid = True
     h.setSolution(sol)
+    if known_lower is not None:
+        cb = hs.cb
+
+        def reached(kind: int, message: str, out: Any, data_in: Any, user: Any) -> None:
+            if kind == cb.HighsCallbackType.kCallbackMipInterrupt and out.mip_primal_bound <= known_lower + 0.5:
+                data_in.user_interrupt = True
+
+        h.setCallback(reached, None)
+        h.startCallback(cb.HighsCallbackType.kCallbackMipInterrupt)
     h.run()
     status = h.getModelStatus()
     info = h.getInfo()
@@ -320,7 +368,7 @@ def _highs_component(comp: Component, start: np.ndarray | None, deadline: float,
             pruned = comp.round_up(cand, np.zeros(nb), cand.copy())  # drop blocks nobody needs
             if pruned is not None and pruned.sum() <= yb.sum():
                 yb = pruned
-    if status == hs.HighsModelStatus.kOptimal:
+    if status == hs.HighsModelStatus.kOptimal or (known_lower is not None and yb.sum() <= known_lower):
         lower = float(yb.sum())
     else:
         st["status"] = "time_limit"
@@ -331,8 +379,48 @@ def _highs_component(comp: Component, start: np.ndarray | None, deadline: float,
             out = comp.lp(lb0, ub0, xm) if ok else None
             bound = out[0] if out is not None else float(comp.N)
         lower = float(math.ceil(bound - 1e-6))
-        lower = min(max(lower, float(comp.N)), float(yb.sum()))
+        lower = min(max(lower, float(comp.N), float(known_lower or 0)), float(yb.sum()))
     return yb, lower, st
+
+
+def _decomposed_component(comp: Component, start: np.ndarray | None, deadline: float,
+                          config: BnbConfig) -> tuple[np.ndarray, float, dict]:
+    """A mid-size component (``BnbConfig.decomposition_steps``): the per-device Lagrangian bound
+    (master seeded by the LP duals' assemblies, Wentges smoothing 0.5; it also improves the
+    incumbent), the Lagrangian decomposition bound from its multipliers, then HiGHS' MILP
+    (:func:`_highs_component`) told the proven bound ``ceil(max of both)``. Exact: both are
+    lower bounds, the incumbent a checked feasible selection, and HiGHS' answer exact."""
+    nb = comp.nb
+    st: dict = {"lagrangian_iterations": 0, "decomposition_steps": 0, "lagrangian_bound": math.nan}
+    inc = start if start is not None else comp.round_up(np.full(nb, 0.5), np.zeros(nb), np.ones(nb))
+    if inc is None:  # cannot happen: every kept block together is feasible
+        inc = np.ones(nb)
+    timed = math.isfinite(deadline)
+    yr = lp_round(comp)
+    if yr is not None and yr.sum() < inc.sum():
+        inc = yr
+    bound = -math.inf
+    if float(inc.sum()) > comp.N and time.perf_counter() < deadline:
+        warm = lp_multipliers(comp)
+        left = max(0.01, deadline - time.perf_counter()) if timed else None
+        lag = lagrangian_bound(comp, inc, max_iterations=config.lagrangian_iterations, time_limit_s=left,
+                               warm=warm, smoothing=0.5, master_ip_nodes=0)
+        st["lagrangian_iterations"] = lag.iterations
+        inc, bound = lag.incumbent, lag.bound
+        if not lag.proven and lag.multipliers is not None and time.perf_counter() < deadline:
+            left = max(0.01, deadline - time.perf_counter()) if timed else None
+            dec, st["decomposition_steps"] = decomposition_bound(comp, lag.multipliers, float(inc.sum()),
+                                                                 steps=config.decomposition_steps, time_limit_s=left)
+            st["decomposition_bound"] = dec
+            bound = max(bound, dec)
+    st["lagrangian_bound"] = bound
+    known = int(min(max(math.ceil(bound - 1e-6), comp.N), inc.sum())) if math.isfinite(bound) else comp.N
+    if known >= inc.sum():
+        st.update(nodes=0, lps=0, status="optimal")
+        return inc, float(inc.sum()), st
+    yb, lower, out = _highs_component(comp, inc, deadline, config, large=False, known_lower=known)
+    out.update({k: v for k, v in st.items()})
+    return yb, lower, out
 
 
 def _probe_component(comp: Component, start: np.ndarray | None, deadline: float,
@@ -477,10 +565,15 @@ def map_to_component(comp: Component, y: np.ndarray) -> np.ndarray | None:
                                bounds=(0, None), optional=True),
                          Param("lagrangian_iterations", BnbConfig.lagrangian_iterations, int,
                                "column-generation rounds of the Lagrangian bound (each device's assemblies "
-                               "convexified) on components under 1,500 usable pairs; 0: off", bounds=(0, None))))
+                               "convexified) on components under 1,500 usable pairs; 0: off", bounds=(0, None)),
+                         Param("decomposition_steps", BnbConfig.decomposition_steps, int,
+                               "subgradient steps of the Lagrangian decomposition bound (devices coupled through "
+                               "each position's facility location) after the per-device bound; 0: off",
+                               bounds=(0, None))))
 def solve_bnb(inst: MBAInstance, *, options: SolveOptions) -> MBASolution:
     p = options.params
     sel = bnb_select(inst.scores, inst.qos, inst.own_model, time_limit_s=options.time_limit_s,
                      config=BnbConfig(engine=p["engine"], node_limit=p["node_limit"],
-                                      lagrangian_iterations=p["lagrangian_iterations"]))
+                                      lagrangian_iterations=p["lagrangian_iterations"],
+                                      decomposition_steps=p["decomposition_steps"]))
     return solution_from_selection(inst, sel, algorithm="bnb", power=p["power"], exact=True)

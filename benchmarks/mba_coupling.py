@@ -1,0 +1,259 @@
+# ruff: noqa: E741  (I is the paper's score tensor I_{i,n}^{(k)})
+"""Relaxations that couple MBA devices, measured at 12 x 12 (issue 16; docs/broadcast.md §3).
+
+Three experiments beside the per-device Lagrangian bound of ``bnb``
+(:func:`edgeinfer.broadcast.solvers.lagrange.lagrangian_bound`, converged), each a valid lower
+bound or an exact feasibility question; none is used by ``bnb`` (what they gave is in the docs):
+
+* ``decomposition``: Lagrangian decomposition. Each device's assignment ``x[k, b]`` is copied
+  into a position side (every position an uncapacitated facility-location problem over its
+  blocks: pay 1 per broadcast block, every device assigned to one of them; solved exactly by
+  enumerating the block subsets) and a device side (each device's cheapest assembly meeting its
+  QoS, the exact Pareto programme of ``cheapest_assembly``), linked by free multipliers; every
+  ``L(lambda)`` is a lower bound. Subgradient ascent (Polyak steps towards the incumbent,
+  step factor halved after 20 steps without a new best) from the per-device multipliers.
+* ``groups``: the Dantzig-Wolfe bound with one column per *group* of devices (a block set that
+  serves every device of the group), the per-device relaxation being groups of one. Group
+  pricing is a small MILP (HiGHS via SciPy); subgradient steps from the summed per-device
+  multipliers.
+* ``fixing``: iterated Lagrangian reduced-cost fixing for a target ``t``: fix every ``y`` and
+  ``x`` that no selection of at most ``t`` blocks uses (``lagrangian_fixing``), re-test the
+  usable pairs, rebuild the component and its Lagrangian bound, repeat until nothing changes or
+  the bound exceeds ``t``; then ask HiGHS whether a selection of at most ``t`` blocks exists.
+
+Budgets are counts (steps, rounds); the times printed are wall clock on this machine.
+``python benchmarks/mba_coupling.py {decomposition,groups,fixing} --seed S [...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from edgeinfer.broadcast.model import qos_tol  # noqa: E402
+from edgeinfer.broadcast.scenario import make_instance  # noqa: E402
+from edgeinfer.broadcast.solvers.common import reduce_problem  # noqa: E402
+from edgeinfer.broadcast.solvers.component import Component, highspy  # noqa: E402
+from edgeinfer.broadcast.solvers.lagrange import (  # noqa: E402
+    cheapest_assembly,
+    lagrangian_bound,
+    lagrangian_fixing,
+    lp_multipliers,
+)
+
+#: best selections known (blocks) for the 12 x 12 benchmark seeds: upper bounds for the Polyak steps
+KNOWN = {0: 55, 1: 56, 2: 59}
+
+
+def component(seed: int, size: int = 12, U: np.ndarray | None = None) -> tuple[Any, Component]:
+    inst = make_instance(seed=seed, num_devices=size, num_positions=size)
+    red = reduce_problem(inst.scores, inst.qos)
+    comp = Component(inst.scores, inst.qos, red.U if U is None else U, np.arange(size), max_cuts=0,
+                     node_dominance=False)
+    return inst, comp
+
+
+def per_device(comp: Component) -> Any:
+    """The per-device Lagrangian bound, converged (``bnb``'s relaxation)."""
+    return lagrangian_bound(comp, None, max_iterations=400, stop_at_proof=False, warm=lp_multipliers(comp),
+                            smoothing=0.5, master_ip_nodes=0)
+
+
+def _need(comp: Component) -> np.ndarray:
+    return comp.cc - qos_tol(comp.cc) - 1e-9 * np.maximum(1.0, np.abs(comp.cc))
+
+
+def decomposition(comp: Component, P: np.ndarray, upper: float, steps: int) -> float:
+    """Best ``L(lambda)`` of the position/device decomposition after ``steps`` subgradient steps."""
+    nb, K = comp.nb, comp.Kc
+    S, fin, need = comp.S, np.isfinite(comp.S), _need(comp)
+    subsets = []
+    for g in comp.by_pos:
+        masks = np.arange(1, 2 ** len(g))
+        subsets.append((g, ((masks[:, None] >> np.arange(len(g))[None, :]) & 1).astype(bool)))
+    lam = -P.copy()  # device side pays -lam = P: starts at the per-device bound
+
+    def positions(lam: np.ndarray) -> tuple[float, np.ndarray]:
+        val, X = 0.0, np.zeros((nb, K))
+        for g, mem in subsets:
+            cost = np.where(mem[:, :, None], np.where(fin[g], lam[g], np.inf)[None], np.inf)  # [subset, block, K]
+            tot = mem.sum(1) + cost.min(1).sum(1)
+            j = int(np.argmin(tot))
+            val += float(tot[j])
+            X[g[cost[j].argmin(0)], np.arange(K)] = 1
+        return val, X
+
+    def devices(lam: np.ndarray) -> tuple[float, np.ndarray]:
+        val, X = 0.0, np.zeros((nb, K))
+        for k in range(K):
+            use = [g[fin[g, k]] for g in comp.by_pos]
+            out = cheapest_assembly([S[u, k] for u in use], [-lam[u, k] for u in use], float(need[k]))
+            assert out is not None
+            val += out[0]
+            for n, j in enumerate(out[1]):
+                X[use[n][j], k] = 1
+        return val, X
+
+    best, theta, since = -math.inf, 1.0, 0
+    for s in range(steps):
+        vp, Xp = positions(lam)
+        vd, Xd = devices(lam)
+        L = vp + vd
+        if L > best + 1e-9:
+            best, since = L, 0
+        else:
+            since += 1
+            if since >= 20:
+                theta, since = theta / 2, 0
+        g = Xp - Xd
+        norm = float((g ** 2).sum())
+        if s % 50 == 0:
+            print(f"  step {s}: L {L:.4f}, best {best:.4f}", flush=True)
+        if norm == 0:
+            break
+        lam = lam + theta * (upper + 0.5 - L) / norm * g
+    return best
+
+
+def group_price(comp: Component, G: list[int], cost: np.ndarray, need: np.ndarray) -> tuple[float, np.ndarray]:
+    """Least ``sum cost[b]`` over the block sets serving every device of ``G`` (MILP), and the set."""
+    import scipy.sparse as sp
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    nb, S = comp.nb, comp.S
+    pairs = [(b, k) for k in G for b in range(nb) if np.isfinite(S[b, k])]
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    lo: list[float] = []
+    hi: list[float] = []
+    r = 0
+    for k in G:
+        for n in range(comp.N):
+            for j, (b, kk) in enumerate(pairs):
+                if kk == k and comp.pos[b] == n:
+                    rows.append(r)
+                    cols.append(nb + j)
+                    vals.append(1.0)
+            lo.append(1.0)
+            hi.append(1.0)
+            r += 1
+        for j, (b, kk) in enumerate(pairs):
+            if kk == k:
+                rows.append(r)
+                cols.append(nb + j)
+                vals.append(float(S[b, k]))
+        lo.append(float(need[k]))
+        hi.append(np.inf)
+        r += 1
+    for j, (b, _) in enumerate(pairs):
+        rows += [r, r]
+        cols += [nb + j, b]
+        vals += [1.0, -1.0]
+        lo.append(-np.inf)
+        hi.append(0.0)
+        r += 1
+    nv = nb + len(pairs)
+    A = sp.csr_matrix((vals, (rows, cols)), shape=(r, nv))
+    res = milp(np.r_[cost, np.zeros(len(pairs))], constraints=LinearConstraint(A, lo, hi),
+               integrality=np.ones(nv), bounds=Bounds(0, 1), options={"mip_rel_gap": 0.0})
+    return float(getattr(res, "mip_dual_bound", res.fun)), np.flatnonzero(np.round(res.x[:nb]) > 0.5)
+
+
+def groups(comp: Component, P: np.ndarray, size: int, upper: float, steps: int) -> float:
+    """Best group-Lagrangian value after ``steps`` subgradient steps (groups of ``size`` devices)."""
+    need = _need(comp)
+    G = [list(range(i, min(i + size, comp.Kc))) for i in range(0, comp.Kc, size)]
+    PG = np.array([P[:, g].sum(1) for g in G])
+    best = -math.inf
+    for s in range(steps):
+        t = time.perf_counter()
+        L, Z = 0.0, np.zeros_like(PG)
+        for j, g in enumerate(G):
+            v, chosen = group_price(comp, g, PG[j], need)
+            L += v
+            Z[j, chosen] = 1
+        red = 1 - PG.sum(0)
+        L += float(np.minimum(red, 0).sum())
+        best = max(best, L)
+        print(f"  step {s}: L {L:.4f}, best {best:.4f} ({time.perf_counter() - t:.1f} s)", flush=True)
+        sub = Z - (red < 0)[None, :]
+        norm = float((sub ** 2).sum())
+        if norm == 0:
+            break
+        PG = np.maximum(PG + 0.5 * (upper - L) / norm * 0.97 ** s * sub, 0)
+    return best
+
+
+def iterated_fixing(seed: int, t: int, limit_s: float, rounds: int = 30) -> str:
+    """Iterated fixing for target ``t``, then HiGHS on the restricted model (``sum y <= t``)."""
+    inst, comp = component(seed)
+    I, c = inst.scores, inst.qos
+    U = reduce_problem(I, c).U.copy()
+    t0 = time.perf_counter()
+    for rnd in range(rounds):
+        comp = component(seed, U=U)[1]
+        lag = per_device(comp)
+        print(f"  round {rnd}: {comp.nb} blocks, {comp.nx} pairs, L {lag.bound:.4f} ({time.perf_counter() - t0:.1f} s)",
+              flush=True)
+        if lag.bound > t + 1e-6:
+            return f"no selection of at most {t} blocks (bound {lag.bound:.4f} after {rnd} rounds)"
+        y_zero, x_zero = lagrangian_fixing(comp, lag.multipliers, float(t))
+        new = U.copy()
+        for b, kk in comp.pairs:
+            if x_zero[b, kk] or y_zero[b]:
+                new[comp.blocks[b, 0], comp.blocks[b, 1], comp.devs[kk]] = False
+        best = np.where(new, I, -np.inf).max(axis=0)  # [N, K]: re-test the usable pairs
+        new &= I - best[None] + best.sum(axis=0)[None, None, :] >= c[None, None, :] - qos_tol(c)[None, None, :]
+        if (new == U).all():
+            break
+        U = new
+    comp = component(seed, U=U)[1]
+    hs = highspy()
+    h = comp._build_highs(canonical=True)
+    nb = comp.nb
+    h.addRow(-hs.kHighsInf, t + 0.5, nb, np.arange(nb, dtype=np.int32), np.ones(nb))
+    ni = nb + comp.nx
+    h.changeColsIntegrality(ni, np.arange(ni, dtype=np.int32), np.full(ni, hs.HighsVarType.kInteger))
+    for name, value in (("presolve", "on"), ("mip_abs_gap", 0.999), ("mip_rel_gap", 0.0), ("time_limit", float(limit_s))):
+        h.setOptionValue(name, value)
+    t1 = time.perf_counter()
+    h.run()
+    return (f"restricted model {nb} blocks, {comp.nx} pairs (fixing {t1 - t0:.1f} s); HiGHS: "
+            f"{h.getModelStatus()} after {h.getInfo().mip_node_count} nodes, {time.perf_counter() - t1:.1f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("experiment", choices=("decomposition", "groups", "fixing"))
+    ap.add_argument("--seed", type=int, default=0, choices=sorted(KNOWN))
+    ap.add_argument("--steps", type=int, default=400, help="subgradient steps (decomposition, groups)")
+    ap.add_argument("--group-size", type=int, default=3)
+    ap.add_argument("--target", type=int, help="fixing: the block count t to decide (default ceil of the bound)")
+    ap.add_argument("--limit", type=float, default=200.0, help="fixing: HiGHS time limit in s")
+    a = ap.parse_args(argv)
+    _, comp = component(a.seed)
+    t0 = time.perf_counter()
+    lag = per_device(comp)
+    print(f"12x12 seed {a.seed}: per-device bound {lag.bound:.4f} ({lag.iterations} rounds, "
+          f"{time.perf_counter() - t0:.1f} s); best known {KNOWN[a.seed]}", flush=True)
+    t0 = time.perf_counter()
+    if a.experiment == "decomposition":
+        out = f"decomposition bound {decomposition(comp, lag.multipliers, KNOWN[a.seed], a.steps):.4f}"
+    elif a.experiment == "groups":
+        out = f"group bound {groups(comp, lag.multipliers, a.group_size, KNOWN[a.seed], a.steps):.4f}"
+    else:
+        out = iterated_fixing(a.seed, a.target or math.ceil(lag.bound - 1e-6), a.limit)
+    print(f"{out} ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
