@@ -47,3 +47,21 @@ def test_figure_styles_resolve_collisions_deterministically():
     assert len({s["color"] for s in a.values()}) == 3 and len({s["marker"] for s in a.values()}) == 3
     assert a["spec"] == style_for("spec")  # the first keeps its own style
     assert figure_styles(["spec", "bs:spec", "general:spec"]) == a
+
+
+def test_long_curves_mark_about_a_dozen_points_and_learning_curves_use_symlog():
+    import matplotlib.pyplot as plt
+
+    from edgeinfer.experiments.report import MAX_MARKERS
+    study = registry.get_study("lymdo")
+    spec = next(f for f in study.figures if f.name == "fig3_training_reward")
+    assert spec.symlogy is not None
+    rows = [{"sweep": study.figure_sweep(spec), "algorithm": alg, "realisation": r, spec.x: e,
+             spec.y: -1e6 / (1 + e) - 10 * (alg == "ppo") - r}
+            for alg in ("lymdo", "ppo") for r in range(3) for e in range(200)]
+    fig = plot_figure(study, spec, pd.DataFrame(rows), list(study.algorithms))
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "symlog"
+    for ln in ax.get_lines():
+        assert len(ln.get_xdata()) == 200 and ln.get_markevery() == 200 // MAX_MARKERS
+    plt.close(fig)

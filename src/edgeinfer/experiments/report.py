@@ -126,6 +126,10 @@ def _log_ticks(ax: Any, axis: str, values: Sequence[float]) -> None:
     (ax.set_xticklabels if axis == "x" else ax.set_yticklabels)(labels, fontsize=8)
 
 
+#: at most about this many markers on one curve (beyond it, every k-th point is marked)
+MAX_MARKERS = 12
+
+
 def plot_figure(study: Study, spec: Figure, df: Any, algorithms: Sequence[str]) -> Any:
     """The matplotlib figure of one :class:`Figure` panel, or ``None`` when it has no data:
     the mean over realisations per x, a 95 % t-interval band where at least
@@ -175,6 +179,8 @@ def plot_figure(study: Study, spec: Figure, df: Any, algorithms: Sequence[str]) 
         ma, ha = np.asarray(mean), np.asarray(half)
         n_lo, n_hi = min(ns), max(ns)
         label = f"{alg} (n={n_lo})" if n_lo == n_hi else f"{alg} (n={n_lo}-{n_hi})"
+        if len(xa) > MAX_MARKERS:  # long curves (learning curves): about MAX_MARKERS markers, not one per point
+            st["markevery"] = max(1, len(xa) // MAX_MARKERS)
         ax.plot(xa, ma, label=label, markersize=4, **st)
         band = np.isfinite(ha)
         if band.any():
@@ -190,6 +196,8 @@ def plot_figure(study: Study, spec: Figure, df: Any, algorithms: Sequence[str]) 
             _log_ticks(ax, "x", all_x)
     if spec.logy:
         ax.set_yscale("log")
+    elif spec.symlogy is not None:
+        ax.set_yscale("symlog", linthresh=spec.symlogy)
     ax.set_title(spec.title or f"{study.title}: {spec.name}", fontsize=9)
     ax.grid(True, alpha=0.3)
     if ax.get_legend_handles_labels()[0]:

@@ -49,6 +49,8 @@ class Figure:
     ``episode`` column that ``run_task`` returns). ``sweep`` defaults to the sweep whose
     axis parameter is ``x``, else the default point (``"default"``). ``algorithms`` defaults
     to all of the study's. Curves are the mean over realisations with a 95% t-interval band.
+    ``symlogy``: a symmetric-log y axis, linear within ``+-symlogy`` (for values of both signs
+    spanning decades, e.g. training rewards whose first episodes are 10^4 times the last).
     """
 
     name: str
@@ -61,6 +63,7 @@ class Figure:
     title: str = ""
     logx: bool = False
     logy: bool = False
+    symlogy: float | None = None
 
 
 #: the verdicts a claim can get; the first four are judged, the last means the run could not measure it

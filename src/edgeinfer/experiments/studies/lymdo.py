@@ -368,7 +368,7 @@ def _study() -> Study:
         figures=[
             Figure("fig3_training_reward", x="episode", y="train_reward_ma", xlabel="episode",
                    ylabel=f"episode reward (moving average of {CURVE_WINDOW})", sweep="default",
-                   algorithms=("lymdo", "ppo")),
+                   algorithms=("lymdo", "ppo"), symlogy=10.0),
             *[Figure(n, x="arrival_rate", y=y, xlabel="arrival rate (req/s)", ylabel=lab, sweep="default",
                      logy=(y == "avg_energy_queue")) for n, y, lab in fig4],
             Figure("fig5a_queue_alexnet", x="slot", y="q_alexnet", xlabel="slot", ylabel="energy queue Q",
