@@ -401,8 +401,10 @@ def _claims() -> list[Claim]:
                   "reproduced": "with equal training budgets ppo, which picks all 4N resource shares itself, "
                                 "allocates worse than lymdo's exact convex allocation, by about the paper's 30 %",
                   "partly": "lymdo's delay is clearly below ppo's but not by about 30 %: the gap depends on how "
-                            f"long both are trained (58 % after 25 episodes, 70 % after 100, 1.3 % after 2,000, docs); after {_SHORT} "
-                            "ppo has not learnt its resource shares and its delay is far above lymdo's",
+                            "long both are trained (58 % after 25 episodes, 70 % after 100, 14 % [3, 26] after the "
+                            "paper's 2,000 on 3 seeds, docs): after a short training (--quick evaluates the shipped "
+                            f"{DEFAULT_EPISODES}-episode policies) ppo has not learnt its resource shares and its "
+                            "delay is far above lymdo's; after 2,000 episodes it is closer, and its seeds disagree",
                   "not reproduced": "well trained (the paper's 2,000 episodes) ppo runs everything locally at high "
                                     "speed, ignoring the energy budget (about twice over it), and its delay is as "
                                     "low as lymdo's: lymdo's advantage is in the objective (14) and the queues, "
