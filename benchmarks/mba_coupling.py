@@ -1,17 +1,14 @@
 # ruff: noqa: E741  (I is the paper's score tensor I_{i,n}^{(k)})
 """Relaxations that couple MBA devices, measured at 12 x 12 (issue 16; docs/broadcast.md §3).
 
-Three experiments beside the per-device Lagrangian bound of ``bnb``
+Three relaxations beside the per-device Lagrangian bound of ``bnb``
 (:func:`edgeinfer.broadcast.solvers.lagrange.lagrangian_bound`, converged), each a valid lower
-bound or an exact feasibility question; none is used by ``bnb`` (what they gave is in the docs):
+bound or an exact feasibility question; only the first is used by ``bnb`` (what they gave is in the docs):
 
-* ``decomposition``: Lagrangian decomposition. Each device's assignment ``x[k, b]`` is copied
-  into a position side (every position an uncapacitated facility-location problem over its
-  blocks: pay 1 per broadcast block, every device assigned to one of them; solved exactly by
-  enumerating the block subsets) and a device side (each device's cheapest assembly meeting its
-  QoS, the exact Pareto programme of ``cheapest_assembly``), linked by free multipliers; every
-  ``L(lambda)`` is a lower bound. Subgradient ascent (Polyak steps towards the incumbent,
-  step factor halved after 20 steps without a new best) from the per-device multipliers.
+* ``decomposition``: the Lagrangian decomposition bound that ``bnb`` adopted
+  (:func:`edgeinfer.broadcast.solvers.lagrange.decomposition_bound`: per-position facility
+  location x per-device knapsack, subgradient ascent from the per-device multipliers), run for
+  ``--steps`` steps towards the best known selection.
 * ``groups``: the Dantzig-Wolfe bound with one column per *group* of devices (a block set that
   serves every device of the group), the per-device relaxation being groups of one. Group
   pricing is a small MILP (HiGHS via SciPy); subgradient steps from the summed per-device
@@ -43,7 +40,7 @@ from edgeinfer.broadcast.scenario import make_instance  # noqa: E402
 from edgeinfer.broadcast.solvers.common import reduce_problem  # noqa: E402
 from edgeinfer.broadcast.solvers.component import Component, highspy  # noqa: E402
 from edgeinfer.broadcast.solvers.lagrange import (  # noqa: E402
-    cheapest_assembly,
+    decomposition_bound,
     lagrangian_bound,
     lagrangian_fixing,
     lp_multipliers,
@@ -69,58 +66,6 @@ def per_device(comp: Component) -> Any:
 
 def _need(comp: Component) -> np.ndarray:
     return comp.cc - qos_tol(comp.cc) - 1e-9 * np.maximum(1.0, np.abs(comp.cc))
-
-
-def decomposition(comp: Component, P: np.ndarray, upper: float, steps: int) -> float:
-    """Best ``L(lambda)`` of the position/device decomposition after ``steps`` subgradient steps."""
-    nb, K = comp.nb, comp.Kc
-    S, fin, need = comp.S, np.isfinite(comp.S), _need(comp)
-    subsets = []
-    for g in comp.by_pos:
-        masks = np.arange(1, 2 ** len(g))
-        subsets.append((g, ((masks[:, None] >> np.arange(len(g))[None, :]) & 1).astype(bool)))
-    lam = -P.copy()  # device side pays -lam = P: starts at the per-device bound
-
-    def positions(lam: np.ndarray) -> tuple[float, np.ndarray]:
-        val, X = 0.0, np.zeros((nb, K))
-        for g, mem in subsets:
-            cost = np.where(mem[:, :, None], np.where(fin[g], lam[g], np.inf)[None], np.inf)  # [subset, block, K]
-            tot = mem.sum(1) + cost.min(1).sum(1)
-            j = int(np.argmin(tot))
-            val += float(tot[j])
-            X[g[cost[j].argmin(0)], np.arange(K)] = 1
-        return val, X
-
-    def devices(lam: np.ndarray) -> tuple[float, np.ndarray]:
-        val, X = 0.0, np.zeros((nb, K))
-        for k in range(K):
-            use = [g[fin[g, k]] for g in comp.by_pos]
-            out = cheapest_assembly([S[u, k] for u in use], [-lam[u, k] for u in use], float(need[k]))
-            assert out is not None
-            val += out[0]
-            for n, j in enumerate(out[1]):
-                X[use[n][j], k] = 1
-        return val, X
-
-    best, theta, since = -math.inf, 1.0, 0
-    for s in range(steps):
-        vp, Xp = positions(lam)
-        vd, Xd = devices(lam)
-        L = vp + vd
-        if L > best + 1e-9:
-            best, since = L, 0
-        else:
-            since += 1
-            if since >= 20:
-                theta, since = theta / 2, 0
-        g = Xp - Xd
-        norm = float((g ** 2).sum())
-        if s % 50 == 0:
-            print(f"  step {s}: L {L:.4f}, best {best:.4f}", flush=True)
-        if norm == 0:
-            break
-        lam = lam + theta * (upper + 0.5 - L) / norm * g
-    return best
 
 
 def group_price(comp: Component, G: list[int], cost: np.ndarray, need: np.ndarray) -> tuple[float, np.ndarray]:
@@ -246,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.perf_counter() - t0:.1f} s); best known {KNOWN[a.seed]}", flush=True)
     t0 = time.perf_counter()
     if a.experiment == "decomposition":
-        out = f"decomposition bound {decomposition(comp, lag.multipliers, KNOWN[a.seed], a.steps):.4f}"
+        dec, steps = decomposition_bound(comp, lag.multipliers, KNOWN[a.seed], steps=a.steps)
+        out = f"decomposition bound {dec:.4f} after {steps} steps"
     elif a.experiment == "groups":
         out = f"group bound {groups(comp, lag.multipliers, a.group_size, KNOWN[a.seed], a.steps):.4f}"
     else:

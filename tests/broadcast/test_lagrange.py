@@ -29,13 +29,21 @@ def _components(inst, max_cuts=0):
             for devs in red.components]
 
 
+def _feasible_case(seed, M, N, K):
+    """A random instance and its brute-force optimum, or ``(None, None)`` when it is infeasible."""
+    inst = random_instance(seed, M=M, N=N, K=K)
+    opt = brute_force(inst.scores, inst.qos)
+    if opt is None or reduce_problem(inst.scores, inst.qos).infeasible is not None:
+        return None, None
+    return inst, opt
+
+
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10**6), M=st.integers(2, 3), N=st.integers(2, 3), K=st.integers(1, 4),
        iters=st.sampled_from([1, 3, 200]))
 def test_bound_never_above_brute_force_optimum(seed, M, N, K, iters):
-    inst = random_instance(seed, M=M, N=N, K=K)
-    opt = brute_force(inst.scores, inst.qos)
-    if opt is None or reduce_problem(inst.scores, inst.qos).infeasible is not None:
+    inst, opt = _feasible_case(seed, M, N, K)
+    if inst is None:
         return
     total = 0.0
     for comp in _components(inst):
@@ -203,9 +211,8 @@ def test_facility_location_equals_enumeration():
        steps=st.sampled_from([1, 5, 100]))
 def test_decomposition_bound_valid_and_at_least_the_per_device_bound(seed, M, N, K, steps):
     from edgeinfer.broadcast.solvers.lagrange import decomposition_bound
-    inst = random_instance(seed, M=M, N=N, K=K)
-    opt = brute_force(inst.scores, inst.qos)
-    if opt is None or reduce_problem(inst.scores, inst.qos).infeasible is not None:
+    inst, opt = _feasible_case(seed, M, N, K)
+    if inst is None:
         return
     total = 0.0
     for comp in _components(inst):
