@@ -257,3 +257,25 @@ def test_decomposition_path_is_exact_and_order_independent():
         pm, pk = rng.permutation(3), rng.permutation(3)
         p = bnb_select(inst.scores[pm][:, :, pk], inst.qos[pk], np.argsort(pm)[inst.own_model[pk]], config=cfg)
         assert p.blocks == opt
+
+
+def test_pricing_work_cap_stops_the_bounds_and_keeps_them_valid():
+    """A pricing over its candidate cap raises; the bounds stop at the rounds completed before it
+    (still valid lower bounds) and ``bnb`` stays exact."""
+    import pytest
+
+    from edgeinfer.broadcast.solvers.lagrange import PricingTooLarge, decomposition_bound
+    with pytest.raises(PricingTooLarge):
+        cheapest_assembly([np.array([1.0, 2.0])] * 3, [np.array([0.1, 0.2])] * 3, 3.0, max_candidates=3)
+    for seed in range(6):
+        inst, opt = _feasible_case(seed, 3, 3, 3)
+        if inst is None:
+            continue
+        for comp in _components(inst):
+            for cap in (1, 4, 10**6):
+                lag = lagrangian_bound(comp, None, max_iterations=50, stop_at_proof=False, max_candidates=cap)
+                assert lag.bound <= opt + 1e-9 and comp.feasible(lag.incumbent)
+                if lag.multipliers is not None:
+                    dec, _ = decomposition_bound(comp, lag.multipliers, float(lag.incumbent.sum()), steps=20,
+                                                 max_candidates=cap)
+                    assert dec <= opt + 1e-9

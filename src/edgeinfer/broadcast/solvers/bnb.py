@@ -31,6 +31,7 @@ from edgeinfer.broadcast.solvers.common import SelectionResult, prune_redundant,
 from edgeinfer.broadcast.solvers.component import Component, highspy
 from edgeinfer.broadcast.solvers.greedy import adaptive_greedy_select, greedy_select
 from edgeinfer.broadcast.solvers.lagrange import (
+    MAX_CANDIDATES,
     decomposition_bound,
     lagrangian_bound,
     lagrangian_fixing,
@@ -45,6 +46,10 @@ __all__ = ["ENGINES", "BnbConfig", "bnb_select", "lp_round", "map_to_component"]
 
 #: the branch-and-bound engines of :func:`bnb_select`
 ENGINES = ("highs", "tree")
+#: mid-size components take the decomposition path only with at most this many blocks at every
+#: position (the facility locations enumerate ``2^m`` subsets; wider positions, e.g. 21 models
+#: at N = 24, also make the per-device pricing's Pareto frontiers too long to price in time)
+DECOMPOSITION_MAX_BLOCKS = 14
 
 
 @dataclass(frozen=True)
@@ -90,8 +95,9 @@ class BnbConfig:
         at 54) but finds only 56 blocks in 60 s where the plain path finds 55 (docs/broadcast.md §3).
     decomposition_steps:
         Engine ``highs``, components with at least ``large_pairs`` and below
-        ``decomposition_max_pairs`` usable pairs and at most 14 blocks at every position (12 x 12:
-        yes; 21 x 24: no): the per-device Lagrangian bound (warm-started, smoothed), then this many
+        ``decomposition_max_pairs`` usable pairs and at most :data:`DECOMPOSITION_MAX_BLOCKS` (14)
+        blocks at every position (12 x 12: yes; 8 or 21 devices at N = 24 with 21 models: no,
+        they keep the plain HiGHS path): the per-device Lagrangian bound (warm-started, smoothed), then this many
         subgradient steps of the Lagrangian decomposition bound
         (:func:`~edgeinfer.broadcast.solvers.lagrange.decomposition_bound`, devices coupled through
         each position's facility location), before HiGHS' MILP; HiGHS stops as soon as its
@@ -178,10 +184,12 @@ def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: f
         lag = None
         probe = cfg.engine == "highs" and large and pairs < cfg.probe_max_pairs and cfg.lagrangian_iterations > 0
         decompose = (not probe and cfg.engine == "highs" and large and pairs < cfg.decomposition_max_pairs
-                     and cfg.decomposition_steps > 0 and cfg.lagrangian_iterations > 0)
+                     and cfg.decomposition_steps > 0 and cfg.lagrangian_iterations > 0
+                     and max(len(g) for g in comp.by_pos) <= DECOMPOSITION_MAX_BLOCKS)
         if cfg.lagrangian_iterations and pairs < cfg.large_pairs and time.perf_counter() < deadline:
             left = None if not math.isfinite(deadline) else max(0.01, deadline - time.perf_counter())
-            lag = lagrangian_bound(comp, start, max_iterations=cfg.lagrangian_iterations, time_limit_s=left)
+            lag = lagrangian_bound(comp, start, max_iterations=cfg.lagrangian_iterations, time_limit_s=left,
+                                   max_candidates=MAX_CANDIDATES)
             start = lag.incumbent
             stats["lagrangian_iterations"] += lag.iterations
             known = lag.bound
@@ -189,7 +197,8 @@ def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: f
                     and time.perf_counter() < deadline):
                 left = None if not math.isfinite(deadline) else max(0.01, deadline - time.perf_counter())
                 dec, steps = decomposition_bound(comp, lag.multipliers, float(lag.incumbent.sum()),
-                                                 steps=cfg.decomposition_steps, time_limit_s=left)
+                                                 steps=cfg.decomposition_steps, time_limit_s=left,
+                                                 max_candidates=MAX_CANDIDATES)
                 stats["decomposition_steps"] = stats.get("decomposition_steps", 0) + steps
                 if dec > known:
                     known = dec
@@ -213,11 +222,11 @@ def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: f
             stats["probes"] = stats.get("probes", 0) + st["probes"]
         elif cfg.engine == "highs":
             yb, lb, st = _highs_component(comp, start, deadline, cfg, large=large,
-                                          known_lower=None if lag is None else int(max(comp.N, math.ceil(lag.bound - 1e-6))))
+                                          known_lower=None if lag is None else _ceil_bound(lag.bound, comp.N))
         else:
             yb, lb, st = _tree_component(comp, start, deadline, cfg.node_limit)
         if lag is not None:
-            lb = max(lb, min(float(yb.sum()), float(math.ceil(lag.bound - 1e-6))))
+            lb = max(lb, min(float(yb.sum()), float(_ceil_bound(lag.bound, comp.N))))
         stats["nodes"] += st["nodes"]
         stats["lps"] += st["lps"]
         if st["status"] != "optimal":
@@ -232,6 +241,12 @@ def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: f
     stats["time_s"] = time.perf_counter() - t0
     stats["engine"] = cfg.engine
     return SelectionResult(y_total, status, lb_total, stats)
+
+
+def _ceil_bound(bound: float, floor: int) -> int:
+    """``ceil(bound)`` (the objective is an integer) but at least ``floor``; a bound that was never
+    computed (``-inf``: its first pricing round exceeded the work cap) gives ``floor``."""
+    return max(int(floor), math.ceil(bound - 1e-6)) if math.isfinite(bound) else int(floor)
 
 
 def _tree_component(comp: Component, start: np.ndarray | None, deadline: float,
@@ -404,17 +419,18 @@ def _decomposed_component(comp: Component, start: np.ndarray | None, deadline: f
         warm = lp_multipliers(comp)
         left = max(0.01, deadline - time.perf_counter()) if timed else None
         lag = lagrangian_bound(comp, inc, max_iterations=config.lagrangian_iterations, time_limit_s=left,
-                               warm=warm, smoothing=0.5, master_ip_nodes=0)
+                               warm=warm, smoothing=0.5, master_ip_nodes=0, max_candidates=MAX_CANDIDATES)
         st["lagrangian_iterations"] = lag.iterations
         inc, bound = lag.incumbent, lag.bound
         if not lag.proven and lag.multipliers is not None and time.perf_counter() < deadline:
             left = max(0.01, deadline - time.perf_counter()) if timed else None
             dec, st["decomposition_steps"] = decomposition_bound(comp, lag.multipliers, float(inc.sum()),
-                                                                 steps=config.decomposition_steps, time_limit_s=left)
+                                                                 steps=config.decomposition_steps, time_limit_s=left,
+                                                                 max_candidates=MAX_CANDIDATES)
             st["decomposition_bound"] = dec
             bound = max(bound, dec)
     st["lagrangian_bound"] = bound
-    known = int(min(max(math.ceil(bound - 1e-6), comp.N), inc.sum())) if math.isfinite(bound) else comp.N
+    known = int(min(_ceil_bound(bound, comp.N), inc.sum()))
     if known >= inc.sum():
         st.update(nodes=0, lps=0, status="optimal")
         return inc, float(inc.sum()), st

@@ -33,7 +33,8 @@ import numpy as np
 from edgeinfer.broadcast.model import qos_tol
 from edgeinfer.broadcast.solvers.component import Component, highspy, quiet_highs
 
-__all__ = ["LagrangianBound", "cheapest_assembly", "decomposition_bound", "lagrangian_bound"]
+__all__ = ["MAX_CANDIDATES", "LagrangianBound", "PricingTooLarge", "cheapest_assembly", "decomposition_bound",
+           "lagrangian_bound"]
 
 #: float slack on the QoS threshold inside the pricing (a superset of the feasible
 #: assemblies is priced, so the bound stays valid under rounding)
@@ -41,6 +42,14 @@ PRICE_TOL = 1e-9
 #: float slack of the dynamic programmes on their own sums (the same scores added in another
 #: order): they price every assembly whose score is within it of ``need``, a superset
 SUM_TOL = 1e-12
+#: ``bnb``'s work cap on one pricing: at most this many (state, block) candidates at one position
+#: step of the Pareto programme (12 x 12: under 2,000; 8 devices at N = 24 under the LP duals'
+#: multipliers: 12 million and 27 s for one device), beyond which the bound stops where it is
+MAX_CANDIDATES = 1_000_000
+
+
+class PricingTooLarge(ArithmeticError):
+    """A pricing's Pareto frontier outgrew its ``max_candidates`` work cap."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +73,8 @@ class LagrangianBound:
     multipliers: np.ndarray | None = None
 
 
-def cheapest_assembly(scores: list[np.ndarray], costs: list[np.ndarray], need: float) -> tuple[float, list[int]] | None:
+def cheapest_assembly(scores: list[np.ndarray], costs: list[np.ndarray], need: float, *,
+                      max_candidates: int | None = None) -> tuple[float, list[int]] | None:
     """Exact pricing: the assembly (one entry per position) of least total cost with total score
     ``>= need``; ``scores[n]`` and ``costs[n]`` (same length) are the usable blocks at position
     ``n``. Pareto dynamic programme over positions: after each position keep only the
@@ -72,6 +82,8 @@ def cheapest_assembly(scores: list[np.ndarray], costs: list[np.ndarray], need: f
     and drop states that cannot reach ``need`` with the best remaining scores.
     Returns ``(cost, choice index per position)`` or ``None`` when no assembly reaches ``need``
     (scores within :data:`SUM_TOL` (relative) below ``need`` count as reaching it).
+    Raises :class:`PricingTooLarge` when a position step has more than ``max_candidates``
+    (state, block) candidates (``None``: no cap).
     """
     N = len(scores)
     need = need - SUM_TOL * max(1.0, abs(need))  # sums in another order: a superset is priced
@@ -84,6 +96,8 @@ def cheapest_assembly(scores: list[np.ndarray], costs: list[np.ndarray], need: f
     for n in range(N):
         s, c = scores[n], costs[n]
         m = len(s)
+        if max_candidates is not None and len(sc) * m > max_candidates:
+            raise PricingTooLarge(f"{len(sc) * m} candidates at position {n}")
         s2 = (sc[:, None] + s[None, :]).ravel()
         idx = np.flatnonzero(s2 + best_rest[n + 1] >= need)
         s2 = s2[idx]
@@ -108,7 +122,8 @@ def cheapest_assembly(scores: list[np.ndarray], costs: list[np.ndarray], need: f
 def lagrangian_bound(comp: Component, start: np.ndarray | None, *, max_iterations: int,
                      round_every: int = 5, master_ip_nodes: int = 20,
                      time_limit_s: float | None = None, stop_at_proof: bool = True,
-                     warm: np.ndarray | None = None, smoothing: float = 0.0) -> LagrangianBound:
+                     warm: np.ndarray | None = None, smoothing: float = 0.0,
+                     max_candidates: int | None = None) -> LagrangianBound:
     """Column generation for the bound of the module docstring on one component.
 
     ``start``: a feasible selection of the component's blocks (its best assemblies seed the
@@ -124,7 +139,9 @@ def lagrangian_bound(comp: Component, start: np.ndarray | None, *, max_iteration
     is a feasible selection (each device keeps one of its feasible assemblies inside ``y``).
     ``warm``: multipliers ``[nb, Kc]`` (e.g. the compact LP's duals of ``x <= y``) whose priced
     assemblies seed the master beside the start's. ``smoothing`` in ``[0, 1)``: Wentges
-    dual smoothing (pricing at ``smoothing * best + (1 - smoothing) * duals``)."""
+    dual smoothing (pricing at ``smoothing * best + (1 - smoothing) * duals``). ``max_candidates``:
+    the work cap of every pricing (:func:`cheapest_assembly`); a round that exceeds it ends the
+    column generation with the best bound of the complete rounds before it."""
     hs = highspy()
     nb, Kc = comp.nb, comp.Kc
     need = comp.cc - qos_tol(comp.cc) - PRICE_TOL * np.maximum(1.0, np.abs(comp.cc))
@@ -156,8 +173,12 @@ def lagrangian_bound(comp: Component, start: np.ndarray | None, *, max_iteration
     for kk in range(Kc):
         add(kk, [int(b) for b in pairs[(xa > 0.5) & (pairs[:, 1] == kk), 0]])
         if warm is not None:
-            out = cheapest_assembly([comp.S[g, kk] for g in usable[kk]],
-                                    [np.maximum(warm[g, kk], 0.0) for g in usable[kk]], need[kk])
+            try:
+                out = cheapest_assembly([comp.S[g, kk] for g in usable[kk]],
+                                        [np.maximum(warm[g, kk], 0.0) for g in usable[kk]], need[kk],
+                                        max_candidates=max_candidates)
+            except PricingTooLarge:
+                out = None  # the start's assembly seeds this device alone
             if out is not None:
                 add(kk, [int(usable[kk][n][j]) for n, j in enumerate(out[1])])
     best = -math.inf
@@ -178,7 +199,8 @@ def lagrangian_bound(comp: Component, start: np.ndarray | None, *, max_iteration
         value = 0.0
         cols = []
         for kk in range(Kc):
-            out = cheapest_assembly([comp.S[g, kk] for g in usable[kk]], [Pm[g, kk] for g in usable[kk]], need[kk])
+            out = cheapest_assembly([comp.S[g, kk] for g in usable[kk]], [Pm[g, kk] for g in usable[kk]], need[kk],
+                                    max_candidates=max_candidates)
             if out is None:  # pragma: no cover - components are feasible after reduce_problem
                 raise ArithmeticError("a device of a component has no feasible assembly")
             value += out[0]
@@ -209,10 +231,15 @@ def lagrangian_bound(comp: Component, start: np.ndarray | None, *, max_iteration
         # duals; columns are kept where they price out at the master's duals, and a round
         # that finds none there prices at the master's duals themselves (exact convergence test)
         added = 0
+        too_large = False
         for Pp in ((smoothing * best_P + (1 - smoothing) * P) if best_P is not None and smoothing > 0 else None, P):
             if Pp is None:
                 continue
-            value, cols = price_all(Pp)
+            try:
+                value, cols = price_all(Pp)
+            except PricingTooLarge:
+                too_large = True
+                break
             if value > best:
                 best, best_P = value, Pp
             for kk, q in cols:
@@ -221,7 +248,9 @@ def lagrangian_bound(comp: Component, start: np.ndarray | None, *, max_iteration
                     added += 1
             if added:
                 break
-        if stop_at_proof and math.ceil(best - 1e-6) >= inc.sum():
+        if too_large:
+            break
+        if stop_at_proof and math.isfinite(best) and math.ceil(best - 1e-6) >= inc.sum():
             proven = True
             break
         if not added:
@@ -231,7 +260,7 @@ def lagrangian_bound(comp: Component, start: np.ndarray | None, *, max_iteration
         if not stop_at_proof:
             h.run()  # the last columns' master, for the rounding
         improve()
-        proven = math.ceil(best - 1e-6) >= inc.sum()
+        proven = math.isfinite(best) and math.ceil(best - 1e-6) >= inc.sum()
     if not proven and it and master_ip_nodes > 0:
         ncol = h.getNumCol()
         h.changeColsIntegrality(ncol, np.arange(ncol, dtype=np.int32), np.full(ncol, hs.HighsVarType.kInteger))
@@ -247,7 +276,7 @@ def lagrangian_bound(comp: Component, start: np.ndarray | None, *, max_iteration
                 pruned = comp.round_up(yr, zeros, yr.copy())  # drop blocks nobody needs
                 if pruned is not None and pruned.sum() < inc.sum():
                     inc = pruned
-        proven = math.ceil(best - 1e-6) >= inc.sum()
+        proven = math.isfinite(best) and math.ceil(best - 1e-6) >= inc.sum()
     return LagrangianBound(bound=best, master=master, iterations=it, columns=columns, converged=converged,
                            incumbent=inc, proven=proven, multipliers=best_P)
 
@@ -374,7 +403,8 @@ def _facility(cost: np.ndarray, sizes: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def decomposition_bound(comp: Component, P: np.ndarray, upper: float, *, steps: int,
-                        max_blocks: int = 14, time_limit_s: float | None = None) -> tuple[float, int]:
+                        max_blocks: int = 14, time_limit_s: float | None = None,
+                        max_candidates: int | None = None) -> tuple[float, int]:
     """Lagrangian *decomposition* bound on one component, stronger than :func:`lagrangian_bound`.
 
     Copy each assignment ``x[k, b]`` into a position side and a device side and relax their
@@ -394,7 +424,8 @@ def decomposition_bound(comp: Component, P: np.ndarray, upper: float, *, steps: 
     count), the step factor halved after 20 steps without a new best; ``steps`` steps in all
     (a count, so the bound is the same on any machine). Positions with more than
     ``max_blocks`` blocks (``2^max_blocks`` subsets) are not enumerated: returns ``(-inf, 0)``.
-    ``time_limit_s`` (set only when the user set a time limit) also caps the steps.
+    ``time_limit_s`` (set only when the user set a time limit) also caps the steps; a step whose
+    pricing exceeds ``max_candidates`` (:func:`cheapest_assembly`) ends the ascent there.
     Returns ``(best L seen, steps taken)``."""
     nb, K = comp.nb, comp.Kc
     if any(len(g) > max_blocks for g in comp.by_pos) or steps <= 0:
@@ -419,13 +450,18 @@ def decomposition_bound(comp: Component, P: np.ndarray, upper: float, *, steps: 
             value += v
             Xp[g[choice], np.arange(K)] = 1.0
         Xd = np.zeros((nb, K))
-        for kk in range(K):
-            out = cheapest_assembly(scores[kk], [-lam[u, kk] for u in usable[kk]], float(need[kk]))
-            if out is None:  # pragma: no cover - components are feasible after reduce_problem
-                raise ArithmeticError("a device of a component has no feasible assembly")
-            value += out[0]
-            for n, j in enumerate(out[1]):
-                Xd[usable[kk][n][j], kk] = 1.0
+        try:
+            for kk in range(K):
+                out = cheapest_assembly(scores[kk], [-lam[u, kk] for u in usable[kk]], float(need[kk]),
+                                        max_candidates=max_candidates)
+                if out is None:  # pragma: no cover - components are feasible after reduce_problem
+                    raise ArithmeticError("a device of a component has no feasible assembly")
+                value += out[0]
+                for n, j in enumerate(out[1]):
+                    Xd[usable[kk][n][j], kk] = 1.0
+        except PricingTooLarge:
+            taken -= 1  # this step was not completed: its value is not a bound
+            break
         if value > best + 1e-9:
             best, since = value, 0
         else:
