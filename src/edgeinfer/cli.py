@@ -31,6 +31,7 @@ from typing import Any
 from edgeinfer import __version__
 from edgeinfer.core.argtypes import int_in, positive_float
 from edgeinfer.core.errors import EdgeInferError, SolverError
+from edgeinfer.core.options import MAX_INT
 
 EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -60,17 +61,8 @@ def _parse_param(text: str) -> tuple[str, str]:
     return key.strip(), raw.strip()
 
 
-def _seed(text: str) -> int:
-    from edgeinfer.core.options import MAX_INT
-
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text[:40]!r}") from None
-    if not 0 <= v <= MAX_INT:
-        raise argparse.ArgumentTypeError(f"must be in [0, 2**62], got {text[:40]}")
-    return v
-
+#: a seed: a non-negative integer up to the options' MAX_INT (2**62)
+_SEED = int_in(0, MAX_INT)
 
 #: the longest message printed (a user's 10,000-character name is cut, not echoed)
 MAX_MESSAGE_CHARS = 400
@@ -104,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--algorithm", "-a", required=True, help="algorithm name (see `edgeinfer list`)")
     s.add_argument("--output", "-o", default="-", help="solution file, or - for standard output (default)")
     s.add_argument("--time-limit", type=positive_float, default=None, metavar="S", help="wall-clock limit in seconds")
-    s.add_argument("--seed", type=_seed, default=None, help="seed for randomised algorithms (>= 0)")
+    s.add_argument("--seed", type=_SEED, default=None, help="seed for randomised algorithms (>= 0)")
     s.add_argument("--power", choices=["optimal", "constant"], default=None, help="power control (mba)")
     s.add_argument(
         "--param", "-p", action="append", type=_parse_param, default=[], metavar="KEY=VALUE",
@@ -155,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         mp.add_argument("--bandwidth-hz", type=positive_float, required=True, help="system bandwidth in Hz")
         mp.add_argument("--deadline-s", type=positive_float, required=True,
                         help="deadline in seconds (slide: the scale of the users' deadlines)")
-        mp.add_argument("--seed", type=_seed, default=0, help="seed of the users' draw (>= 0)")
+        mp.add_argument("--seed", type=_SEED, default=0, help="seed of the users' draw (>= 0)")
         mp.add_argument("--output", "-o", default="-", help="instance file, or - for standard output (default)")
 
     for name, (module, help_line) in PLUGINS.items():

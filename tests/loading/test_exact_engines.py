@@ -7,10 +7,7 @@ without OR-Tools, and search never above exact.
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,17 +18,12 @@ from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
 from edgeinfer.loading import load_instance, verify
 from edgeinfer.loading.model import model_costs
-from edgeinfer.loading.problem import dump_solution
 from edgeinfer.loading.scenario import synthetic_instance_doc
+from loading_cases import answer, brute_force, permuted
 
 pytest.importorskip("ortools")
 
 P = "partial_loading"
-_spec = importlib.util.spec_from_file_location("pl_test_solvers", Path(__file__).with_name("test_solvers.py"))
-assert _spec is not None and _spec.loader is not None
-_ts = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_ts)
-brute_force = _ts.brute_force
 
 
 def run(inst, algo="exact", seed=None, time_limit_s=None, **params):
@@ -102,21 +94,6 @@ def test_bounds_are_valid():
         assert max_models_bound(red) >= sol.stats["models_served"]
 
 
-def _permuted(doc: dict, rng: np.random.Generator) -> dict:
-    out = json.loads(json.dumps(doc))
-    for key in ("blocks", "models", "users"):
-        idx = rng.permutation(len(out[key]))
-        out[key] = [out[key][int(i)] for i in idx]
-    for m in out["models"]:
-        m["blocks"] = [m["blocks"][int(i)] for i in rng.permutation(len(m["blocks"]))]
-    return out
-
-
-def _answer(inst, sol) -> list:
-    d = dump_solution(sol, inst)
-    return [(b["model"], b["users"]) for b in d["batches"]]
-
-
 @pytest.mark.parametrize("engine", ["cpsat", "dp"])
 def test_answer_does_not_depend_on_the_order_of_the_file(engine):
     rng = np.random.default_rng(5)
@@ -126,10 +103,10 @@ def test_answer_does_not_depend_on_the_order_of_the_file(engine):
         for u in doc["users"][:6]:  # ties in D/R: which user is chosen must not follow the file
             u["data_bits"], u["spectral_efficiency"] = 1e5, 2.0
         base = load_instance(doc)
-        ref = _answer(base, run(base, engine=engine))
+        ref = answer(base, run(base, engine=engine))
         for _ in range(3):
-            perm = load_instance(_permuted(doc, rng))
-            assert _answer(perm, run(perm, engine=engine)) == ref
+            perm = load_instance(permuted(doc, rng))
+            assert answer(perm, run(perm, engine=engine)) == ref
 
 
 def test_deterministic_for_a_seed():
@@ -138,7 +115,7 @@ def test_deterministic_for_a_seed():
     inst = load_instance(doc)
     a = run(inst, engine="cpsat", seed=3)
     b = run(load_instance(doc), engine="cpsat", seed=3)
-    assert _answer(inst, a) == _answer(inst, b)
+    assert answer(inst, a) == answer(inst, b)
     assert a.stats["nodes"] == b.stats["nodes"]
 
 

@@ -6,9 +6,7 @@ reversal move: a finished descent is a local optimum for every reversal of its p
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,19 +16,11 @@ from edgeinfer.core.solution import SolveOptions
 from edgeinfer.loading import load_instance, verify
 from edgeinfer.loading.model import deadline_of, load_matrix, model_costs, user_bound
 from edgeinfer.loading.scenario import synthetic_instance_doc
+from loading_cases import answer, brute_force, permuted
 
 pytest.importorskip("ortools")
 
 P = "partial_loading"
-_spec = importlib.util.spec_from_file_location("pl_test_solvers_sm", Path(__file__).with_name("test_solvers.py"))
-assert _spec is not None and _spec.loader is not None
-_ts = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_ts)
-brute_force = _ts.brute_force
-_spec2 = importlib.util.spec_from_file_location("pl_test_exact_sm", Path(__file__).with_name("test_exact_engines.py"))
-assert _spec2 is not None and _spec2.loader is not None
-_te = importlib.util.module_from_spec(_spec2)
-_spec2.loader.exec_module(_te)
 
 
 def run(inst, **params):
@@ -134,7 +124,7 @@ def test_answer_does_not_depend_on_the_order_of_the_file():
         for u in doc["users"][:6]:  # ties in D/R
             u["data_bits"], u["spectral_efficiency"] = 1e5, 2.0
         base = load_instance(doc)
-        ref = _te._answer(base, run(base, max_work=2e6))
+        ref = answer(base, run(base, max_work=2e6))
         for _ in range(2):
-            perm = load_instance(_te._permuted(doc, rng))
-            assert _te._answer(perm, run(perm, max_work=2e6)) == ref
+            perm = load_instance(permuted(doc, rng))
+            assert answer(perm, run(perm, max_work=2e6)) == ref

@@ -15,6 +15,7 @@ from edgeinfer.core.status import SolveStatus
 from edgeinfer.loading import load_instance, verify
 from edgeinfer.loading.model import detect_backbone
 from edgeinfer.loading.scenario import synthetic_instance_doc
+from loading_cases import brute_force
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 P = "partial_loading"
@@ -26,48 +27,6 @@ def run(inst, algo, **params):
     assert rep.ok, (algo, rep.reasons)
     assert rep.objective == sol.objective
     return int(sol.objective)
-
-
-def brute_force(inst) -> int:
-    """Most users served over ALL batch sequences: any subsets of users of one model per batch
-    (<= max_batch), any order, models may repeat, batches need not be contiguous. Upload with
-    the optimal shares (eq. 11: the sum of D/(B R)); load = blocks not in the previous model."""
-    unit = inst.unit_upload_s
-    K = inst.n_users
-    T = inst.deadline_s * (1 + 1e-9)
-    users_of = [list(inst.users_of(i)) for i in range(inst.n_models)]
-    best = 0
-    load = {}
-    for prev in [None, *range(inst.n_models)]:
-        for i in range(inst.n_models):
-            load[(prev, i)] = inst.load_bytes(prev, i) * inst.load_s_per_byte
-
-    def rec(mask: int, t: float, prev, served: int) -> None:
-        nonlocal best
-        best = max(best, served)
-        if served + (K - bin(mask).count("1")) <= best:
-            return
-        for i in range(inst.n_models):
-            rem = [k for k in users_of[i] if not mask >> k & 1]
-            if not rem:
-                continue
-            base = t + load[(prev, i)] + inst.compute_fixed_s[i]
-            if base > T:
-                continue
-            n = len(rem)
-            for sub in range(1, 1 << n):
-                chosen = [rem[j] for j in range(n) if sub >> j & 1]
-                if len(chosen) > inst.max_batch[i]:
-                    continue
-                end = base + sum(unit[k] for k in chosen) + inst.compute_per_sample_s[i] * len(chosen)
-                if end <= T:
-                    m2 = mask
-                    for k in chosen:
-                        m2 |= 1 << k
-                    rec(m2, end, i, served + len(chosen))
-
-    rec(0, 0.0, None, 0)
-    return best
 
 
 def test_examples_optima():

@@ -7,7 +7,7 @@ import argparse
 import math
 from collections.abc import Callable
 
-__all__ = ["int_in", "positive_float"]
+__all__ = ["float_in", "int_in", "positive_float"]
 
 
 def int_in(lo: int, hi: int) -> Callable[[str], int]:
@@ -20,6 +20,21 @@ def int_in(lo: int, hi: int) -> Callable[[str], int]:
             v = None
         if v is None or not lo <= v <= hi:
             raise argparse.ArgumentTypeError(f"expected an integer in [{lo}, {hi}], got {text[:40]!r}")
+        return v
+
+    return conv
+
+
+def float_in(lo: float, hi: float) -> Callable[[str], float]:
+    """A converter accepting a finite number in ``[lo, hi]`` (NaN and infinities refused)."""
+
+    def conv(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
+        if not (math.isfinite(v) and lo <= v <= hi):
+            raise argparse.ArgumentTypeError(f"must be in [{lo:g}, {hi:g}], got {text[:40]}")
         return v
 
     return conv

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from edgeinfer.core.argtypes import int_in
+from edgeinfer.core.argtypes import float_in, int_in
 from edgeinfer.core.errors import EdgeInferError, InvalidOptionError
 
 __all__ = ["add_arguments", "run"]
@@ -27,16 +27,6 @@ def _sizes(text: str) -> tuple[int, ...]:
     return vals
 
 
-def _fraction(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
-    if not 0.0 <= v <= 0.9:
-        raise argparse.ArgumentTypeError("must be in [0, 0.9]")
-    return v
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--library", required=True, help="library.json (edgeinfer library scan)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="device to measure (default cpu)")
@@ -49,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="batch sizes timed for eq. (9) (2-16 sizes in [1, 4096], default 1,2,4,8)")
     parser.add_argument("--batch-cap", type=int_in(1, 65536), default=32,
                         help="largest max_batch written (1-65536, default 32 as the paper's Fig. 1)")
-    parser.add_argument("--memory-reserve", type=_fraction, default=0.1,
+    parser.add_argument("--memory-reserve", type=float_in(0.0, 0.9), default=0.1,
                         help="fraction of device memory kept free when sizing batches (0-0.9, default 0.1)")
     parser.add_argument("--h2d-buffer-mib", type=int_in(1, 16384), default=256,
                         help="buffer copied for the pinned/pageable bandwidths on CUDA (1-16384 MiB, default 256)")
