@@ -32,6 +32,7 @@ from edgeinfer.broadcast.solvers.component import Component, highspy
 from edgeinfer.broadcast.solvers.greedy import adaptive_greedy_select, greedy_select
 from edgeinfer.broadcast.solvers.lagrange import (
     MAX_CANDIDATES,
+    MAX_FACILITY_BLOCKS,
     decomposition_bound,
     lagrangian_bound,
     lagrangian_fixing,
@@ -47,9 +48,8 @@ __all__ = ["ENGINES", "BnbConfig", "bnb_select", "lp_round", "map_to_component"]
 #: the branch-and-bound engines of :func:`bnb_select`
 ENGINES = ("highs", "tree")
 #: mid-size components take the decomposition path only with at most this many blocks at every
-#: position (the facility locations enumerate ``2^m`` subsets; wider positions, e.g. 21 models
-#: at N = 24, also make the per-device pricing's Pareto frontiers too long to price in time)
-DECOMPOSITION_MAX_BLOCKS = 14
+#: position (the facility locations enumerate ``2^m`` subsets)
+DECOMPOSITION_MAX_BLOCKS = MAX_FACILITY_BLOCKS
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ import numpy as np
 from edgeinfer.broadcast.model import qos_tol
 from edgeinfer.broadcast.solvers.component import Component, highspy, quiet_highs
 
-__all__ = ["MAX_CANDIDATES", "LagrangianBound", "PricingTooLarge", "cheapest_assembly", "decomposition_bound",
+__all__ = ["MAX_CANDIDATES", "MAX_FACILITY_BLOCKS", "LagrangianBound", "PricingTooLarge", "cheapest_assembly", "decomposition_bound",
            "lagrangian_bound"]
 
 #: float slack on the QoS threshold inside the pricing (a superset of the feasible
@@ -46,6 +46,11 @@ SUM_TOL = 1e-12
 #: step of the Pareto programme (12 x 12: under 2,000; 8 devices at N = 24 under the LP duals'
 #: multipliers: 12 million and 27 s for one device), beyond which the bound stops where it is
 MAX_CANDIDATES = 1_000_000
+
+
+#: the most blocks at one position whose facility location :func:`decomposition_bound` enumerates
+#: (``2^m`` subsets)
+MAX_FACILITY_BLOCKS = 14
 
 
 class PricingTooLarge(ArithmeticError):
@@ -403,7 +408,7 @@ def _facility(cost: np.ndarray, sizes: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def decomposition_bound(comp: Component, P: np.ndarray, upper: float, *, steps: int,
-                        max_blocks: int = 14, time_limit_s: float | None = None,
+                        max_blocks: int = MAX_FACILITY_BLOCKS, time_limit_s: float | None = None,
                         max_candidates: int | None = None) -> tuple[float, int]:
     """Lagrangian *decomposition* bound on one component, stronger than :func:`lagrangian_bound`.
 
