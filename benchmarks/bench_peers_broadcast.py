@@ -247,7 +247,8 @@ def bounds(quick: bool = True, only: str | None = None, iterations: int = 300, s
 
     from edgeinfer.broadcast.solvers import reduce_problem
     from edgeinfer.broadcast.solvers.component import Component
-    from edgeinfer.broadcast.solvers.lagrange import decomposition_bound, lagrangian_bound
+    from edgeinfer.broadcast.solvers.decomposition import decomposition_bound
+    from edgeinfer.broadcast.solvers.lagrange import lagrangian_bound
     rows = []
     for name, inst, _ in instances(quick):
         if only and only not in name:

@@ -6,7 +6,7 @@ Three relaxations beside the per-device Lagrangian bound of ``bnb``
 bound or an exact feasibility question; only the first is used by ``bnb`` (what they gave is in the docs):
 
 * ``decomposition``: the Lagrangian decomposition bound that ``bnb`` adopted
-  (:func:`edgeinfer.broadcast.solvers.lagrange.decomposition_bound`: per-position facility
+  (:func:`edgeinfer.broadcast.solvers.decomposition.decomposition_bound`: per-position facility
   location x per-device knapsack, subgradient ascent from the per-device multipliers), run for
   ``--steps`` steps towards the best known selection.
 * ``groups``: the Dantzig-Wolfe bound with one column per *group* of devices (a block set that
@@ -39,8 +39,8 @@ from edgeinfer.broadcast.model import qos_tol  # noqa: E402
 from edgeinfer.broadcast.scenario import make_instance  # noqa: E402
 from edgeinfer.broadcast.solvers.common import reduce_problem  # noqa: E402
 from edgeinfer.broadcast.solvers.component import Component, highspy  # noqa: E402
+from edgeinfer.broadcast.solvers.decomposition import decomposition_bound  # noqa: E402
 from edgeinfer.broadcast.solvers.lagrange import (  # noqa: E402
-    decomposition_bound,
     lagrangian_bound,
     lagrangian_fixing,
     lp_multipliers,

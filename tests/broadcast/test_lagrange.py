@@ -201,7 +201,7 @@ def test_probing_path_is_exact():
 
 
 def test_facility_location_equals_enumeration():
-    from edgeinfer.broadcast.solvers.lagrange import _facility
+    from edgeinfer.broadcast.solvers.decomposition import _facility
     rng = np.random.default_rng(7)
     for _ in range(60):
         m, K = int(rng.integers(1, 6)), int(rng.integers(1, 5))
@@ -221,7 +221,7 @@ def test_facility_location_equals_enumeration():
 @given(seed=st.integers(0, 10**6), M=st.integers(2, 3), N=st.integers(2, 3), K=st.integers(1, 4),
        steps=st.sampled_from([1, 5, 100]))
 def test_decomposition_bound_valid_and_at_least_the_per_device_bound(seed, M, N, K, steps):
-    from edgeinfer.broadcast.solvers.lagrange import decomposition_bound
+    from edgeinfer.broadcast.solvers.decomposition import decomposition_bound
     inst, opt = _feasible_case(seed, M, N, K)
     if inst is None:
         return
@@ -263,7 +263,8 @@ def test_pricing_work_cap_stops_the_bounds_and_keeps_them_valid():
     (still valid lower bounds) and ``bnb`` stays exact."""
     import pytest
 
-    from edgeinfer.broadcast.solvers.lagrange import PricingTooLarge, decomposition_bound
+    from edgeinfer.broadcast.solvers.decomposition import decomposition_bound
+    from edgeinfer.broadcast.solvers.lagrange import PricingTooLarge
     with pytest.raises(PricingTooLarge):
         cheapest_assembly([np.array([1.0, 2.0])] * 3, [np.array([0.1, 0.2])] * 3, 3.0, max_candidates=3)
     for seed in range(6):

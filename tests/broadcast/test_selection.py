@@ -190,8 +190,10 @@ def test_declared_params():
     assert all(d["power"].choices == ("optimal", "constant") and d["power"].default == "optimal"
                for d in declared.values())
     assert set(declared["greedy"]) == {"power", "order", "variant"}
-    assert set(declared["bnb"]) == {"power", "engine", "node_limit", "lagrangian_iterations", "decomposition_steps"}
+    assert set(declared["bnb"]) == {"power", "engine", "node_limit", "lagrangian_iterations", "decomposition_steps",
+                                    "search_steps"}
     assert declared["bnb"]["decomposition_steps"].default == BnbConfig().decomposition_steps
+    assert declared["bnb"]["search_steps"].default == BnbConfig().search_steps
     assert declared["bnb"]["engine"].default == BnbConfig().engine and declared["bnb"]["engine"].choices == ENGINES
     assert set(declared["milp"]) == {"power", "reduce"} and declared["milp"]["reduce"].default is False
     assert set(declared["unicast"]) == {"power"}

@@ -33,8 +33,8 @@ import numpy as np
 from edgeinfer.broadcast.model import qos_tol
 from edgeinfer.broadcast.solvers.component import Component, highspy, quiet_highs
 
-__all__ = ["MAX_CANDIDATES", "MAX_FACILITY_BLOCKS", "LagrangianBound", "PricingTooLarge", "cheapest_assembly", "decomposition_bound",
-           "lagrangian_bound"]
+__all__ = ["MAX_CANDIDATES", "LagrangianBound", "PricingTooLarge", "cheapest_assembly", "cheapest_through",
+           "lagrangian_bound", "lagrangian_fixing", "lp_multipliers"]
 
 #: float slack on the QoS threshold inside the pricing (a superset of the feasible
 #: assemblies is priced, so the bound stays valid under rounding)
@@ -46,11 +46,6 @@ SUM_TOL = 1e-12
 #: step of the Pareto programme (12 x 12: under 2,000; 8 devices at N = 24 under the LP duals'
 #: multipliers: 12 million and 27 s for one device), beyond which the bound stops where it is
 MAX_CANDIDATES = 1_000_000
-
-
-#: the most blocks at one position whose facility location :func:`decomposition_bound` enumerates
-#: (``2^m`` subsets)
-MAX_FACILITY_BLOCKS = 14
 
 
 class PricingTooLarge(ArithmeticError):
@@ -378,106 +373,3 @@ def lp_multipliers(comp: Component) -> np.ndarray | None:
     P[comp.pairs[:, 0], comp.pairs[:, 1]] = pi
     comp._highs = None
     return P
-
-
-def _position_tables(comp: Component) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per position: its blocks ``g`` and the size of every non-empty subset of them (bit ``j``
-    of a subset's index is ``g[j]``); the position side of :func:`decomposition_bound`."""
-    out = []
-    for g in comp.by_pos:
-        sizes = np.zeros(2 ** len(g), np.int64)
-        for j in range(len(g)):
-            sizes[2 ** j:2 ** (j + 1)] = sizes[:2 ** j] + 1
-        out.append((g, sizes))
-    return out
-
-
-def _facility(cost: np.ndarray, sizes: np.ndarray) -> tuple[float, np.ndarray]:
-    """Exact uncapacitated facility location over every subset of one position's blocks:
-    ``min_Y |Y| + sum_k min_{b in Y} cost[b, k]`` (``cost`` ``[m, K]``, ``inf``: ``k`` cannot use
-    ``b``). Subset minima by doubling (subset ``s + 2^j`` adds block ``j`` to subset ``s``).
-    Returns the value and each device's block (index into the position's blocks)."""
-    m, K = cost.shape
-    mins = np.full((2 ** m, K), np.inf)
-    for j in range(m):
-        mins[2 ** j:2 ** (j + 1)] = np.minimum(mins[:2 ** j], cost[j][None, :])
-    tot = sizes[1:] + mins[1:].sum(axis=1)
-    s = int(np.argmin(tot)) + 1
-    members = np.flatnonzero((s >> np.arange(m)) & 1)
-    return float(tot[s - 1]), members[np.argmin(cost[members], axis=0)]
-
-
-def decomposition_bound(comp: Component, P: np.ndarray, upper: float, *, steps: int,
-                        max_blocks: int = MAX_FACILITY_BLOCKS, time_limit_s: float | None = None,
-                        max_candidates: int | None = None) -> tuple[float, int]:
-    """Lagrangian *decomposition* bound on one component, stronger than :func:`lagrangian_bound`.
-
-    Copy each assignment ``x[k, b]`` into a position side and a device side and relax their
-    equality with free multipliers ``lam[b, k]``: ``L(lam) = sum_n F_n(lam) + sum_k D_k(-lam)``,
-    ``F_n`` the uncapacitated facility location of position ``n`` (pay 1 per broadcast block,
-    ``lam[b, k]`` per device assigned to ``b``; every device assigned to one broadcast block
-    there; exact over all block subsets, :func:`_facility`) and ``D_k`` device ``k``'s cheapest
-    assembly meeting its QoS at costs ``-lam`` (exact, :func:`cheapest_assembly`). Every
-    ``L(lam)`` is a lower bound on the component's optimum (weak duality), and at
-    ``lam = -P`` it is at least the per-device bound ``L(P)`` of :func:`lagrangian_bound` (a
-    position's facility location charges each device at most one block per position, the
-    per-device ``y`` part charges it every block). Its best value is the LP bound over the
-    intersection of the per-position and the per-device hulls: it couples the devices through
-    the blocks they share at a position, which neither hull alone does.
-
-    Subgradient ascent from ``lam = -P``: Polyak steps towards ``upper`` (an incumbent's block
-    count), the step factor halved after 20 steps without a new best; ``steps`` steps in all
-    (a count, so the bound is the same on any machine). Positions with more than
-    ``max_blocks`` blocks (``2^max_blocks`` subsets) are not enumerated: returns ``(-inf, 0)``.
-    ``time_limit_s`` (set only when the user set a time limit) also caps the steps; a step whose
-    pricing exceeds ``max_candidates`` (:func:`cheapest_assembly`) ends the ascent there.
-    Returns ``(best L seen, steps taken)``."""
-    nb, K = comp.nb, comp.Kc
-    if any(len(g) > max_blocks for g in comp.by_pos) or steps <= 0:
-        return -math.inf, 0
-    need = comp.cc - qos_tol(comp.cc) - PRICE_TOL * np.maximum(1.0, np.abs(comp.cc))
-    fin = np.isfinite(comp.S)
-    tables = _position_tables(comp)
-    usable = [[g[fin[g, kk]] for g in comp.by_pos] for kk in range(K)]
-    scores = [[comp.S[u, kk] for u in usable[kk]] for kk in range(K)]
-    lam = -np.asarray(P, float).copy()
-    lam[~fin] = 0.0
-    best, theta, since, taken = -math.inf, 1.0, 0, 0
-    stop = math.inf if time_limit_s is None else time.perf_counter() + time_limit_s
-    for _ in range(steps):
-        if time.perf_counter() > stop:
-            break
-        taken += 1
-        value = 0.0
-        Xp = np.zeros((nb, K))
-        for g, sizes in tables:
-            v, choice = _facility(np.where(fin[g], lam[g], np.inf), sizes)
-            value += v
-            Xp[g[choice], np.arange(K)] = 1.0
-        Xd = np.zeros((nb, K))
-        try:
-            for kk in range(K):
-                out = cheapest_assembly(scores[kk], [-lam[u, kk] for u in usable[kk]], float(need[kk]),
-                                        max_candidates=max_candidates)
-                if out is None:  # pragma: no cover - components are feasible after reduce_problem
-                    raise ArithmeticError("a device of a component has no feasible assembly")
-                value += out[0]
-                for n, j in enumerate(out[1]):
-                    Xd[usable[kk][n][j], kk] = 1.0
-        except PricingTooLarge:
-            taken -= 1  # this step was not completed: its value is not a bound
-            break
-        if value > best + 1e-9:
-            best, since = value, 0
-        else:
-            since += 1
-            if since >= 20:
-                theta, since = theta / 2, 0
-        if math.ceil(best - 1e-6) >= upper:
-            break
-        g_ = Xp - Xd
-        norm = float((g_ ** 2).sum())
-        if norm == 0.0:  # both sides agree: L is the optimum of the relaxation
-            break
-        lam = lam + theta * (upper + 0.5 - value) / norm * g_
-    return best, taken

@@ -1,0 +1,407 @@
+# ruff: noqa: E741  (I is the paper's score tensor I_{i,n}^{(k)})
+"""Lagrangian decomposition of P2.1, and a branch and bound on it (issue 16; docs/broadcast.md §3).
+
+**The bound.** Copy each assignment ``x[k, b]`` of (P2.1) into a *position side* and a *device
+side* and relax their equality with free multipliers ``lam[b, k]``:
+
+``L(lam) = sum_n F_n(lam) + sum_k D_k(-lam)``
+
+``F_n`` is the uncapacitated facility location of position ``n`` (pay 1 per broadcast block and
+``lam[b, k]`` for assigning device ``k`` to block ``b``; every device assigned to one broadcast
+block there), solved exactly by enumerating the position's block subsets (subset minima by
+doubling, :data:`MAX_FACILITY_BLOCKS`); ``D_k`` is device ``k``'s cheapest assembly meeting its
+QoS at costs ``-lam`` (:func:`~edgeinfer.broadcast.solvers.lagrange.cheapest_assembly`, exact for
+costs of either sign). For any feasible selection and assignment the two copies agree and the
+multiplier terms cancel, so every ``L(lam)`` is a lower bound on the block count (weak duality).
+Its best value is the LP bound over the intersection of the per-position and the per-device
+hulls: it couples the devices through the blocks they share at a position.
+
+**Nodes.** A :class:`Node` restricts the selections to those that use only its ``allowed``
+(device, block) pairs and contain its ``forced`` blocks; ``L`` computed with the restriction
+(subsets of each position containing its forced blocks, assemblies over allowed pairs) bounds
+every selection of the node.
+
+**Fixing** (:func:`fix`) for a target ``t``: forcing ``x[k, b] = 1`` raises ``L`` by the rise of
+``F_n`` (the best subset containing ``b`` with ``k`` assigned to it) plus the rise of ``D_k``
+(the cheapest assembly through ``b``,
+:func:`~edgeinfer.broadcast.solvers.lagrange.cheapest_through`); where ``L`` plus both exceeds
+``t``, no selection of at most ``t`` blocks of the node has ``x[k, b] = 1`` and the pair is
+dropped. Likewise ``y_b = 1`` (the best subset containing ``b``: the block is dropped) and
+``y_b = 0`` (the best subset without it: the block is forced). Then the usable pairs are
+re-tested (a pair stays only if it fits in an assembly meeting the QoS with the best allowed
+blocks elsewhere).
+
+**Search** (:func:`search`): is there a selection of at most ``t`` blocks? Depth-first over
+nodes: at each node alternate subgradient ascent (warm from the parent's multipliers) and fixing
+until nothing changes; prune when ``L > t``; stop with a selection when the forced blocks, or the
+position side's subsets (redundant blocks dropped), are a feasible selection of at most ``t``
+blocks; otherwise branch on a free block (forced / dropped), the one whose smaller penalty is the
+largest. The budget is a count of subgradient steps (deterministic); a time limit may also end it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgeinfer.broadcast.model import qos_tol
+from edgeinfer.broadcast.solvers.component import Component
+from edgeinfer.broadcast.solvers.lagrange import (
+    PRICE_TOL,
+    PricingTooLarge,
+    cheapest_assembly,
+    cheapest_through,
+)
+
+__all__ = ["MAX_FACILITY_BLOCKS", "Ascent", "Node", "SearchResult", "ascend", "decomposition_bound", "fix",
+           "root_node", "search"]
+
+#: the most (free) blocks at one position whose facility location is enumerated (``2^m`` subsets)
+MAX_FACILITY_BLOCKS = 14
+#: subgradient steps per fixing round at a node of :func:`search`
+NODE_STEPS = 100
+#: fixing rounds at most per node of :func:`search`
+NODE_ROUNDS = 20
+#: float slack of the fixing tests and of ``L > t`` (``L`` is a float sum; the slack keeps
+#: rounding from fixing away a pair or pruning a node that a selection of ``t`` blocks needs)
+FIX_TOL = 1e-6
+
+
+def _subset_sizes(m: int) -> np.ndarray:
+    sizes = np.zeros(2 ** m)
+    for j in range(m):
+        sizes[2 ** j:2 ** (j + 1)] = sizes[:2 ** j] + 1
+    return sizes
+
+
+def _subset_minima(cost: np.ndarray) -> np.ndarray:
+    """``mins[s, k] = min_{j in s} cost[j, k]`` for every subset ``s`` of the ``m`` rows (bit ``j``
+    of ``s`` is row ``j``; ``inf`` for the empty set), by doubling."""
+    m, K = cost.shape
+    mins = np.full((2 ** m, K), np.inf)
+    for j in range(m):
+        mins[2 ** j:2 ** (j + 1)] = np.minimum(mins[:2 ** j], cost[j][None, :])
+    return mins
+
+
+def _facility(cost: np.ndarray, sizes: np.ndarray) -> tuple[float, np.ndarray]:
+    """Exact uncapacitated facility location over every non-empty subset of one position's
+    blocks: ``min_Y |Y| + sum_k min_{b in Y} cost[b, k]`` (``cost`` ``[m, K]``, ``inf``: ``k``
+    cannot use ``b``). Returns the value and each device's block (index into the rows)."""
+    m = cost.shape[0]
+    tot = sizes[1:] + _subset_minima(cost)[1:].sum(axis=1)
+    s = int(np.argmin(tot)) + 1
+    members = np.flatnonzero((s >> np.arange(m)) & 1)
+    return float(tot[s - 1]), members[np.argmin(cost[members], axis=0)]
+
+
+@dataclass(frozen=True)
+class Node:
+    """Selections that use only ``allowed[b, kk]`` pairs and contain every ``forced[b]`` block."""
+
+    allowed: np.ndarray
+    forced: np.ndarray
+
+
+def root_node(comp: Component) -> Node:
+    """Every usable pair allowed, nothing forced."""
+    return Node(np.isfinite(comp.S), np.zeros(comp.nb, bool))
+
+
+def _need(comp: Component) -> np.ndarray:
+    return comp.cc - qos_tol(comp.cc) - PRICE_TOL * np.maximum(1.0, np.abs(comp.cc))
+
+
+class _Sides:
+    """The two sides of a node: per position its free blocks (not forced, some pair allowed),
+    forced blocks and subset sizes; per device its allowed blocks at every position."""
+
+    def __init__(self, comp: Component, node: Node):
+        self.comp, self.node = comp, node
+        live: np.ndarray = np.asarray(node.allowed.any(axis=1))
+        self.positions: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        for g in comp.by_pos:
+            free, forced = g[~node.forced[g] & live[g]], g[node.forced[g]]
+            self.positions.append((free, forced, _subset_sizes(len(free)) + len(forced)))
+        K = comp.Kc
+        self.usable = [[g[node.allowed[g, kk]] for g in comp.by_pos] for kk in range(K)]
+        self.scores = [[comp.S[u, kk] for u in self.usable[kk]] for kk in range(K)]
+        self.need = _need(comp)
+        self.max_free = max((len(p[0]) for p in self.positions), default=0)
+
+    def cost(self, lam: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return np.where(self.node.allowed[rows], lam[rows], np.inf)
+
+    def position_table(self, lam: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(tot[s], mins[s, k], cost_free, cost_forced)`` of position ``n``: ``tot[s]`` the
+        facility-location value with the free subset ``s`` plus the forced blocks open."""
+        free, forced, sizes = self.positions[n]
+        cf, cx = self.cost(lam, free), self.cost(lam, forced)
+        base = cx.min(axis=0) if len(forced) else np.full(self.comp.Kc, np.inf)
+        mins = np.minimum(_subset_minima(cf), base[None, :])
+        return sizes + mins.sum(axis=1), mins, cf, cx
+
+
+@dataclass(frozen=True)
+class Ascent:
+    """Result of :func:`ascend`: the best ``L`` seen and its multipliers, the steps taken, and
+    the position side's subsets at the best multipliers (a 0/1 vector over the component's blocks)."""
+
+    value: float
+    lam: np.ndarray
+    steps: int
+    y: np.ndarray | None
+    y_devices: np.ndarray | None = None
+
+
+def _evaluate(sides: _Sides, lam: np.ndarray, max_candidates: int | None
+              ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """``L(lam)`` at a node, the two sides' assignments and the position side's subsets;
+    ``inf`` when some device has no allowed assembly meeting its QoS."""
+    comp = sides.comp
+    nb, K = comp.nb, comp.Kc
+    Xp, Xd, y = np.zeros((nb, K)), np.zeros((nb, K)), np.zeros(nb)
+    value = 0.0
+    ar = np.arange(K)
+    for n in range(comp.N):
+        free, forced, _ = sides.positions[n]
+        tot, _, cf, cx = sides.position_table(lam, n)
+        s = int(np.argmin(tot))
+        if not math.isfinite(tot[s]):
+            return math.inf, Xp, Xd, y
+        value += float(tot[s])
+        members = np.flatnonzero((s >> np.arange(len(free))) & 1)
+        rows = np.r_[free[members], forced].astype(int)
+        y[rows] = 1.0
+        Xp[rows[np.argmin(np.vstack([cf[members], cx]), axis=0)], ar] = 1.0
+    for kk in range(K):
+        out = cheapest_assembly(sides.scores[kk], [-lam[u, kk] for u in sides.usable[kk]], float(sides.need[kk]),
+                                max_candidates=max_candidates)
+        if out is None:
+            return math.inf, Xp, Xd, y
+        value += out[0]
+        for n, j in enumerate(out[1]):
+            Xd[sides.usable[kk][n][j], kk] = 1.0
+    return value, Xp, Xd, y
+
+
+def ascend(comp: Component, node: Node, lam: np.ndarray, upper: float, *, steps: int,
+           max_candidates: int | None = None, deadline: float = math.inf, sides: _Sides | None = None) -> Ascent:
+    """Subgradient ascent on ``L`` at ``node`` from ``lam``: Polyak steps towards ``upper``, the
+    step factor halved after 20 steps without a new best; stops after ``steps`` steps, at
+    ``deadline``, once ``ceil(best - 1e-6) >= upper``, when both sides agree, or at a pricing over
+    ``max_candidates`` (that step does not count). ``value`` is ``inf`` when the node has no
+    feasible assembly for some device."""
+    sides = sides or _Sides(comp, node)
+    lam = np.where(node.allowed, lam, 0.0)
+    best, best_lam, best_y, best_dev = -math.inf, lam.copy(), None, None
+    theta, since, taken = 1.0, 0, 0
+    for _ in range(steps):
+        if time.perf_counter() > deadline:
+            break
+        try:
+            value, Xp, Xd, y = _evaluate(sides, lam, max_candidates)
+        except PricingTooLarge:
+            break
+        taken += 1
+        if not math.isfinite(value):
+            return Ascent(math.inf, lam, taken, None)
+        if value > best + 1e-9:
+            best, best_lam, best_y, since = value, lam.copy(), y, 0
+            best_dev = Xd.any(axis=1).astype(float)
+        else:
+            since += 1
+            if since >= 20:
+                theta, since = theta / 2, 0
+        if math.ceil(best - 1e-6) >= upper:
+            break
+        g = Xp - Xd
+        norm = float((g ** 2).sum())
+        if norm == 0.0:  # both sides agree: L is the optimum of the relaxation
+            break
+        lam = lam + theta * (upper + 0.5 - value) / norm * g
+    return Ascent(best, best_lam, taken, best_y, best_dev)
+
+
+def decomposition_bound(comp: Component, P: np.ndarray, upper: float, *, steps: int,
+                        max_blocks: int = MAX_FACILITY_BLOCKS, time_limit_s: float | None = None,
+                        max_candidates: int | None = None) -> tuple[float, int]:
+    """The decomposition bound of the module docstring on a whole component, by :func:`ascend`
+    from ``lam = -P`` (``P`` the per-device multipliers of
+    :func:`~edgeinfer.broadcast.solvers.lagrange.lagrangian_bound`): at that point ``L`` is at
+    least the per-device bound (a position's facility location charges each device one block per
+    position, the per-device ``y`` part charges it every block). ``steps`` steps (a count, so the
+    bound is the same on any machine); ``time_limit_s`` (set only when the user set a time limit)
+    also caps them. Positions with more than ``max_blocks`` blocks are not enumerated: returns
+    ``(-inf, 0)``. Returns ``(best L seen, steps taken)``."""
+    if any(len(g) > max_blocks for g in comp.by_pos) or steps <= 0:
+        return -math.inf, 0
+    deadline = math.inf if time_limit_s is None else time.perf_counter() + time_limit_s
+    out = ascend(comp, root_node(comp), -np.asarray(P, float), upper, steps=steps, max_candidates=max_candidates,
+                 deadline=deadline)
+    return out.value, out.steps
+
+
+def _penalties(sides: _Sides, lam: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``L(lam)`` and, per block, the rise of ``L`` when forcing ``y_b = 1`` / ``y_b = 0``
+    (``inf`` for blocks that are not free) and per pair when forcing ``x[k, b] = 1``."""
+    comp = sides.comp
+    nb, K = comp.nb, comp.Kc
+    up, down, px = np.full(nb, np.inf), np.full(nb, np.inf), np.full((nb, K), np.inf)
+    value = 0.0
+    for n in range(comp.N):
+        free, forced, _ = sides.positions[n]
+        tot, mins, cf, cx = sides.position_table(lam, n)
+        F = float(tot.min())
+        value += F
+        idx = np.arange(len(tot))
+        with np.errstate(invalid="ignore"):
+            rest = np.where(np.isfinite(mins), tot[:, None] - mins, np.inf)  # tot without device k's part
+        for j in range(len(free)):
+            has = ((idx >> j) & 1).astype(bool)
+            up[free[j]] = float(tot[has].min()) - F
+            down[free[j]] = float(tot[~has].min()) - F
+            px[free[j]] = (rest[has] + cf[j][None, :]).min(axis=0) - F
+        for j in range(len(forced)):
+            px[forced[j]] = (rest + cx[j][None, :]).min(axis=0) - F
+    for kk in range(K):
+        use = sides.usable[kk]
+        through = cheapest_through(sides.scores[kk], [-lam[u, kk] for u in use], float(sides.need[kk]))
+        D = min(float(t.min()) for t in through)
+        value += D
+        for u, t in zip(use, through):
+            px[u, kk] += t - D
+    return value, up, down, px, np.isfinite(up)
+
+
+def _propagate(comp: Component, allowed: np.ndarray, forced: np.ndarray, target: int) -> Node | None:
+    """Re-test the allowed pairs (each must fit in an assembly meeting the QoS with the best
+    allowed blocks elsewhere) until nothing changes; ``None`` when the node has no selection
+    (a device without an allowed block at a position, or more than ``target`` forced blocks)."""
+    if int(forced.sum()) > target:
+        return None
+    need = comp.cc - qos_tol(comp.cc)
+    S = comp.S
+    while True:
+        A = np.where(allowed, S, -np.inf)
+        best = np.maximum.reduceat(A, comp.starts, axis=0)  # (N, Kc)
+        if not np.all(np.isfinite(best)):
+            return None
+        total = best.sum(axis=0)
+        keep = allowed & (S - best[comp.pos] + total[None, :] >= need[None, :])
+        if (keep == allowed).all():
+            return Node(allowed, forced)
+        allowed = keep
+
+
+def fix(comp: Component, node: Node, lam: np.ndarray, target: int, *, sides: _Sides | None = None
+        ) -> tuple[Node | None, np.ndarray, np.ndarray]:
+    """Lagrangian fixing at ``node`` for the selections of at most ``target`` blocks (module
+    docstring), then :func:`_propagate`. Returns the new node (``None``: it has no such
+    selection) and the penalties ``(up, down)`` of the free blocks (the rise of ``L`` forcing
+    ``y_b = 1`` / ``0``; ``inf`` elsewhere), which :func:`search` branches on."""
+    sides = sides or _Sides(comp, node)
+    value, up, down, px, free = _penalties(sides, lam)
+    over = target + FIX_TOL * max(1.0, abs(target))
+    allowed = node.allowed & ~(value + px > over)
+    allowed[free & (value + up > over)] = False
+    forced = node.forced | (free & (value + down > over))
+    if np.any(forced & ~allowed.any(axis=1) & ~node.forced):  # forced and dropped: no selection
+        return None, up, down
+    return _propagate(comp, allowed, forced, target), up, down
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """``outcome``: ``none`` (no selection of at most the target blocks exists), ``found``
+    (``selection``: a feasible selection of at most the target blocks) or ``undecided`` (budget
+    or time limit); ``nodes`` and ``steps`` used."""
+
+    outcome: str
+    selection: np.ndarray | None
+    nodes: int
+    steps: int
+
+
+def _primal(comp: Component, a: Ascent) -> np.ndarray | None:
+    """A feasible selection from an ascent: blocks by decreasing weight (open on both sides 1,
+    on one side 1/2: the union of the device side's assemblies is feasible by itself) until
+    feasible, redundant ones dropped (:meth:`Component.round_up`); ``None`` if none."""
+    if a.y is None or a.y_devices is None:
+        return None
+    w = 0.5 * (a.y + a.y_devices)
+    yr = comp.round_up(w, np.zeros(comp.nb), np.ones(comp.nb))
+    return yr if yr is not None and comp.feasible(yr) else None
+
+
+def search(comp: Component, lam: np.ndarray, target: int, *, max_steps: int, max_candidates: int | None = None,
+           deadline: float = math.inf) -> SearchResult:
+    """Is there a selection of at most ``target`` blocks? Branch and bound on the decomposition
+    (module docstring), from multipliers ``lam`` ``[nb, Kc]``; at most ``max_steps`` subgradient
+    steps in all. Exact: pruning and fixing drop only selections of more than ``target`` blocks,
+    and a selection is returned only after :meth:`Component.feasible` accepts it."""
+    if any(len(g) > MAX_FACILITY_BLOCKS for g in comp.by_pos):
+        return SearchResult("undecided", None, 0, 0)
+    nb = comp.nb
+    steps = nodes = 0
+    start = _propagate(comp, np.isfinite(comp.S), np.zeros(nb, bool), target)
+    stack: list[tuple[Node, np.ndarray]] = [] if start is None else [(start, np.asarray(lam, float))]
+    while stack:
+        node, lam = stack.pop()
+        nodes += 1
+        up = down = None
+        pruned = False
+        for _ in range(NODE_ROUNDS):
+            if steps >= max_steps or time.perf_counter() > deadline:
+                return SearchResult("undecided", None, nodes, steps)
+            if comp.feasible(node.forced.astype(float)):
+                return SearchResult("found", node.forced.astype(float), nodes, steps)
+            sides = _Sides(comp, node)
+            if sides.max_free > MAX_FACILITY_BLOCKS:  # pragma: no cover - nodes only shrink
+                return SearchResult("undecided", None, nodes, steps)
+            a = ascend(comp, node, lam, target + 1, steps=min(NODE_STEPS, max_steps - steps),
+                       max_candidates=max_candidates, deadline=deadline, sides=sides)
+            steps += a.steps
+            if a.steps == 0:  # a pricing over the work cap, or the deadline
+                return SearchResult("undecided", None, nodes, steps)
+            if a.value - FIX_TOL * max(1.0, abs(target)) > target:
+                pruned = True
+                break
+            lam = a.lam
+            yr = _primal(comp, a)
+            if yr is not None and yr.sum() <= target:
+                return SearchResult("found", yr, nodes, steps)
+            try:
+                new, up, down = fix(comp, node, lam, target, sides=sides)
+            except PricingTooLarge:  # pragma: no cover - the ascent priced the same node
+                return SearchResult("undecided", None, nodes, steps)
+            if new is None:
+                pruned = True
+                break
+            if (new.allowed == node.allowed).all() and (new.forced == node.forced).all():
+                break
+            node = new
+            up = down = None
+        if pruned:
+            continue
+        if up is None or down is None:  # the rounds ran out on a changing node: fresh penalties
+            sides = _Sides(comp, node)
+            _, up, down, _, _ = _penalties(sides, np.where(node.allowed, lam, 0.0))
+        free = np.flatnonzero(np.isfinite(up) & ~node.forced & node.allowed.any(axis=1))
+        if not free.size:  # every block decided: the forced set was not feasible
+            continue
+        score = np.minimum(up[free], down[free])
+        b = int(free[np.argmax(score)])
+        with_b = _propagate(comp, node.allowed, node.forced | (np.arange(nb) == b), target)
+        dropped = node.allowed.copy()
+        dropped[b] = False
+        without_b = _propagate(comp, dropped, node.forced, target)
+        kids = [(with_b, up[b]), (without_b, down[b])]
+        kids.sort(key=lambda kv: -kv[1])  # depth first into the child of the smaller penalty
+        for kid, _ in kids:
+            if kid is not None:
+                stack.append((kid, lam.copy()))
+    return SearchResult("none", None, nodes, steps)
