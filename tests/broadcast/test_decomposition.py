@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broadcast_cases import brute_force, random_instance
-from edgeinfer.broadcast.model import is_feasible
+from broadcast_cases import assert_exact_on_random_cases, random_instance
 from edgeinfer.broadcast.solvers import BnbConfig, bnb_select, reduce_problem
 from edgeinfer.broadcast.solvers.component import Component
 from edgeinfer.broadcast.solvers.decomposition import ascend, fix, root_node, search
@@ -114,21 +113,8 @@ def test_bnb_with_the_search_doing_the_work_is_exact_and_order_independent():
     with models and devices permuted, and the search really ran."""
     cfg = BnbConfig(large_pairs=0, decomposition_max_pairs=10**9, lagrangian_iterations=1, decomposition_steps=1,
                     search_steps=10**5, search_gap=1.0)
-    levels = 0
-    for seed in range(12):
-        inst = random_instance(seed, M=3, N=3, K=3)
-        opt = brute_force(inst.scores, inst.qos)
-        r = bnb_select(inst.scores, inst.qos, inst.own_model, config=cfg)
-        if opt is None:
-            assert r.status == "infeasible"
-            continue
-        assert r.status == "optimal" and r.blocks == opt and is_feasible(inst.scores, inst.qos, r.y)
-        levels += r.stats.get("search_levels", 0) + (r.stats.get("search_nodes", 0) > 0)
-        rng = np.random.default_rng(seed)
-        pm, pk = rng.permutation(3), rng.permutation(3)
-        p = bnb_select(inst.scores[pm][:, :, pk], inst.qos[pk], np.argsort(pm)[inst.own_model[pk]], config=cfg)
-        assert p.blocks == opt
-    assert levels > 0
+    results = assert_exact_on_random_cases(cfg, permute=True, seeds=12)
+    assert sum(r.stats.get("search_levels", 0) + (r.stats.get("search_nodes", 0) > 0) for r in results) > 0
 
 
 @pytest.mark.slow

@@ -11,8 +11,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broadcast_cases import brute_force, random_instance
-from edgeinfer.broadcast.model import is_feasible
+from broadcast_cases import assert_exact_on_random_cases, brute_force, random_instance
 from edgeinfer.broadcast.solvers import BnbConfig, bnb_select, reduce_problem
 from edgeinfer.broadcast.solvers.component import Component
 from edgeinfer.broadcast.solvers.lagrange import (
@@ -170,29 +169,10 @@ def test_fixing_keeps_every_optimal_selection(seed, M, N, K, iters):
     assert bl.blocks == opt
 
 
-def _assert_exact_on_random_cases(cfg, permute=False):
-    """``bnb`` with ``cfg`` on 10 seeded 3 x 3 x 3 instances equals brute force (and, with
-    ``permute``, gives the same count with models and devices shuffled)."""
-    for seed in range(10):
-        inst = random_instance(seed, M=3, N=3, K=3)
-        opt = brute_force(inst.scores, inst.qos)
-        r = bnb_select(inst.scores, inst.qos, inst.own_model, config=cfg)
-        if opt is None:
-            assert r.status == "infeasible"
-            continue
-        assert r.status == "optimal" and r.blocks == opt and r.lower_bound == opt
-        assert is_feasible(inst.scores, inst.qos, r.y)
-        if permute:
-            rng = np.random.default_rng(seed)
-            pm, pk = rng.permutation(3), rng.permutation(3)
-            p = bnb_select(inst.scores[pm][:, :, pk], inst.qos[pk], np.argsort(pm)[inst.own_model[pk]], config=cfg)
-            assert p.blocks == opt
-
-
 def test_probing_path_is_exact():
     """Lagrangian probing (reduced-cost fixing + restricted MILPs), forced on small components."""
     cfg = BnbConfig(large_pairs=0, probe_max_pairs=10**9)
-    _assert_exact_on_random_cases(cfg)
+    assert_exact_on_random_cases(cfg)
     from edgeinfer.broadcast.scenario import make_instance
     inst = make_instance(seed=2, num_devices=6, num_positions=6)
     a = bnb_select(inst.scores, inst.qos, inst.own_model, config=cfg)
@@ -255,7 +235,7 @@ def test_decomposition_path_is_exact_and_order_independent():
     """The mid-size path (per-device bound, decomposition, HiGHS told the bound), forced on
     small components, against brute force; and the same count with models and devices permuted."""
     cfg = BnbConfig(large_pairs=0, decomposition_max_pairs=10**9)
-    _assert_exact_on_random_cases(cfg, permute=True)
+    assert_exact_on_random_cases(cfg, permute=True)
 
 
 def test_pricing_work_cap_stops_the_bounds_and_keeps_them_valid():

@@ -5,8 +5,9 @@ After the exact reductions (:func:`~edgeinfer.broadcast.solvers.common.reduce_pr
 usable blocks, dominance, components), a heuristic incumbent (the better of the two greedy
 variants) and valid cuts, each component (:class:`~edgeinfer.broadcast.solvers.component.Component`)
 first gets the Lagrangian bound of :mod:`~edgeinfer.broadcast.solvers.lagrange` (components under
-``large_pairs`` usable pairs; it closes most small components without search) and, unless that
-proves its incumbent optimal, is solved by branch and cut -- by default HiGHS' MILP (``highspy``) on the reduced model with
+``large_pairs`` usable pairs; it closes most small components without search; mid-size ones also get
+the decomposition bound and the branch and bound on it of :mod:`~edgeinfer.broadcast.solvers.decomposition`)
+and, unless that proves its incumbent optimal, is solved by branch and cut -- by default HiGHS' MILP (``highspy``) on the reduced model with
 our cuts, best-block rows and incumbent (engine ``highs``), or our best-first tree over blocks
 (``y[b] = 1`` / ``0``) with LP bounds (engine ``tree``). The objective is an integer, so a
 node is fathomed when ``ceil(LP) >= incumbent``. Proofs: docs/broadcast.md §3.
