@@ -57,3 +57,14 @@ def assert_exact_on_random_cases(cfg, permute=False, seeds=10):
             p = bnb_select(inst.scores[pm][:, :, pk], inst.qos[pk], np.argsort(pm)[inst.own_model[pk]], config=cfg)
             assert p.blocks == opt
     return out
+
+
+def components(inst, max_cuts=0):
+    """The components of ``inst`` after the exact reductions (none when a device is infeasible)."""
+    from edgeinfer.broadcast.solvers import reduce_problem
+    from edgeinfer.broadcast.solvers.component import Component
+    red = reduce_problem(inst.scores, inst.qos)
+    if red.infeasible is not None:
+        return []
+    return [Component(inst.scores, inst.qos, red.U, devs, max_cuts=max_cuts, node_dominance=False)
+            for devs in red.components]

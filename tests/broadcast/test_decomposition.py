@@ -11,19 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broadcast_cases import assert_exact_on_random_cases, random_instance
-from edgeinfer.broadcast.solvers import BnbConfig, bnb_select, reduce_problem
-from edgeinfer.broadcast.solvers.component import Component
+from broadcast_cases import assert_exact_on_random_cases, components, random_instance
+from edgeinfer.broadcast.solvers import BnbConfig, bnb_select
 from edgeinfer.broadcast.solvers.decomposition import ascend, fix, root_node, search
 from edgeinfer.broadcast.solvers.lagrange import lagrangian_bound
-
-
-def _components(inst):
-    red = reduce_problem(inst.scores, inst.qos)
-    if red.infeasible is not None:
-        return []
-    return [Component(inst.scores, inst.qos, red.U, devs, max_cuts=0, node_dominance=False)
-            for devs in red.components]
 
 
 def _selections(comp):
@@ -49,7 +40,7 @@ def _multipliers(comp, rng, kind):
 def test_fixing_keeps_every_selection_of_at_most_the_target(seed, M, N, K, kind, extra):
     inst = random_instance(seed, M=M, N=N, K=K)
     rng = np.random.default_rng(seed)
-    for comp in _components(inst):
+    for comp in components(inst):
         if comp.nb > 10:
             continue
         sels = _selections(comp)
@@ -78,7 +69,7 @@ def test_search_answers_exactly(seed, M, N, K, kind):
     ``opt`` (or, with a budget, never a wrong "none"); and deterministic."""
     inst = random_instance(seed, M=M, N=N, K=K)
     rng = np.random.default_rng(seed)
-    for comp in _components(inst):
+    for comp in components(inst):
         if comp.nb > 10:
             continue
         opt = int(min(y.sum() for y in _selections(comp)))
@@ -99,7 +90,7 @@ def test_search_answers_exactly(seed, M, N, K, kind):
 def test_ascent_from_the_per_device_multipliers_never_drops_below_them():
     for seed in range(8):
         inst = random_instance(seed, M=3, N=3, K=3)
-        for comp in _components(inst):
+        for comp in components(inst):
             lag = lagrangian_bound(comp, None, max_iterations=200, stop_at_proof=False)
             if lag.multipliers is None:
                 continue

@@ -11,21 +11,14 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broadcast_cases import assert_exact_on_random_cases, brute_force, random_instance
+from broadcast_cases import assert_exact_on_random_cases, brute_force, components, random_instance
 from edgeinfer.broadcast.solvers import BnbConfig, bnb_select, reduce_problem
-from edgeinfer.broadcast.solvers.component import Component
 from edgeinfer.broadcast.solvers.lagrange import (
     cheapest_assembly,
     cheapest_through,
     lagrangian_bound,
     lagrangian_fixing,
 )
-
-
-def _components(inst, max_cuts=0):
-    red = reduce_problem(inst.scores, inst.qos)
-    return [Component(inst.scores, inst.qos, red.U, devs, max_cuts=max_cuts, node_dominance=False)
-            for devs in red.components]
 
 
 def _feasible_case(seed, M, N, K):
@@ -45,7 +38,7 @@ def test_bound_never_above_brute_force_optimum(seed, M, N, K, iters):
     if inst is None:
         return
     total = 0.0
-    for comp in _components(inst):
+    for comp in components(inst):
         lag = lagrangian_bound(comp, None, max_iterations=iters)
         total += lag.bound
         assert comp.feasible(lag.incumbent)
@@ -62,7 +55,7 @@ def test_converged_bound_at_least_lp_and_on_library_instances():
     for seed in range(4):
         inst = make_instance(seed=seed, num_devices=3, num_positions=4)
         opt = brute_force(inst.scores, inst.qos)
-        for comp in _components(inst):
+        for comp in components(inst):
             ok, lb, ub, xm = comp.propagate(np.zeros(comp.nb), np.ones(comp.nb))
             lp = comp.lp(lb, ub, xm)[0]  # plain LP of the reduced model (no cuts)
             lag = lagrangian_bound(comp, None, max_iterations=500, master_ip_nodes=0)
@@ -146,7 +139,7 @@ def test_fixing_keeps_every_optimal_selection(seed, M, N, K, iters):
     if opt is None or reduce_problem(inst.scores, inst.qos).infeasible is not None:
         return
     bl = bnb_select(inst.scores, inst.qos, inst.own_model)
-    for comp in _components(inst):
+    for comp in components(inst):
         lag = lagrangian_bound(comp, None, max_iterations=iters, stop_at_proof=False, master_ip_nodes=0)
         if lag.multipliers is None:
             continue
@@ -206,7 +199,7 @@ def test_decomposition_bound_valid_and_at_least_the_per_device_bound(seed, M, N,
     if inst is None:
         return
     total = 0.0
-    for comp in _components(inst):
+    for comp in components(inst):
         lag = lagrangian_bound(comp, None, max_iterations=200, stop_at_proof=False)
         if lag.multipliers is None:
             total += lag.bound
@@ -251,7 +244,7 @@ def test_pricing_work_cap_stops_the_bounds_and_keeps_them_valid():
         inst, opt = _feasible_case(seed, 3, 3, 3)
         if inst is None:
             continue
-        for comp in _components(inst):
+        for comp in components(inst):
             for cap in (1, 4, 10**6):
                 lag = lagrangian_bound(comp, None, max_iterations=50, stop_at_proof=False, max_candidates=cap)
                 assert lag.bound <= opt + 1e-9 and comp.feasible(lag.incumbent)

@@ -130,7 +130,6 @@ class _Sides:
         self.usable = [[g[node.allowed[g, kk]] for g in comp.by_pos] for kk in range(K)]
         self.scores = [[comp.S[u, kk] for u in self.usable[kk]] for kk in range(K)]
         self.need = _need(comp)
-        self.max_free = max((len(p[0]) for p in self.positions), default=0)
 
     def cost(self, lam: np.ndarray, rows: np.ndarray) -> np.ndarray:
         return np.where(self.node.allowed[rows], lam[rows], np.inf)
@@ -359,9 +358,7 @@ def search(comp: Component, lam: np.ndarray, target: int, *, max_steps: int, max
                 return SearchResult("undecided", None, nodes, steps)
             if comp.feasible(node.forced.astype(float)):
                 return SearchResult("found", node.forced.astype(float), nodes, steps)
-            sides = _Sides(comp, node)
-            if sides.max_free > MAX_FACILITY_BLOCKS:  # pragma: no cover - nodes only shrink
-                return SearchResult("undecided", None, nodes, steps)
+            sides = _Sides(comp, node)  # nodes only shrink: at most MAX_FACILITY_BLOCKS free per position
             a = ascend(comp, node, lam, target + 1, steps=min(NODE_STEPS, max_steps - steps),
                        max_candidates=max_candidates, deadline=deadline, sides=sides)
             steps += a.steps
@@ -374,10 +371,7 @@ def search(comp: Component, lam: np.ndarray, target: int, *, max_steps: int, max
             yr = _primal(comp, a)
             if yr is not None and yr.sum() <= target:
                 return SearchResult("found", yr, nodes, steps)
-            try:
-                new, up, down = fix(comp, node, lam, target, sides=sides)
-            except PricingTooLarge:  # pragma: no cover - the ascent priced the same node
-                return SearchResult("undecided", None, nodes, steps)
+            new, up, down = fix(comp, node, lam, target, sides=sides)
             if new is None:
                 pruned = True
                 break
@@ -390,7 +384,7 @@ def search(comp: Component, lam: np.ndarray, target: int, *, max_steps: int, max
         if up is None or down is None:  # the rounds ran out on a changing node: fresh penalties
             sides = _Sides(comp, node)
             _, up, down, _, _ = _penalties(sides, np.where(node.allowed, lam, 0.0))
-        free = np.flatnonzero(np.isfinite(up) & ~node.forced & node.allowed.any(axis=1))
+        free = np.flatnonzero(np.isfinite(up))  # finite penalties: the node's free blocks
         if not free.size:  # every block decided: the forced set was not feasible
             continue
         score = np.minimum(up[free], down[free])
