@@ -53,9 +53,6 @@ __all__ = ["ENGINES", "BnbConfig", "bnb_select", "lp_round", "map_to_component"]
 
 #: the branch-and-bound engines of :func:`bnb_select`
 ENGINES = ("highs", "tree")
-#: mid-size components take the decomposition path only with at most this many blocks at every
-#: position (the facility locations enumerate ``2^m`` subsets)
-DECOMPOSITION_MAX_BLOCKS = MAX_FACILITY_BLOCKS
 
 
 @dataclass(frozen=True)
@@ -101,7 +98,7 @@ class BnbConfig:
         at 54) but finds only 56 blocks in 60 s where the plain path finds 55 (docs/broadcast.md §3).
     decomposition_steps:
         Engine ``highs``, components with at least ``large_pairs`` and below
-        ``decomposition_max_pairs`` usable pairs and at most :data:`DECOMPOSITION_MAX_BLOCKS` (14)
+        ``decomposition_max_pairs`` usable pairs and at most :data:`~edgeinfer.broadcast.solvers.decomposition.MAX_FACILITY_BLOCKS` (14)
         blocks at every position (12 x 12: yes; 8 or 21 devices at N = 24 with 21 models: no,
         they keep the plain HiGHS path): the per-device Lagrangian bound (warm-started, smoothed), then this many
         subgradient steps of the Lagrangian decomposition bound
@@ -207,7 +204,7 @@ def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: f
         probe = cfg.engine == "highs" and large and pairs < cfg.probe_max_pairs and cfg.lagrangian_iterations > 0
         decompose = (not probe and cfg.engine == "highs" and large and pairs < cfg.decomposition_max_pairs
                      and cfg.decomposition_steps > 0 and cfg.lagrangian_iterations > 0
-                     and max(len(g) for g in comp.by_pos) <= DECOMPOSITION_MAX_BLOCKS)
+                     and max(len(g) for g in comp.by_pos) <= MAX_FACILITY_BLOCKS)
         if cfg.lagrangian_iterations and pairs < cfg.large_pairs and time.perf_counter() < deadline:
             left = None if not math.isfinite(deadline) else max(0.01, deadline - time.perf_counter())
             lag = lagrangian_bound(comp, start, max_iterations=cfg.lagrangian_iterations, time_limit_s=left,
