@@ -50,10 +50,10 @@ import numpy as np
 from edgeinfer.broadcast.model import qos_tol
 from edgeinfer.broadcast.solvers.component import Component
 from edgeinfer.broadcast.solvers.lagrange import (
-    PRICE_TOL,
     PricingTooLarge,
     cheapest_assembly,
     cheapest_through,
+    pricing_need,
 )
 
 __all__ = ["MAX_FACILITY_BLOCKS", "Ascent", "Node", "SearchResult", "ascend", "decomposition_bound", "fix",
@@ -111,10 +111,6 @@ def root_node(comp: Component) -> Node:
     return Node(np.isfinite(comp.S), np.zeros(comp.nb, bool))
 
 
-def _need(comp: Component) -> np.ndarray:
-    return comp.cc - qos_tol(comp.cc) - PRICE_TOL * np.maximum(1.0, np.abs(comp.cc))
-
-
 class _Sides:
     """The two sides of a node: per position its free blocks (not forced, some pair allowed),
     forced blocks and subset sizes; per device its allowed blocks at every position."""
@@ -129,7 +125,7 @@ class _Sides:
         K = comp.Kc
         self.usable = [[g[node.allowed[g, kk]] for g in comp.by_pos] for kk in range(K)]
         self.scores = [[comp.S[u, kk] for u in self.usable[kk]] for kk in range(K)]
-        self.need = _need(comp)
+        self.need = pricing_need(comp)
 
     def cost(self, lam: np.ndarray, rows: np.ndarray) -> np.ndarray:
         return np.where(self.node.allowed[rows], lam[rows], np.inf)

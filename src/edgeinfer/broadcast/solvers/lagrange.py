@@ -34,7 +34,7 @@ from edgeinfer.broadcast.model import qos_tol
 from edgeinfer.broadcast.solvers.component import Component, highspy, quiet_highs
 
 __all__ = ["MAX_CANDIDATES", "LagrangianBound", "PricingTooLarge", "cheapest_assembly", "cheapest_through",
-           "lagrangian_bound", "lagrangian_fixing", "lp_multipliers"]
+           "lagrangian_bound", "lagrangian_fixing", "lp_multipliers", "pricing_need"]
 
 #: float slack on the QoS threshold inside the pricing (a superset of the feasible
 #: assemblies is priced, so the bound stays valid under rounding)
@@ -46,6 +46,12 @@ SUM_TOL = 1e-12
 #: step of the Pareto programme (12 x 12: under 2,000; 8 devices at N = 24 under the LP duals'
 #: multipliers: 12 million and 27 s for one device), beyond which the bound stops where it is
 MAX_CANDIDATES = 1_000_000
+
+
+def pricing_need(comp: Component) -> np.ndarray:
+    """Each device's QoS threshold as the pricings use it: the feasibility tolerance and
+    :data:`PRICE_TOL` below ``c_k`` (a superset of the feasible assemblies is priced)."""
+    return comp.cc - qos_tol(comp.cc) - PRICE_TOL * np.maximum(1.0, np.abs(comp.cc))
 
 
 class PricingTooLarge(ArithmeticError):
@@ -144,7 +150,7 @@ def lagrangian_bound(comp: Component, start: np.ndarray | None, *, max_iteration
     column generation with the best bound of the complete rounds before it."""
     hs = highspy()
     nb, Kc = comp.nb, comp.Kc
-    need = comp.cc - qos_tol(comp.cc) - PRICE_TOL * np.maximum(1.0, np.abs(comp.cc))
+    need = pricing_need(comp)
     pairs = comp.pairs
     nx = comp.nx
     pid = np.full((nb, Kc), -1)
@@ -331,7 +337,7 @@ def lagrangian_fixing(comp: Component, P: np.ndarray, target: float) -> tuple[np
     exceeds ``target``, no selection of at most ``target`` blocks has ``x[k, b] = 1``; where
     forcing ``y_b`` alone does, none has ``y_b = 1``. Returns ``(y_zero[nb], x_zero[nb, Kc])``."""
     nb, Kc = comp.nb, comp.Kc
-    need = comp.cc - qos_tol(comp.cc) - PRICE_TOL * np.maximum(1.0, np.abs(comp.cc))
+    need = pricing_need(comp)
     red = 1.0 - P.sum(axis=1)
     ypart = 0.0
     dy = np.zeros(nb)
