@@ -38,7 +38,7 @@ OPTIMUM_REL_TOL = 1e-6
 #: Solvers of a relaxation (a larger feasible set than the known optimum's): slide-dynamic lets
 #: bandwidth shares vary over time, so it may serve more than the static-share optimum.
 RELAXATIONS = {("slide", "slide-dynamic")}
-HEAVY = ("torch", "matplotlib", "gymnasium", "stable_baselines3", "cvxpy")
+HEAVY = ("torch", "matplotlib", "gymnasium", "stable_baselines3", "cvxpy", "numba")
 
 
 def _registered_examples():
@@ -135,6 +135,15 @@ def test_cli_list_imports_nothing_heavy():
             f"print([m for m in {heavy!r} if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+
+
+def test_exact_mba_on_a_small_instance_does_not_load_numba(tmp_path):
+    """numba (the compiled pricing) loads only for mid-size components (KERNEL_MIN_PAIRS)."""
+    code = ("import sys\nfrom edgeinfer.cli import main\n"
+            f"rc = main(['solve', 'examples/mba_small.json', '-a', 'bnb', '-o', {str(tmp_path / 'o.json')!r}])\n"
+            "print(rc, 'numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip().splitlines()[-1] == "0 False", out.stdout + out.stderr
 
 
 @pytest.mark.parametrize("path", EXAMPLE_PARAMS)

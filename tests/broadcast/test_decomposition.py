@@ -13,8 +13,16 @@ from hypothesis import strategies as st
 
 from broadcast_cases import assert_exact_on_random_cases, components, random_instance
 from edgeinfer.broadcast.solvers import BnbConfig, bnb_select
-from edgeinfer.broadcast.solvers.decomposition import ascend, fix, root_node, search
-from edgeinfer.broadcast.solvers.lagrange import lagrangian_bound
+from edgeinfer.broadcast.solvers.decomposition import (
+    Node,
+    _evaluate,
+    _Sides,
+    ascend,
+    fix,
+    root_node,
+    search,
+)
+from edgeinfer.broadcast.solvers.lagrange import compiled, lagrangian_bound
 
 
 def _selections(comp):
@@ -115,3 +123,45 @@ def test_known_answer_12x12_seed_2_bound_58():
     inst = make_instance(seed=2, num_devices=12, num_positions=12)
     r = bnb_select(inst.scores, inst.qos, inst.own_model, time_limit_s=120)
     assert r.lower_bound >= 58 and r.stats["search_levels"] >= 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10**6), M=st.integers(2, 5), N=st.integers(2, 4), K=st.integers(1, 5),
+       forced=st.floats(0.0, 0.5), dropped=st.floats(0.0, 0.3))
+def test_compiled_sides_equal_the_numpy_ones(seed, M, N, K, forced, dropped):
+    """L, both sides' assignments and the position side's blocks are the same, bit for bit, with
+    the compiled kernels (facility location and pricing) as with NumPy, at nodes with forced
+    and dropped blocks and whole positions decided."""
+    inst = random_instance(seed, M=M, N=N, K=K)
+    rng = np.random.default_rng(seed)
+    for comp in components(inst):
+        allowed = np.isfinite(comp.S) & (rng.uniform(size=comp.S.shape) >= dropped)
+        node = Node(allowed, rng.uniform(size=comp.nb) < forced)
+        lam = rng.normal(0.0, 0.5, (comp.nb, comp.Kc))
+        plain = _Sides(comp, node)
+        fast = _Sides(comp, node)
+        plain.kernel, fast.kernel = None, compiled()
+        a, b = _evaluate(plain, lam, None), _evaluate(fast, lam, None)
+        assert a[0] == b[0] or (np.isinf(a[0]) and np.isinf(b[0]))
+        if np.isfinite(a[0]):
+            for u, v in zip(a[1:], b[1:]):
+                assert np.array_equal(u, v)
+
+
+def test_search_takes_the_same_path_with_and_without_the_kernels(monkeypatch):
+    """The same outcome, nodes and steps with the compiled kernels forced on small components."""
+    import edgeinfer.broadcast.solvers.lagrange as lagrange
+    runs = {}
+    for threshold in (10**9, 0):
+        monkeypatch.setattr(lagrange, "KERNEL_MIN_PAIRS", threshold)
+        out = []
+        for seed in range(6):
+            inst = random_instance(seed, M=3, N=3, K=4)
+            for comp in components(inst):
+                lam = _multipliers(comp, np.random.default_rng(seed), "per-device")
+                a = ascend(comp, root_node(comp), lam, comp.nb, steps=50)
+                for t in (int(np.ceil(a.value - 1e-6)), int(np.ceil(a.value - 1e-6)) + 1):
+                    r = search(comp, lam, t, max_steps=400)
+                    out.append((r.outcome, r.nodes, r.steps, None if r.selection is None else r.selection.tolist()))
+        runs[threshold] = out
+    assert runs[0] == runs[10**9] and len(runs[0]) >= 6

@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 from broadcast_cases import assert_exact_on_random_cases, brute_force, components, random_instance
 from edgeinfer.broadcast.solvers import BnbConfig, bnb_select, reduce_problem
 from edgeinfer.broadcast.solvers.lagrange import (
+    PricingTooLarge,
     cheapest_assembly,
     cheapest_through,
+    compiled,
     lagrangian_bound,
     lagrangian_fixing,
 )
@@ -252,3 +254,28 @@ def test_pricing_work_cap_stops_the_bounds_and_keeps_them_valid():
                     dec, _ = decomposition_bound(comp, lag.multipliers, float(lag.incumbent.sum()), steps=20,
                                                  max_candidates=cap)
                     assert dec <= opt + 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**6), N=st.integers(1, 10), G=st.integers(1, 12), frac=st.floats(0.0, 1.0),
+       grid=st.sampled_from([0.0, 0.1, 0.5]), cap=st.sampled_from([None, 50, 10**6]))
+def test_compiled_pricing_equals_the_numpy_programme_bit_for_bit(seed, N, G, frac, grid, cap):
+    """The numba kernel returns the same value and assembly as the NumPy programme, ties (scores
+    and costs on a coarse grid) and the work cap included, so the answer never depends on
+    whether numba is installed."""
+    kernel = compiled()
+    assert kernel is not None  # numba is a dependency
+    rng = np.random.default_rng(seed)
+    scores = [rng.uniform(0, 1, size=int(rng.integers(1, G + 1))) for _ in range(N)]
+    costs = [rng.normal(0, 1, size=len(s)) for s in scores]
+    if grid:
+        scores = [np.round(s / grid) * grid for s in scores]
+        costs = [np.round(c / grid) * grid for c in costs]
+    need = frac * sum(float(s.max()) for s in scores)
+    outs = []
+    for k in (None, kernel):
+        try:
+            outs.append(cheapest_assembly(scores, costs, need, max_candidates=cap, kernel=k))
+        except PricingTooLarge:
+            outs.append("too large")
+    assert outs[0] == outs[1]

@@ -10,7 +10,7 @@ side* and relax their equality with free multipliers ``lam[b, k]``:
 ``lam[b, k]`` for assigning device ``k`` to block ``b``; every device assigned to one broadcast
 block there), solved exactly by enumerating the position's block subsets (subset minima by
 doubling, :data:`MAX_FACILITY_BLOCKS`); ``D_k`` is device ``k``'s cheapest assembly meeting its
-QoS at costs ``-lam`` (:func:`~edgeinfer.broadcast.solvers.lagrange.cheapest_assembly`, exact for
+QoS at costs ``-lam`` (:func:`~edgeinfer.broadcast.solvers.lagrange.price`, exact for
 costs of either sign). For any feasible selection and assignment the two copies agree and the
 multiplier terms cancel, so every ``L(lam)`` is a lower bound on the block count (weak duality).
 Its best value is the LP bound over the intersection of the per-position and the per-device
@@ -51,8 +51,10 @@ from edgeinfer.broadcast.model import qos_tol
 from edgeinfer.broadcast.solvers.component import Component
 from edgeinfer.broadcast.solvers.lagrange import (
     PricingTooLarge,
-    cheapest_assembly,
     cheapest_through,
+    kernels_for,
+    prepare_pricing,
+    price,
     pricing_need,
 )
 
@@ -126,6 +128,11 @@ class _Sides:
         self.usable = [[g[node.allowed[g, kk]] for g in comp.by_pos] for kk in range(K)]
         self.scores = [[comp.S[u, kk] for u in self.usable[kk]] for kk in range(K)]
         self.need = pricing_need(comp)
+        self.kernel = kernels_for(comp)
+        self.undecided = np.array([len(free) > 0 for free, _, _ in self.positions])
+        # each device's pricing in flat form, and its usable blocks in the same order
+        self.pricing = [prepare_pricing(self.scores[kk], float(self.need[kk])) for kk in range(K)]
+        self.flat = [np.concatenate(self.usable[kk]).astype(int) for kk in range(K)]
 
     def cost(self, lam: np.ndarray, rows: np.ndarray) -> np.ndarray:
         return np.where(self.node.allowed[rows], lam[rows], np.inf)
@@ -137,7 +144,10 @@ class _Sides:
         cf, cx = self.cost(lam, free), self.cost(lam, forced)
         base = cx.min(axis=0) if len(forced) else np.full(self.comp.Kc, np.inf)
         mins = np.minimum(_subset_minima(cf), base[None, :])
-        return sizes + mins.sum(axis=1), mins, cf, cx
+        tot = sizes.copy()
+        for k in range(self.comp.Kc):  # in order, as the compiled facility location sums
+            tot += mins[:, k]
+        return tot, mins, cf, cx
 
 
 @dataclass(frozen=True)
@@ -161,25 +171,32 @@ def _evaluate(sides: _Sides, lam: np.ndarray, max_candidates: int | None
     Xp, Xd, y = np.zeros((nb, K)), np.zeros((nb, K)), np.zeros(nb)
     value = 0.0
     ar = np.arange(K)
+    kernel = sides.kernel
     for n in range(comp.N):
         free, forced, _ = sides.positions[n]
-        tot, _, cf, cx = sides.position_table(lam, n)
-        s = int(np.argmin(tot))
-        if not math.isfinite(tot[s]):
+        if kernel is not None:
+            cf, cx = sides.cost(lam, free), sides.cost(lam, forced)
+            base = cx.min(axis=0) if len(forced) else np.full(K, np.inf)
+            F, s = kernel.facility_argmin(cf, base, len(forced))
+        else:
+            tot, _, cf, cx = sides.position_table(lam, n)
+            s = int(np.argmin(tot))
+            F = float(tot[s])
+        if not math.isfinite(F):
             return math.inf, Xp, Xd, y
-        value += float(tot[s])
+        value += float(F)
         members = np.flatnonzero((s >> np.arange(len(free))) & 1)
         rows = np.r_[free[members], forced].astype(int)
         y[rows] = 1.0
         Xp[rows[np.argmin(np.vstack([cf[members], cx]), axis=0)], ar] = 1.0
     for kk in range(K):
-        out = cheapest_assembly(sides.scores[kk], [-lam[u, kk] for u in sides.usable[kk]], float(sides.need[kk]),
-                                max_candidates=max_candidates)
+        p = sides.pricing[kk]
+        out = None if p is None else price(p, -lam[sides.flat[kk], kk], max_candidates=max_candidates,
+                                           kernel=sides.kernel)
         if out is None:
             return math.inf, Xp, Xd, y
         value += out[0]
-        for n, j in enumerate(out[1]):
-            Xd[sides.usable[kk][n][j], kk] = 1.0
+        Xd[sides.flat[kk][p.offsets[:-1] + np.asarray(out[1])], kk] = 1.0  # type: ignore[union-attr]
     return value, Xp, Xd, y
 
 
@@ -191,7 +208,10 @@ def ascend(comp: Component, node: Node, lam: np.ndarray, upper: float, *, steps:
     ``max_candidates`` (that step does not count). ``value`` is ``inf`` when the node has no
     feasible assembly for some device."""
     sides = sides or _Sides(comp, node)
-    lam = np.where(node.allowed, lam, 0.0)
+    # at a position whose blocks are all decided the position side is a constant and zero
+    # multipliers there are optimal (docs/broadcast.md §3): keep them at zero
+    move = node.allowed & sides.undecided[comp.pos][:, None]
+    lam = np.where(move, lam, 0.0)
     best, best_lam, best_y, best_dev = -math.inf, lam.copy(), None, None
     theta, since, taken = 1.0, 0, 0
     for _ in range(steps):
@@ -213,7 +233,7 @@ def ascend(comp: Component, node: Node, lam: np.ndarray, upper: float, *, steps:
                 theta, since = theta / 2, 0
         if math.ceil(best - 1e-6) >= upper:
             break
-        g = Xp - Xd
+        g = np.where(move, Xp - Xd, 0.0)
         norm = float((g ** 2).sum())
         if norm == 0.0:  # both sides agree: L is the optimum of the relaxation
             break

@@ -27,14 +27,16 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from edgeinfer.broadcast.model import qos_tol
 from edgeinfer.broadcast.solvers.component import Component, highspy, quiet_highs
 
-__all__ = ["MAX_CANDIDATES", "LagrangianBound", "PricingTooLarge", "cheapest_assembly", "cheapest_through",
-           "lagrangian_bound", "lagrangian_fixing", "lp_multipliers", "pricing_need"]
+__all__ = ["KERNEL_MIN_PAIRS", "MAX_CANDIDATES", "LagrangianBound", "Pricing", "PricingTooLarge", "cheapest_assembly",
+           "cheapest_through", "compiled", "kernels_for", "lagrangian_bound", "lagrangian_fixing", "lp_multipliers",
+           "prepare_pricing", "price", "pricing_need"]
 
 #: float slack on the QoS threshold inside the pricing (a superset of the feasible
 #: assemblies is priced, so the bound stays valid under rounding)
@@ -46,6 +48,10 @@ SUM_TOL = 1e-12
 #: step of the Pareto programme (12 x 12: under 2,000; 8 devices at N = 24 under the LP duals'
 #: multipliers: 12 million and 27 s for one device), beyond which the bound stops where it is
 MAX_CANDIDATES = 1_000_000
+#: components with at least this many usable (device, block) pairs price with the compiled
+#: kernels (:func:`kernels_for`; 12 x 12: 1,728): there a pricing round takes ~1 ms instead of
+#: ~10 ms; below, loading numba (~0.4 s, more on a first compilation) would cost more than it saves
+KERNEL_MIN_PAIRS = 1000
 
 
 def pricing_need(comp: Component) -> np.ndarray:
@@ -80,7 +86,7 @@ class LagrangianBound:
 
 
 def cheapest_assembly(scores: list[np.ndarray], costs: list[np.ndarray], need: float, *,
-                      max_candidates: int | None = None) -> tuple[float, list[int]] | None:
+                      max_candidates: int | None = None, kernel: Any = None) -> tuple[float, list[int]] | None:
     """Exact pricing: the assembly (one entry per position) of least total cost with total score
     ``>= need``; ``scores[n]`` and ``costs[n]`` (same length) are the usable blocks at position
     ``n``. Pareto dynamic programme over positions: after each position keep only the
@@ -90,22 +96,92 @@ def cheapest_assembly(scores: list[np.ndarray], costs: list[np.ndarray], need: f
     (scores within :data:`SUM_TOL` (relative) below ``need`` count as reaching it).
     Raises :class:`PricingTooLarge` when a position step has more than ``max_candidates``
     (state, block) candidates (``None``: no cap).
+
+    ``kernel``: the compiled kernels (:func:`kernels_for`) or ``None`` (the NumPy programme);
+    both give the same value and the same assembly (the same states in the same order, tested
+    with ties).
     """
-    N = len(scores)
+    prepared = prepare_pricing(scores, need)
+    if prepared is None:
+        return None
+    return price(prepared, np.concatenate(costs), max_candidates=max_candidates, kernel=kernel)
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """One device's pricing data in the kernel's flat form: ``scores`` of the usable blocks
+    position after position (position ``n`` at ``offsets[n]:offsets[n + 1]``), ``best_rest[n]``
+    the best score over positions ``n..N-1``, ``need`` with :data:`SUM_TOL` taken off."""
+
+    scores: np.ndarray
+    offsets: np.ndarray
+    best_rest: np.ndarray
+    need: float
+
+
+def prepare_pricing(scores: list[np.ndarray], need: float) -> Pricing | None:
+    """The flat form of one device's pricing (:class:`Pricing`), built once for many cost vectors;
+    ``None`` when no assembly reaches ``need`` (or a position has no usable block)."""
     need = need - SUM_TOL * max(1.0, abs(need))  # sums in another order: a superset is priced
     best_rest = np.r_[np.cumsum([s.max() if s.size else -np.inf for s in scores][::-1])[::-1], 0.0]
     if not math.isfinite(best_rest[0]) or best_rest[0] < need:
         return None
+    offsets = np.r_[0, np.cumsum([len(s) for s in scores])].astype(np.int64)
+    return Pricing(np.concatenate(scores).astype(float), offsets, best_rest, float(need))
+
+
+def price(p: Pricing, costs: np.ndarray, *, max_candidates: int | None = None,
+          kernel: Any = None) -> tuple[float, list[int]] | None:
+    """:func:`cheapest_assembly` on prepared data: ``costs`` in the order of ``p.scores``;
+    ``kernel``: the compiled kernels or ``None``."""
+    if kernel is None:
+        return _cheapest_assembly_numpy(p, costs, max_candidates)
+    status, value, choice = kernel.pareto_dp(p.scores, np.asarray(costs, float), p.offsets, p.need, p.best_rest,
+                                   -1 if max_candidates is None else int(max_candidates))
+    if status == 2:
+        raise PricingTooLarge(f"over {max_candidates} candidates at a position")
+    return None if status == 1 else (float(value), choice.tolist())
+
+
+_KERNEL: list = []
+
+
+def kernels_for(comp: Component) -> Any:
+    """The compiled kernels for a component with at least :data:`KERNEL_MIN_PAIRS` usable pairs
+    (:func:`compiled`), else ``None``: the answers are the same either way, only the speed differs."""
+    return compiled() if comp.nx >= KERNEL_MIN_PAIRS else None
+
+
+def compiled() -> Any:
+    """The compiled kernels (module :mod:`~edgeinfer.broadcast.solvers._pricing_kernel`), or ``None``
+    when numba does not import; imported once, lazily, so that a plain solve never loads numba.
+    The NumPy code beside each kernel gives the same answers."""
+    if not _KERNEL:
+        kernel: Any = None
+        try:
+            from edgeinfer.broadcast.solvers import _pricing_kernel as kernel
+        except ImportError:  # numba missing or broken
+            kernel = None
+        _KERNEL.append(kernel)
+    return _KERNEL[0]
+
+
+def _cheapest_assembly_numpy(p: Pricing, costs: np.ndarray, max_candidates: int | None
+                             ) -> tuple[float, list[int]] | None:
+    """The Pareto programme of :func:`cheapest_assembly` in NumPy (the reference of the kernel)."""
+    N = len(p.offsets) - 1
     sc = np.zeros(1)
     co = np.zeros(1)
     back: list[tuple[np.ndarray, np.ndarray]] = []
     for n in range(N):
-        s, c = scores[n], costs[n]
+        s, c = p.scores[p.offsets[n]:p.offsets[n + 1]], costs[p.offsets[n]:p.offsets[n + 1]]
         m = len(s)
         if max_candidates is not None and len(sc) * m > max_candidates:
             raise PricingTooLarge(f"{len(sc) * m} candidates at position {n}")
         s2 = (sc[:, None] + s[None, :]).ravel()
-        idx = np.flatnonzero(s2 + best_rest[n + 1] >= need)
+        idx = np.flatnonzero(s2 + p.best_rest[n + 1] >= p.need)
+        if idx.size == 0:
+            return None
         s2 = s2[idx]
         c2 = (co[:, None] + c[None, :]).ravel()[idx]
         order = np.lexsort((c2, -s2))  # score descending, then cost ascending
@@ -151,6 +227,7 @@ def lagrangian_bound(comp: Component, start: np.ndarray | None, *, max_iteration
     hs = highspy()
     nb, Kc = comp.nb, comp.Kc
     need = pricing_need(comp)
+    kernel = kernels_for(comp)
     pairs = comp.pairs
     nx = comp.nx
     pid = np.full((nb, Kc), -1)
@@ -182,7 +259,7 @@ def lagrangian_bound(comp: Component, start: np.ndarray | None, *, max_iteration
             try:
                 out = cheapest_assembly([comp.S[g, kk] for g in usable[kk]],
                                         [np.maximum(warm[g, kk], 0.0) for g in usable[kk]], need[kk],
-                                        max_candidates=max_candidates)
+                                        max_candidates=max_candidates, kernel=kernel)
             except PricingTooLarge:
                 out = None  # the start's assembly seeds this device alone
             if out is not None:
@@ -206,7 +283,7 @@ def lagrangian_bound(comp: Component, start: np.ndarray | None, *, max_iteration
         cols = []
         for kk in range(Kc):
             out = cheapest_assembly([comp.S[g, kk] for g in usable[kk]], [Pm[g, kk] for g in usable[kk]], need[kk],
-                                    max_candidates=max_candidates)
+                                    max_candidates=max_candidates, kernel=kernel)
             if out is None:  # pragma: no cover - components are feasible after reduce_problem
                 raise ArithmeticError("a device of a component has no feasible assembly")
             value += out[0]
