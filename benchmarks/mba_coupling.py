@@ -23,8 +23,12 @@ bound or an exact feasibility question; only the first is used by ``bnb`` (what 
   the root decomposition's multipliers, with ``--steps`` subgradient steps in all (e.g. ``10**8``:
   no budget). 12 x 12 seed 1, target 55: "none" after 1,675 s, so its 56 is optimal.
 
+* ``kernels``: ``--steps`` steps of the decomposition's ascent with the NumPy pricing and facility
+  location, then with the compiled kernels (numba), in the same process (the kernels compiled or
+  loaded from numba's cache first): both times, their ratio, and whether the bounds are equal.
+
 Budgets are counts (steps, rounds); the times printed are wall clock on this machine.
-``python benchmarks/mba_coupling.py {decomposition,groups,fixing,search} --seed S [...]``.
+``python benchmarks/mba_coupling.py {decomposition,groups,fixing,search,kernels} --seed S [...]``.
 """
 
 from __future__ import annotations
@@ -44,8 +48,15 @@ from edgeinfer.broadcast.model import qos_tol  # noqa: E402
 from edgeinfer.broadcast.scenario import make_instance  # noqa: E402
 from edgeinfer.broadcast.solvers.common import reduce_problem  # noqa: E402
 from edgeinfer.broadcast.solvers.component import Component, highspy  # noqa: E402
-from edgeinfer.broadcast.solvers.decomposition import ascend, decomposition_bound, root_node, search  # noqa: E402
+from edgeinfer.broadcast.solvers.decomposition import (  # noqa: E402
+    _Sides,
+    ascend,
+    decomposition_bound,
+    root_node,
+    search,
+)
 from edgeinfer.broadcast.solvers.lagrange import (  # noqa: E402
+    compiled,
     lagrangian_bound,
     lagrangian_fixing,
     lp_multipliers,
@@ -180,9 +191,27 @@ def iterated_fixing(seed: int, t: int, limit_s: float, rounds: int = 30) -> str:
             f"{h.getModelStatus()} after {h.getInfo().mip_node_count} nodes, {time.perf_counter() - t1:.1f} s")
 
 
+def kernels(comp: Component, lam: np.ndarray, upper: float, steps: int) -> str:
+    """The same ascent with the NumPy code and with the compiled kernels: times, ratio, equality."""
+    node = root_node(comp)
+    warm = _Sides(comp, node)
+    warm.kernel = compiled()
+    ascend(comp, node, lam, upper, steps=1, sides=warm)  # compile, or load numba's cache
+    times, values = [], []
+    for kernel in (None, compiled()):
+        sides = _Sides(comp, node)
+        sides.kernel = kernel
+        t0 = time.perf_counter()
+        out = ascend(comp, node, lam, upper, steps=steps, sides=sides)
+        times.append(time.perf_counter() - t0)
+        values.append(out.value)
+    return (f"{steps} steps: NumPy {times[0]:.2f} s, compiled {times[1]:.2f} s, ratio {times[0] / times[1]:.1f}x; "
+            f"bounds {values[0]:.6f} / {values[1]:.6f} ({'equal' if values[0] == values[1] else 'DIFFERENT'})")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("experiment", choices=("decomposition", "groups", "fixing", "search"))
+    ap.add_argument("experiment", choices=("decomposition", "groups", "fixing", "search", "kernels"))
     ap.add_argument("--seed", type=int, default=0, choices=sorted(KNOWN))
     ap.add_argument("--steps", type=int, default=400, help="subgradient steps (decomposition, groups)")
     ap.add_argument("--group-size", type=int, default=3)
@@ -206,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         r = search(comp, root.lam, t, max_steps=a.steps)
         out = (f"decomposition {root.value:.4f}; a selection of at most {t} blocks: {r.outcome} "
                f"({r.nodes} nodes, {r.steps} steps)")
+    elif a.experiment == "kernels":
+        out = kernels(comp, -lag.multipliers, KNOWN[a.seed], a.steps)
     else:
         out = iterated_fixing(a.seed, a.target or math.ceil(lag.bound - 1e-6), a.limit)
     print(f"{out} ({time.perf_counter() - t0:.1f} s)")

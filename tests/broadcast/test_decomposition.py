@@ -165,3 +165,30 @@ def test_search_takes_the_same_path_with_and_without_the_kernels(monkeypatch):
                     out.append((r.outcome, r.nodes, r.steps, None if r.selection is None else r.selection.tolist()))
         runs[threshold] = out
     assert runs[0] == runs[10**9] and len(runs[0]) >= 6
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10**6), M=st.integers(2, 4), N=st.integers(2, 4), K=st.integers(1, 4))
+def test_zero_multipliers_at_a_decided_position_never_lower_the_bound(seed, M, N, K):
+    """At a node where a position's blocks are all decided, ``L`` with zero multipliers there is
+    at least ``L`` with any multipliers there (the others unchanged): what ``ascend`` relies on."""
+    inst = random_instance(seed, M=M, N=N, K=K)
+    rng = np.random.default_rng(seed)
+    for comp in components(inst):
+        n = int(rng.integers(comp.N))
+        g = comp.by_pos[n]
+        keep = g[rng.uniform(size=len(g)) < 0.6]
+        if keep.size == 0:
+            keep = g[:1]
+        allowed = np.isfinite(comp.S).copy()
+        allowed[np.setdiff1d(g, keep)] = False
+        forced = np.zeros(comp.nb, bool)
+        forced[keep] = True
+        node = Node(allowed, forced)
+        sides = _Sides(comp, node)
+        assert not sides.undecided[n]
+        lam = rng.normal(0.0, 1.0, (comp.nb, comp.Kc))
+        zero = lam.copy()
+        zero[g] = 0.0
+        a, b = _evaluate(sides, lam, None)[0], _evaluate(sides, zero, None)[0]
+        assert b >= a - 1e-9 or not np.isfinite(a)

@@ -235,7 +235,7 @@ def ascend(comp: Component, node: Node, lam: np.ndarray, upper: float, *, steps:
             break
         g = np.where(move, Xp - Xd, 0.0)
         norm = float((g ** 2).sum())
-        if norm == 0.0:  # both sides agree: L is the optimum of the relaxation
+        if norm == 0.0:  # both sides agree wherever the multipliers move: no direction left
             break
         lam = lam + theta * (upper + 0.5 - value) / norm * g
     return Ascent(best, best_lam, taken, best_y, best_dev)
