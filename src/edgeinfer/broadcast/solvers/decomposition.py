@@ -137,12 +137,18 @@ class _Sides:
     def cost(self, lam: np.ndarray, rows: np.ndarray) -> np.ndarray:
         return np.where(self.node.allowed[rows], lam[rows], np.inf)
 
+    def position_costs(self, lam: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Position ``n``'s costs of its free and its forced blocks, and each device's least cost
+        over the forced ones (``inf`` when none is forced)."""
+        free, forced, _ = self.positions[n]
+        cf, cx = self.cost(lam, free), self.cost(lam, forced)
+        return cf, cx, cx.min(axis=0) if len(forced) else np.full(self.comp.Kc, np.inf)
+
     def position_table(self, lam: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(tot[s], mins[s, k], cost_free, cost_forced)`` of position ``n``: ``tot[s]`` the
         facility-location value with the free subset ``s`` plus the forced blocks open."""
-        free, forced, sizes = self.positions[n]
-        cf, cx = self.cost(lam, free), self.cost(lam, forced)
-        base = cx.min(axis=0) if len(forced) else np.full(self.comp.Kc, np.inf)
+        _, _, sizes = self.positions[n]
+        cf, cx, base = self.position_costs(lam, n)
         mins = np.minimum(_subset_minima(cf), base[None, :])
         tot = sizes.copy()
         for k in range(self.comp.Kc):  # in order, as the compiled facility location sums
@@ -175,8 +181,7 @@ def _evaluate(sides: _Sides, lam: np.ndarray, max_candidates: int | None
     for n in range(comp.N):
         free, forced, _ = sides.positions[n]
         if kernel is not None:
-            cf, cx = sides.cost(lam, free), sides.cost(lam, forced)
-            base = cx.min(axis=0) if len(forced) else np.full(K, np.inf)
+            cf, cx, base = sides.position_costs(lam, n)
             F, s = kernel.facility_argmin(cf, base, len(forced))
         else:
             tot, _, cf, cx = sides.position_table(lam, n)

@@ -160,8 +160,8 @@ def compiled() -> Any:
         kernel: Any = None
         try:
             from edgeinfer.broadcast.solvers import _pricing_kernel as kernel
-        except ImportError:  # numba missing or broken
-            kernel = None
+        except ImportError:  # numba missing or broken: the NumPy code runs
+            pass
         _KERNEL.append(kernel)
     return _KERNEL[0]
 
