@@ -148,6 +148,32 @@ def test_compiled_sides_equal_the_numpy_ones(seed, M, N, K, forced, dropped):
                 assert np.array_equal(u, v)
 
 
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10**6), M=st.integers(2, 5), N=st.integers(2, 4), K=st.integers(1, 5),
+       forced=st.floats(0.0, 0.5), dropped=st.floats(0.0, 0.3), grid=st.sampled_from([0.0, 0.5]))
+def test_compiled_penalties_equal_the_numpy_ones(seed, M, N, K, forced, dropped, grid):
+    """``L`` and every fixing penalty (``y_b = 1``, ``y_b = 0``, ``x[k, b] = 1``) are the same, bit
+    for bit, with the compiled kernel as with NumPy; ``grid`` > 0 puts the multipliers on a
+    coarse grid, so that ties between subsets, blocks and states are common."""
+    from edgeinfer.broadcast.solvers.decomposition import _penalties, _propagate
+    inst = random_instance(seed, M=M, N=N, K=K)
+    rng = np.random.default_rng(seed)
+    for comp in components(inst):
+        allowed = np.isfinite(comp.S) & (rng.uniform(size=comp.S.shape) >= dropped)
+        node = _propagate(comp, allowed, rng.uniform(size=comp.nb) < forced, comp.nb)
+        if node is None:
+            continue
+        lam = rng.normal(0.0, 0.5, (comp.nb, comp.Kc))
+        if grid:
+            lam = np.round(lam / grid) * grid
+        plain, fast = _Sides(comp, node), _Sides(comp, node)
+        plain.kernel, fast.kernel = None, compiled()
+        a, b = _penalties(plain, lam), _penalties(fast, lam)
+        assert a[0] == b[0]
+        for u, v in zip(a[1:], b[1:]):
+            assert np.array_equal(u, v)
+
+
 def test_search_takes_the_same_path_with_and_without_the_kernels(monkeypatch):
     """The same outcome, nodes and steps with the compiled kernels forced on small components."""
     import edgeinfer.broadcast.solvers.lagrange as lagrange

@@ -1,15 +1,23 @@
-"""Compiled kernel of the exact pricing (:func:`~edgeinfer.broadcast.solvers.lagrange.cheapest_assembly`).
+"""Compiled kernels of the exact pricing and of the decomposition (numba; docs/broadcast.md §3).
 
-The Pareto dynamic programme over positions, written as loops for numba: after each position
-the (score, cost) states are the candidates ``state + block`` that can still reach ``need``,
-ordered by score descending, then cost ascending, then candidate index ``state * m + block``
-(exactly :func:`numpy.lexsort`'s stable order in the NumPy version), keeping those strictly
-cheaper than every candidate before them. The states stay sorted by strictly decreasing score,
-so each block's shifted list is sorted too and one ``m``-way merge replaces the sort: the same
-states, the same back-pointers, bit for bit the same sums (``a + b`` in the same order), hence
-the same value and the same assembly as the NumPy programme (tests/broadcast/test_lagrange.py
-compares them, ties included). Loaded only when a decomposition runs (mid-size MBA components);
-about 2 s of compilation the first time, then cached on disk by numba.
+* :func:`pareto_dp`: :func:`~edgeinfer.broadcast.solvers.lagrange.cheapest_assembly`'s Pareto
+  dynamic programme over positions, written as loops: after each position the (score, cost)
+  states are the candidates ``state + block`` that can still reach ``need``, ordered by score
+  descending, then cost ascending, then candidate index ``state * m + block`` (exactly
+  :func:`numpy.lexsort`'s stable order in the NumPy version), keeping those strictly cheaper than
+  every candidate before them. The states stay sorted by strictly decreasing score, so each
+  block's shifted list is sorted too and merges replace the sort: the same states, the same
+  back-pointers, bit for bit the same sums (``a + b`` in the same order), hence the same value
+  and the same assembly as the NumPy programme.
+* :func:`facility_argmin`: one position's facility location over its block subsets.
+* :func:`evaluate` and :func:`penalties`: one evaluation of the decomposition's ``L`` at a node
+  (both sides' assignments), and its fixing penalties, with
+  :func:`through` (:func:`~edgeinfer.broadcast.solvers.lagrange.cheapest_through`) inside: the
+  whole of ``decomposition._evaluate`` / ``_penalties`` in one call, the same sums in the same order.
+
+tests/broadcast/test_lagrange.py and test_decomposition.py compare every kernel with its NumPy
+code, ties included. Loaded only when a decomposition runs (mid-size MBA components); a first
+compilation takes seconds, then numba's on-disk cache loads it.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["facility_argmin", "pareto_dp"]
+__all__ = ["evaluate", "facility_argmin", "pareto_dp", "penalties", "through"]
 
 
 @njit(cache=True)
@@ -153,3 +161,256 @@ def facility_argmin(cost: np.ndarray, base: np.ndarray, forced: int) -> tuple[fl
             best = tot
             arg = s
     return best, arg
+
+
+@njit(cache=True)
+def evaluate(lam: np.ndarray, allowed: np.ndarray, free: np.ndarray, free_off: np.ndarray,  # pragma: no cover - compiled
+             forced: np.ndarray, forced_off: np.ndarray, flat: np.ndarray, flat_off: np.ndarray,
+             scores: np.ndarray, offsets: np.ndarray, best_rest: np.ndarray, need: np.ndarray,
+             priced: np.ndarray, max_candidates: int
+             ) -> tuple[int, float, np.ndarray, np.ndarray, np.ndarray]:
+    """One evaluation of the decomposition's ``L(lam)`` at a node, as
+    :func:`~edgeinfer.broadcast.solvers.decomposition._evaluate` computes it with NumPy:
+    ``(status, value, Xp, Xd, y)``, status 0 solved, 1 infeasible (``L = inf``), 2 a pricing over
+    ``max_candidates``. Positions: free blocks ``free[free_off[n]:free_off[n + 1]]`` and forced
+    blocks likewise; devices: usable blocks ``flat[flat_off[k]:flat_off[k + 1]]`` in pricing order,
+    their ``scores``, per-device ``offsets``/``best_rest`` rows (:class:`Pricing`), ``need``, and
+    ``priced[k]`` false when the device has no pricing (no assembly at all). The same sums in the
+    same order and the same first minima as the NumPy code: bit for bit the same result."""
+    nb, K = lam.shape
+    N = free_off.shape[0] - 1
+    Xp = np.zeros((nb, K))
+    Xd = np.zeros((nb, K))
+    y = np.zeros(nb)
+    value = 0.0
+    for n in range(N):
+        f0, f1 = free_off[n], free_off[n + 1]
+        x0, x1 = forced_off[n], forced_off[n + 1]
+        m = f1 - f0
+        cf = np.empty((m, K))
+        for j in range(m):
+            b = free[f0 + j]
+            for k in range(K):
+                cf[j, k] = lam[b, k] if allowed[b, k] else np.inf
+        base = np.full(K, np.inf)
+        for j in range(x0, x1):
+            b = forced[j]
+            for k in range(K):
+                c = lam[b, k] if allowed[b, k] else np.inf
+                if c < base[k]:
+                    base[k] = c
+        F, s = facility_argmin(cf, base, x1 - x0)
+        if not np.isfinite(F):
+            return 1, np.inf, Xp, Xd, y
+        value += F
+        for j in range(m):
+            if (s >> j) & 1:
+                y[free[f0 + j]] = 1.0
+        for j in range(x0, x1):
+            y[forced[j]] = 1.0
+        for k in range(K):  # the first least cost: members in bit order, then the forced blocks
+            arg = -1
+            low = np.inf
+            for j in range(m):
+                if (s >> j) & 1 and (arg < 0 or cf[j, k] < low):
+                    arg, low = free[f0 + j], cf[j, k]
+            for j in range(x0, x1):
+                b = forced[j]
+                c = lam[b, k] if allowed[b, k] else np.inf
+                if arg < 0 or c < low:
+                    arg, low = b, c
+            Xp[arg, k] = 1.0
+    for k in range(K):
+        if not priced[k]:
+            return 1, np.inf, Xp, Xd, y
+        u0, u1 = flat_off[k], flat_off[k + 1]
+        costs = np.empty(u1 - u0)
+        for j in range(u0, u1):
+            costs[j - u0] = -lam[flat[j], k]
+        status, v, choice = pareto_dp(scores[u0:u1], costs, offsets[k], need[k], best_rest[k], max_candidates)
+        if status != 0:
+            return status, np.inf, Xp, Xd, y
+        value += v
+        for n in range(N):
+            Xd[flat[u0 + offsets[k, n] + choice[n]], k] = 1.0
+    return 0, value, Xp, Xd, y
+
+
+@njit(cache=True)
+def _extend(sc: np.ndarray, co: np.ndarray, s_blk: np.ndarray, c_blk: np.ndarray  # pragma: no cover - compiled
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """The Pareto frontier (score strictly descending, cost strictly descending) of the states
+    ``(sc[i] + s_blk[j], co[i] + c_blk[j])``, from a frontier ``sc, co`` of the same form: the
+    blocks' shifted lists merged one at a time, ordered by score descending then cost ascending,
+    each state kept when strictly cheaper than all before it (the frontier :func:`numpy.lexsort`
+    and a running minimum give in ``lagrange._pareto``: the same values)."""
+    S, m = sc.shape[0], s_blk.shape[0]
+    size = S * m if S * m > 0 else 1
+    fs, fc = np.empty(size), np.empty(size)
+    gs, gc = np.empty(size), np.empty(size)
+    k = 0
+    for j in range(m):
+        s, c = s_blk[j], c_blk[j]
+        a = b = q = 0
+        run_min = np.inf
+        while a < k or b < S:
+            if b >= S:
+                take_a = True
+            elif a >= k:
+                take_a = False
+            else:
+                bs, bc = sc[b] + s, co[b] + c
+                take_a = fs[a] > bs or (fs[a] == bs and fc[a] <= bc)
+            if take_a:
+                xs, xc = fs[a], fc[a]
+                a += 1
+            else:
+                xs, xc = sc[b] + s, co[b] + c
+                b += 1
+            if q == 0 or xc < run_min:
+                gs[q], gc[q] = xs, xc
+                q += 1
+                run_min = xc
+        fs, gs = gs, fs
+        fc, gc = gc, fc
+        k = q
+    return fs[:k].copy(), fc[:k].copy()
+
+
+@njit(cache=True)
+def through(scores: np.ndarray, costs: np.ndarray, offsets: np.ndarray, need: float  # pragma: no cover - compiled
+            ) -> np.ndarray:
+    """:func:`~edgeinfer.broadcast.solvers.lagrange.cheapest_through` for one device in flat form
+    (``need`` already less :data:`~edgeinfer.broadcast.solvers.lagrange.SUM_TOL`): per usable
+    block, the least cost of an assembly through it with score ``>= need`` (``inf``: none).
+    Forward frontiers over positions ``0..n-1`` and backward ones over ``n+1..N-1`` (summed from
+    the last position down, as the NumPy code does), joined at ``n``: same sums, same minima."""
+    N = offsets.shape[0] - 1
+    out = np.full(offsets[N], np.inf)
+    fwd_s, fwd_c = [np.zeros(1)], [np.zeros(1)]
+    for n in range(N - 1):
+        ns, nc = _extend(fwd_s[n], fwd_c[n], scores[offsets[n]:offsets[n + 1]], costs[offsets[n]:offsets[n + 1]])
+        fwd_s.append(ns)
+        fwd_c.append(nc)
+    bwd_s, bwd_c = [np.zeros(1)], [np.zeros(1)]  # built from the last position down, reversed below
+    for n in range(N - 1, 0, -1):
+        ns, nc = _extend(bwd_s[-1], bwd_c[-1], scores[offsets[n]:offsets[n + 1]], costs[offsets[n]:offsets[n + 1]])
+        bwd_s.append(ns)
+        bwd_c.append(nc)
+    for n in range(N):
+        fs, fc = fwd_s[n], fwd_c[n]
+        gs, gc = bwd_s[N - 1 - n], bwd_c[N - 1 - n]
+        for j in range(offsets[n], offsets[n + 1]):
+            s, c = scores[j], costs[j]
+            best = np.inf
+            p = gs.shape[0]  # gs[:p] >= want; want rises as fs falls
+            for i in range(fs.shape[0]):
+                want = need - fs[i] - s
+                while p > 0 and gs[p - 1] < want:
+                    p -= 1
+                if p == 0:
+                    break
+                tot = fc[i] + c + gc[p - 1]  # the cheapest of the prefix: costs fall along it
+                if tot < best:
+                    best = tot
+            out[j] = best
+    return out
+
+
+@njit(cache=True)
+def penalties(lam: np.ndarray, allowed: np.ndarray, free: np.ndarray, free_off: np.ndarray,  # pragma: no cover - compiled
+              forced: np.ndarray, forced_off: np.ndarray, flat: np.ndarray, flat_off: np.ndarray,
+              scores: np.ndarray, offsets: np.ndarray, best_rest: np.ndarray, need: np.ndarray,
+              priced: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """``(L, up, down, px)`` of :func:`~edgeinfer.broadcast.solvers.decomposition._penalties` on the
+    node packed as for :func:`evaluate`: the same table sums and minima, bit for bit."""
+    nb, K = lam.shape
+    N = free_off.shape[0] - 1
+    up, down = np.full(nb, np.inf), np.full(nb, np.inf)
+    px = np.full((nb, K), np.inf)
+    value = 0.0
+    for n in range(N):
+        f0, x0, x1 = free_off[n], forced_off[n], forced_off[n + 1]
+        m = free_off[n + 1] - f0
+        nf = x1 - x0
+        cf = np.empty((m, K))
+        for j in range(m):
+            b = free[f0 + j]
+            for k in range(K):
+                cf[j, k] = lam[b, k] if allowed[b, k] else np.inf
+        cx = np.empty((nf, K))
+        base = np.full(K, np.inf)
+        for j in range(nf):
+            b = forced[x0 + j]
+            for k in range(K):
+                cx[j, k] = lam[b, k] if allowed[b, k] else np.inf
+                if cx[j, k] < base[k]:
+                    base[k] = cx[j, k]
+        T = 2 ** m
+        mins = np.empty((T, K))
+        for k in range(K):
+            mins[0, k] = np.inf
+        for j in range(m):
+            lo = 2 ** j
+            for s in range(lo):
+                for k in range(K):
+                    a, c = mins[s, k], cf[j, k]
+                    mins[lo + s, k] = a if a < c else c
+        tot = np.empty(T)
+        F = np.inf
+        for s in range(T):
+            size = nf
+            x = s
+            while x:
+                size += x & 1
+                x >>= 1
+            t = float(size)
+            for k in range(K):
+                a, c = mins[s, k], base[k]
+                mins[s, k] = a if a < c else c
+                t += mins[s, k]
+            tot[s] = t
+            if t < F:
+                F = t
+        value += F
+        for j in range(m):
+            b = free[f0 + j]
+            hi, lo_ = np.inf, np.inf
+            for s in range(T):
+                if (s >> j) & 1:
+                    hi = min(hi, tot[s])
+                else:
+                    lo_ = min(lo_, tot[s])
+            up[b], down[b] = hi - F, lo_ - F
+            for k in range(K):
+                best = np.inf
+                for s in range(T):
+                    if (s >> j) & 1 and np.isfinite(mins[s, k]):
+                        v = (tot[s] - mins[s, k]) + cf[j, k]
+                        if v < best:
+                            best = v
+                px[b, k] = best - F
+        for j in range(nf):
+            b = forced[x0 + j]
+            for k in range(K):
+                best = np.inf
+                for s in range(T):
+                    if np.isfinite(mins[s, k]):
+                        v = (tot[s] - mins[s, k]) + cx[j, k]
+                        if v < best:
+                            best = v
+                px[b, k] = best - F
+    for k in range(K):
+        u0, u1 = flat_off[k], flat_off[k + 1]
+        costs = np.empty(u1 - u0)
+        for j in range(u0, u1):
+            costs[j - u0] = -lam[flat[j], k]
+        via = through(scores[u0:u1], costs, offsets[k], need[k])
+        D = np.inf
+        for j in range(u1 - u0):
+            if via[j] < D:
+                D = via[j]
+        value += D
+        for j in range(u1 - u0):
+            px[flat[u0 + j], k] += via[j] - D
+    return value, up, down, px

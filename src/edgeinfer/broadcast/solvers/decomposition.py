@@ -50,6 +50,7 @@ import numpy as np
 from edgeinfer.broadcast.model import qos_tol
 from edgeinfer.broadcast.solvers.component import Component
 from edgeinfer.broadcast.solvers.lagrange import (
+    SUM_TOL,
     PricingTooLarge,
     cheapest_through,
     kernels_for,
@@ -133,22 +134,44 @@ class _Sides:
         # each device's pricing in flat form, and its usable blocks in the same order
         self.pricing = [prepare_pricing(self.scores[kk], float(self.need[kk])) for kk in range(K)]
         self.flat = [np.concatenate(self.usable[kk]).astype(int) for kk in range(K)]
+        self._packed: tuple[np.ndarray, ...] | None = None
+
+    def packed(self) -> tuple[np.ndarray, ...]:
+        """The node in the flat arrays of the compiled ``_pricing_kernel.evaluate`` (built once)."""
+        if self._packed is None:
+            self._packed = self._pack()
+        return self._packed
+
+    def _pack(self) -> tuple[np.ndarray, ...]:
+        N, K = self.comp.N, self.comp.Kc
+        free = [f for f, _, _ in self.positions]
+        forced = [x for _, x, _ in self.positions]
+        offsets, best_rest, need = np.zeros((K, N + 1), np.int64), np.zeros((K, N + 1)), np.zeros(K)
+        for kk, p in enumerate(self.pricing):
+            offsets[kk] = np.r_[0, np.cumsum([len(u) for u in self.usable[kk]])]
+            n = float(self.need[kk])
+            need[kk] = n - SUM_TOL * max(1.0, abs(n))  # as prepare_pricing and cheapest_through take it off
+            if p is not None:
+                best_rest[kk] = p.best_rest
+        scores = [np.concatenate(self.scores[kk]).astype(float) for kk in range(K)]
+
+        def cat(parts: list[np.ndarray], dtype: type) -> tuple[np.ndarray, np.ndarray]:
+            return (np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype),
+                    np.r_[0, np.cumsum([len(q) for q in parts])].astype(np.int64))
+
+        return (np.ascontiguousarray(self.node.allowed), *cat(free, np.int64), *cat(forced, np.int64),
+                *cat(self.flat, np.int64), cat(scores, float)[0], offsets, best_rest, need,
+                np.array([p is not None for p in self.pricing]))
 
     def cost(self, lam: np.ndarray, rows: np.ndarray) -> np.ndarray:
         return np.where(self.node.allowed[rows], lam[rows], np.inf)
 
-    def position_costs(self, lam: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Position ``n``'s costs of its free and its forced blocks, and each device's least cost
-        over the forced ones (``inf`` when none is forced)."""
-        free, forced, _ = self.positions[n]
-        cf, cx = self.cost(lam, free), self.cost(lam, forced)
-        return cf, cx, cx.min(axis=0) if len(forced) else np.full(self.comp.Kc, np.inf)
-
     def position_table(self, lam: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(tot[s], mins[s, k], cost_free, cost_forced)`` of position ``n``: ``tot[s]`` the
         facility-location value with the free subset ``s`` plus the forced blocks open."""
-        _, _, sizes = self.positions[n]
-        cf, cx, base = self.position_costs(lam, n)
+        free, forced, sizes = self.positions[n]
+        cf, cx = self.cost(lam, free), self.cost(lam, forced)
+        base = cx.min(axis=0) if len(forced) else np.full(self.comp.Kc, np.inf)
         mins = np.minimum(_subset_minima(cf), base[None, :])
         tot = sizes.copy()
         for k in range(self.comp.Kc):  # in order, as the compiled facility location sums
@@ -174,19 +197,20 @@ def _evaluate(sides: _Sides, lam: np.ndarray, max_candidates: int | None
     ``inf`` when some device has no allowed assembly meeting its QoS."""
     comp = sides.comp
     nb, K = comp.nb, comp.Kc
+    if sides.kernel is not None:  # the same computation, compiled (bit for bit; tested)
+        status, v, Xp, Xd, y = sides.kernel.evaluate(np.ascontiguousarray(lam, float), *sides.packed(),
+                                                     -1 if max_candidates is None else int(max_candidates))
+        if status == 2:
+            raise PricingTooLarge(f"over {max_candidates} candidates at a position")
+        return float(v), Xp, Xd, y
     Xp, Xd, y = np.zeros((nb, K)), np.zeros((nb, K)), np.zeros(nb)
     value = 0.0
     ar = np.arange(K)
-    kernel = sides.kernel
     for n in range(comp.N):
         free, forced, _ = sides.positions[n]
-        if kernel is not None:
-            cf, cx, base = sides.position_costs(lam, n)
-            F, s = kernel.facility_argmin(cf, base, len(forced))
-        else:
-            tot, _, cf, cx = sides.position_table(lam, n)
-            s = int(np.argmin(tot))
-            F = float(tot[s])
+        tot, _, cf, cx = sides.position_table(lam, n)
+        s = int(np.argmin(tot))
+        F = float(tot[s])
         if not math.isfinite(F):
             return math.inf, Xp, Xd, y
         value += float(F)
@@ -196,8 +220,7 @@ def _evaluate(sides: _Sides, lam: np.ndarray, max_candidates: int | None
         Xp[rows[np.argmin(np.vstack([cf[members], cx]), axis=0)], ar] = 1.0
     for kk in range(K):
         p = sides.pricing[kk]
-        out = None if p is None else price(p, -lam[sides.flat[kk], kk], max_candidates=max_candidates,
-                                           kernel=sides.kernel)
+        out = None if p is None else price(p, -lam[sides.flat[kk], kk], max_candidates=max_candidates)
         if out is None:
             return math.inf, Xp, Xd, y
         value += out[0]
@@ -270,6 +293,9 @@ def _penalties(sides: _Sides, lam: np.ndarray) -> tuple[float, np.ndarray, np.nd
     (``inf`` for blocks that are not free) and per pair when forcing ``x[k, b] = 1``."""
     comp = sides.comp
     nb, K = comp.nb, comp.Kc
+    if sides.kernel is not None:  # the same computation, compiled (bit for bit; tested)
+        v, up, down, px = sides.kernel.penalties(np.ascontiguousarray(lam, float), *sides.packed())
+        return float(v), up, down, px, np.isfinite(up)
     up, down, px = np.full(nb, np.inf), np.full(nb, np.inf), np.full((nb, K), np.inf)
     value = 0.0
     for n in range(comp.N):
