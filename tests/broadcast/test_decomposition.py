@@ -146,6 +146,14 @@ def test_compiled_sides_equal_the_numpy_ones(seed, M, N, K, forced, dropped):
         if np.isfinite(a[0]):
             for u, v in zip(a[1:], b[1:]):
                 assert np.array_equal(u, v)
+            # the next step, priced with the cost limit of this step's assemblies: the same again
+            lam2 = lam + rng.normal(0.0, 0.2, lam.shape)
+            c = _evaluate(plain, lam2, None)
+            for out in (_evaluate(plain, lam2, None, a[4]), _evaluate(fast, lam2, None, a[4])):
+                assert out[0] == c[0] or (np.isinf(out[0]) and np.isinf(c[0]))
+                if np.isfinite(c[0]):
+                    for u, v in zip(out[1:], c[1:]):
+                        assert np.array_equal(u, v)
 
 
 @settings(max_examples=30, deadline=None)

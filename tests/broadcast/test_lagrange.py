@@ -6,6 +6,7 @@ converges, and ``bnb`` stays exact, deterministic and order-independent with it.
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 from hypothesis import given, settings
@@ -279,3 +280,52 @@ def test_compiled_pricing_equals_the_numpy_programme_bit_for_bit(seed, N, G, fra
         except PricingTooLarge:
             outs.append("too large")
     assert outs[0] == outs[1]
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 10**6), N=st.integers(1, 8), G=st.integers(1, 10), frac=st.floats(0.0, 1.0),
+       grid=st.sampled_from([0.0, 0.1, 0.5]), cap=st.sampled_from([None, 30]), slack=st.sampled_from([-1.0, 0.0, 0.3]))
+def test_a_cost_limit_never_changes_the_pricing(seed, N, G, frac, grid, cap, slack):
+    """With a limit from a feasible assembly's cost (``slack`` >= 0 above the cheapest) the
+    Pareto programme returns the same value and assembly as without one, without falling back,
+    with NumPy and compiled, ties and the work cap included; with a limit below every assembly
+    (``slack`` < 0) :func:`price` prices again without it."""
+    from edgeinfer.broadcast.solvers.lagrange import (
+        _cheapest_assembly_numpy,
+        cost_limit,
+        prepare_pricing,
+        price,
+    )
+    rng = np.random.default_rng(seed)
+    scores = [rng.uniform(0, 1, size=int(rng.integers(1, G + 1))) for _ in range(N)]
+    costs = [rng.normal(0, 1, size=len(s)) for s in scores]
+    if grid:
+        scores = [np.round(s / grid) * grid for s in scores]
+        costs = [np.round(c / grid) * grid for c in costs]
+    p = prepare_pricing(scores, frac * sum(float(s.max()) for s in scores))
+    if p is None:
+        return
+    flat = np.concatenate(costs)
+    kernel = compiled()
+
+    def direct(use, limit):
+        """The programme itself, no fallback: (value, choice), "limit", None or "too large"."""
+        try:
+            if use is None:
+                return _cheapest_assembly_numpy(p, flat, cap, limit)
+        except PricingTooLarge:
+            return "too large"
+        status, value, choice = use.pareto_dp(p.scores, flat, p.offsets, p.need, p.best_rest,
+                                              -1 if cap is None else cap, limit)
+        return {0: (float(value), choice.tolist()), 1: None, 2: "too large", 3: "limit"}[status]
+
+    plain = direct(None, math.inf)
+    assert direct(kernel, math.inf) == plain
+    if not isinstance(plain, tuple):
+        return
+    known = sum(float(c[j]) for c, j in zip(costs, plain[1]))  # the cheapest assembly, in position order
+    limit = cost_limit(known + slack)
+    for use in (None, kernel):
+        if slack >= 0:
+            assert direct(use, limit) == plain
+        assert price(p, flat, max_candidates=cap, kernel=use, limit=limit) == plain

@@ -30,13 +30,25 @@ __all__ = ["evaluate", "facility_argmin", "pareto_dp", "penalties", "through"]
 
 @njit(cache=True)
 def pareto_dp(scores: np.ndarray, costs: np.ndarray, offsets: np.ndarray, need: float,  # pragma: no cover - compiled
-              best_rest: np.ndarray, max_candidates: int) -> tuple[int, float, np.ndarray]:
+              best_rest: np.ndarray, max_candidates: int, limit: float = np.inf) -> tuple[int, float, np.ndarray]:
     """``(status, value, choice)``: status 0 solved, 1 no assembly reaches ``need``, 2 a
-    position step had more than ``max_candidates`` (state, block) candidates (-1: no cap).
+    position step had more than ``max_candidates`` (state, block) candidates (-1: no cap), 3 no
+    assembly costs at most ``limit``.
     ``scores``/``costs``: the positions' blocks concatenated, position ``n`` at
-    ``offsets[n]:offsets[n + 1]``; ``best_rest[n]``: the best score over positions ``n..N-1``."""
+    ``offsets[n]:offsets[n + 1]``; ``best_rest[n]``: the best score over positions ``n..N-1``.
+    ``limit``: states whose cost plus the least costs of the positions still to come exceed it
+    are dropped (``lagrange.cost_limit``; exact when some assembly costs at most ``limit``)."""
     N = offsets.shape[0] - 1
     choice = np.zeros(N, np.int64)
+    least = np.zeros(N + 1)  # least[n]: the sum of the least costs at positions n..N-1
+    acc = 0.0
+    for n in range(N - 1, -1, -1):
+        low = np.inf
+        for j in range(offsets[n], offsets[n + 1]):
+            if costs[j] < low:
+                low = costs[j]
+        acc = acc + low
+        least[n] = acc
     sc = np.zeros(1)
     co = np.zeros(1)
     # back-pointers of every position, concatenated (parent state, block)
@@ -60,6 +72,16 @@ def pareto_dp(scores: np.ndarray, costs: np.ndarray, offsets: np.ndarray, need: 
             while cnt < S and (sc[cnt] + s) + rest >= need:
                 cnt += 1
             lens[j] = cnt
+        # per block: the states cheap enough (a suffix: the costs fall with the state index)
+        first = np.zeros(m, np.int64)
+        if limit < np.inf:
+            after = least[n + 1]
+            for j in range(m):
+                c = costs[o0 + j]
+                lo = 0
+                while lo < lens[j] and (co[lo] + c) + after > limit:
+                    lo += 1
+                first[j] = lo
         # the Pareto frontier of the union of the blocks' lists, merged in one list at a time
         size = S * m if S * m > 0 else 1
         fs, fc, fi = np.empty(size), np.empty(size), np.empty(size, np.int64)
@@ -69,7 +91,7 @@ def pareto_dp(scores: np.ndarray, costs: np.ndarray, offsets: np.ndarray, need: 
             s = scores[o0 + j]
             c = costs[o0 + j]
             a = 0
-            b = 0
+            b = first[j]
             q = 0
             run_min = np.inf
             while a < k or b < lens[j]:
@@ -101,7 +123,7 @@ def pareto_dp(scores: np.ndarray, costs: np.ndarray, offsets: np.ndarray, need: 
             fi, gi = gi, fi
             k = q
         if k == 0:
-            return 1, 0.0, choice
+            return (1 if limit == np.inf else 3), 0.0, choice
         while used + k > cap:
             cap *= 2
             p2 = np.empty(cap, np.int64)
@@ -164,45 +186,111 @@ def facility_argmin(cost: np.ndarray, base: np.ndarray, forced: int) -> tuple[fl
 
 
 @njit(cache=True)
-def evaluate(lam: np.ndarray, allowed: np.ndarray, free: np.ndarray, free_off: np.ndarray,  # pragma: no cover - compiled
+def _position(n: int, lam: np.ndarray, allowed: np.ndarray, free: np.ndarray, free_off: np.ndarray,  # pragma: no cover - compiled
+              forced: np.ndarray, forced_off: np.ndarray) -> tuple[float, int]:
+    """Position ``n``'s facility location at a node packed as for :func:`evaluate`."""
+    K = lam.shape[1]
+    f0, f1 = free_off[n], free_off[n + 1]
+    x0, x1 = forced_off[n], forced_off[n + 1]
+    m = f1 - f0
+    cf = np.empty((m, K))
+    for j in range(m):
+        b = free[f0 + j]
+        for k in range(K):
+            cf[j, k] = lam[b, k] if allowed[b, k] else np.inf
+    base = np.full(K, np.inf)
+    for j in range(x0, x1):
+        b = forced[j]
+        for k in range(K):
+            c = lam[b, k] if allowed[b, k] else np.inf
+            if c < base[k]:
+                base[k] = c
+    return facility_argmin(cf, base, x1 - x0)
+
+
+@njit(cache=True)
+def _device(k: int, lam: np.ndarray, prev: np.ndarray, limit_tol: float, flat: np.ndarray,  # pragma: no cover - compiled
+            flat_off: np.ndarray, scores: np.ndarray, offsets: np.ndarray, best_rest: np.ndarray, need: np.ndarray,
+            max_candidates: int) -> tuple[int, float, np.ndarray]:
+    """Device ``k``'s pricing at a node packed as for :func:`evaluate`, limited by the cost of its
+    previous assembly ``prev[k]`` where all its blocks are still usable."""
+    N = offsets.shape[1] - 1
+    u0, u1 = flat_off[k], flat_off[k + 1]
+    costs = np.empty(u1 - u0)
+    for j in range(u0, u1):
+        costs[j - u0] = -lam[flat[j], k]
+    known = 0.0  # the previous assembly's cost, summed in position order as the programme sums
+    for n in range(N):
+        at = -1
+        for j in range(offsets[k, n], offsets[k, n + 1]):
+            if flat[u0 + j] == prev[k, n]:
+                at = j
+        if at < 0:
+            known = np.inf
+            break
+        known = known + costs[at]
+    limit = known + limit_tol * max(1.0, abs(known)) if known < np.inf else np.inf
+    st, v, choice = pareto_dp(scores[u0:u1], costs, offsets[k], need[k], best_rest[k], max_candidates, limit)
+    if st == 3:
+        st, v, choice = pareto_dp(scores[u0:u1], costs, offsets[k], need[k], best_rest[k], max_candidates)
+    return st, v, choice
+
+
+@njit(cache=True)
+def evaluate(lam: np.ndarray, prev: np.ndarray, limit_tol: float,  # pragma: no cover - compiled
+             allowed: np.ndarray, free: np.ndarray, free_off: np.ndarray,
              forced: np.ndarray, forced_off: np.ndarray, flat: np.ndarray, flat_off: np.ndarray,
              scores: np.ndarray, offsets: np.ndarray, best_rest: np.ndarray, need: np.ndarray,
              priced: np.ndarray, max_candidates: int
-             ) -> tuple[int, float, np.ndarray, np.ndarray, np.ndarray]:
+             ) -> tuple[int, float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One evaluation of the decomposition's ``L(lam)`` at a node, as
     :func:`~edgeinfer.broadcast.solvers.decomposition._evaluate` computes it with NumPy:
-    ``(status, value, Xp, Xd, y)``, status 0 solved, 1 infeasible (``L = inf``), 2 a pricing over
-    ``max_candidates``. Positions: free blocks ``free[free_off[n]:free_off[n + 1]]`` and forced
+    ``(status, value, Xp, Xd, y, chosen)``, status 0 solved, 1 infeasible (``L = inf``), 2 a pricing over
+    ``max_candidates``; ``chosen[k, n]``: device ``k``'s block at position ``n`` (-1: none).
+    ``prev[k, n]`` (-1: none): an assembly of each device, e.g. the last evaluation's, whose cost,
+    when all its blocks are still usable, limits the pricing (``lagrange.cost_limit`` with slack
+    ``limit_tol``; the same answer).
+    Positions: free blocks ``free[free_off[n]:free_off[n + 1]]`` and forced
     blocks likewise; devices: usable blocks ``flat[flat_off[k]:flat_off[k + 1]]`` in pricing order,
     their ``scores``, per-device ``offsets``/``best_rest`` rows (:class:`Pricing`), ``need``, and
-    ``priced[k]`` false when the device has no pricing (no assembly at all). The same sums in the
-    same order and the same first minima as the NumPy code: bit for bit the same result."""
+    ``priced[k]`` false when the device has no pricing (no assembly at all).
+    The positions' facility locations run in parallel, then the devices' pricings (numba threads:
+    each writes its own slot); the results are then summed in order, position after position and
+    device after device, and the first failure in that order is the status: the same sums in the
+    same order and the same first minima as the NumPy code, bit for bit, on any number of threads."""
     nb, K = lam.shape
     N = free_off.shape[0] - 1
     Xp = np.zeros((nb, K))
     Xd = np.zeros((nb, K))
     y = np.zeros(nb)
+    chosen = np.full((K, N), -1, np.int64)
+    Fs = np.empty(N)
+    subsets = np.zeros(N, np.int64)
+    status = np.ones(K, np.int64)
+    values = np.zeros(K)
+    choices = np.zeros((K, N), np.int64)
+    for n in range(N):
+        Fs[n], subsets[n] = _position(n, lam, allowed, free, free_off, forced, forced_off)
+        if not np.isfinite(Fs[n]):
+            return 1, np.inf, Xp, Xd, y, chosen
+    for k in range(K):
+        if not priced[k]:
+            return 1, np.inf, Xp, Xd, y, chosen
+        st, v, choice = _device(k, lam, prev, limit_tol, flat, flat_off, scores, offsets, best_rest, need,
+                                max_candidates)
+        if st != 0:
+            return st, np.inf, Xp, Xd, y, chosen
+        status[k], values[k] = st, v
+        choices[k] = choice
     value = 0.0
     for n in range(N):
+        F, s = Fs[n], subsets[n]
+        if not np.isfinite(F):
+            return 1, np.inf, Xp, Xd, y, chosen
+        value += F
         f0, f1 = free_off[n], free_off[n + 1]
         x0, x1 = forced_off[n], forced_off[n + 1]
         m = f1 - f0
-        cf = np.empty((m, K))
-        for j in range(m):
-            b = free[f0 + j]
-            for k in range(K):
-                cf[j, k] = lam[b, k] if allowed[b, k] else np.inf
-        base = np.full(K, np.inf)
-        for j in range(x0, x1):
-            b = forced[j]
-            for k in range(K):
-                c = lam[b, k] if allowed[b, k] else np.inf
-                if c < base[k]:
-                    base[k] = c
-        F, s = facility_argmin(cf, base, x1 - x0)
-        if not np.isfinite(F):
-            return 1, np.inf, Xp, Xd, y
-        value += F
         for j in range(m):
             if (s >> j) & 1:
                 y[free[f0 + j]] = 1.0
@@ -211,9 +299,12 @@ def evaluate(lam: np.ndarray, allowed: np.ndarray, free: np.ndarray, free_off: n
         for k in range(K):  # the first least cost: members in bit order, then the forced blocks
             arg = -1
             low = np.inf
-            for j in range(m):
-                if (s >> j) & 1 and (arg < 0 or cf[j, k] < low):
-                    arg, low = free[f0 + j], cf[j, k]
+            for j in range(f0, f1):
+                if (s >> (j - f0)) & 1:
+                    b = free[j]
+                    c = lam[b, k] if allowed[b, k] else np.inf
+                    if arg < 0 or c < low:
+                        arg, low = b, c
             for j in range(x0, x1):
                 b = forced[j]
                 c = lam[b, k] if allowed[b, k] else np.inf
@@ -221,19 +312,15 @@ def evaluate(lam: np.ndarray, allowed: np.ndarray, free: np.ndarray, free_off: n
                     arg, low = b, c
             Xp[arg, k] = 1.0
     for k in range(K):
-        if not priced[k]:
-            return 1, np.inf, Xp, Xd, y
-        u0, u1 = flat_off[k], flat_off[k + 1]
-        costs = np.empty(u1 - u0)
-        for j in range(u0, u1):
-            costs[j - u0] = -lam[flat[j], k]
-        status, v, choice = pareto_dp(scores[u0:u1], costs, offsets[k], need[k], best_rest[k], max_candidates)
-        if status != 0:
-            return status, np.inf, Xp, Xd, y
-        value += v
+        if status[k] != 0:
+            return status[k], np.inf, Xp, Xd, y, chosen
+        value += values[k]
+        u0 = flat_off[k]
         for n in range(N):
-            Xd[flat[u0 + offsets[k, n] + choice[n]], k] = 1.0
-    return 0, value, Xp, Xd, y
+            b = flat[u0 + offsets[k, n] + choices[k, n]]
+            Xd[b, k] = 1.0
+            chosen[k, n] = b
+    return 0, value, Xp, Xd, y, chosen
 
 
 @njit(cache=True)

@@ -50,9 +50,11 @@ import numpy as np
 from edgeinfer.broadcast.model import qos_tol
 from edgeinfer.broadcast.solvers.component import Component
 from edgeinfer.broadcast.solvers.lagrange import (
+    LIMIT_TOL,
     SUM_TOL,
     PricingTooLarge,
     cheapest_through,
+    cost_limit,
     kernels_for,
     prepare_pricing,
     price,
@@ -66,6 +68,8 @@ __all__ = ["MAX_FACILITY_BLOCKS", "Ascent", "Node", "SearchResult", "ascend", "d
 MAX_FACILITY_BLOCKS = 14
 #: subgradient steps per fixing round at a node of :func:`search`
 NODE_STEPS = 100
+#: the Polyak steps of :func:`ascend` aim at ``upper`` plus this
+POLYAK_LEVEL = 0.5
 #: fixing rounds at most per node of :func:`search`
 NODE_ROUNDS = 20
 #: float slack of the fixing tests and of ``L > t`` (``L`` is a float sum; the slack keeps
@@ -191,28 +195,36 @@ class Ascent:
     y_devices: np.ndarray | None = None
 
 
-def _evaluate(sides: _Sides, lam: np.ndarray, max_candidates: int | None
-              ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-    """``L(lam)`` at a node, the two sides' assignments and the position side's subsets;
-    ``inf`` when some device has no allowed assembly meeting its QoS."""
+def _evaluate(sides: _Sides, lam: np.ndarray, max_candidates: int | None, prev: np.ndarray | None = None
+              ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``L(lam)`` at a node, the two sides' assignments, the position side's subsets and each
+    device's assembly (``chosen[k, n]``: its block at position ``n``); ``inf`` when some device
+    has no allowed assembly meeting its QoS. ``prev`` (same form, -1: none; e.g. the last
+    evaluation's ``chosen``): a device's previous assembly, where all its blocks are still usable,
+    gives its pricing a cost limit (:func:`~edgeinfer.broadcast.solvers.lagrange.cost_limit`:
+    smaller frontiers, the same answer)."""
     comp = sides.comp
-    nb, K = comp.nb, comp.Kc
+    nb, K, N = comp.nb, comp.Kc, comp.N
+    if prev is None:
+        prev = np.full((K, N), -1, np.int64)
     if sides.kernel is not None:  # the same computation, compiled (bit for bit; tested)
-        status, v, Xp, Xd, y = sides.kernel.evaluate(np.ascontiguousarray(lam, float), *sides.packed(),
-                                                     -1 if max_candidates is None else int(max_candidates))
+        status, v, Xp, Xd, y, chosen = sides.kernel.evaluate(
+            np.ascontiguousarray(lam, float), np.ascontiguousarray(prev, np.int64), LIMIT_TOL, *sides.packed(),
+            -1 if max_candidates is None else int(max_candidates))
         if status == 2:
             raise PricingTooLarge(f"over {max_candidates} candidates at a position")
-        return float(v), Xp, Xd, y
+        return float(v), Xp, Xd, y, chosen
     Xp, Xd, y = np.zeros((nb, K)), np.zeros((nb, K)), np.zeros(nb)
+    chosen = np.full((K, N), -1, np.int64)
     value = 0.0
     ar = np.arange(K)
-    for n in range(comp.N):
+    for n in range(N):
         free, forced, _ = sides.positions[n]
         tot, _, cf, cx = sides.position_table(lam, n)
         s = int(np.argmin(tot))
         F = float(tot[s])
         if not math.isfinite(F):
-            return math.inf, Xp, Xd, y
+            return math.inf, Xp, Xd, y, chosen
         value += float(F)
         members = np.flatnonzero((s >> np.arange(len(free))) & 1)
         rows = np.r_[free[members], forced].astype(int)
@@ -220,12 +232,24 @@ def _evaluate(sides: _Sides, lam: np.ndarray, max_candidates: int | None
         Xp[rows[np.argmin(np.vstack([cf[members], cx]), axis=0)], ar] = 1.0
     for kk in range(K):
         p = sides.pricing[kk]
-        out = None if p is None else price(p, -lam[sides.flat[kk], kk], max_candidates=max_candidates)
+        if p is None:
+            return math.inf, Xp, Xd, y, chosen
+        costs = -lam[sides.flat[kk], kk]
+        known = 0.0  # the previous assembly's cost, in position order
+        for n, u in enumerate(sides.usable[kk]):
+            at = np.flatnonzero(u == prev[kk, n])
+            if not at.size:
+                known = math.inf
+                break
+            known = known + float(costs[p.offsets[n] + at[-1]])
+        out = price(p, costs, max_candidates=max_candidates,
+                    limit=cost_limit(known) if math.isfinite(known) else math.inf)
         if out is None:
-            return math.inf, Xp, Xd, y
+            return math.inf, Xp, Xd, y, chosen
         value += out[0]
-        Xd[sides.flat[kk][p.offsets[:-1] + np.asarray(out[1])], kk] = 1.0  # type: ignore[union-attr]
-    return value, Xp, Xd, y
+        chosen[kk] = sides.flat[kk][p.offsets[:-1] + np.asarray(out[1])]
+        Xd[chosen[kk], kk] = 1.0
+    return value, Xp, Xd, y, chosen
 
 
 def ascend(comp: Component, node: Node, lam: np.ndarray, upper: float, *, steps: int,
@@ -242,11 +266,12 @@ def ascend(comp: Component, node: Node, lam: np.ndarray, upper: float, *, steps:
     lam = np.where(move, lam, 0.0)
     best, best_lam, best_y, best_dev = -math.inf, lam.copy(), None, None
     theta, since, taken = 1.0, 0, 0
+    chosen = None
     for _ in range(steps):
         if time.perf_counter() > deadline:
             break
         try:
-            value, Xp, Xd, y = _evaluate(sides, lam, max_candidates)
+            value, Xp, Xd, y, chosen = _evaluate(sides, lam, max_candidates, chosen)
         except PricingTooLarge:
             break
         taken += 1
@@ -265,7 +290,7 @@ def ascend(comp: Component, node: Node, lam: np.ndarray, upper: float, *, steps:
         norm = float((g ** 2).sum())
         if norm == 0.0:  # both sides agree wherever the multipliers move: no direction left
             break
-        lam = lam + theta * (upper + 0.5 - value) / norm * g
+        lam = lam + theta * (upper + POLYAK_LEVEL - value) / norm * g
     return Ascent(best, best_lam, taken, best_y, best_dev)
 
 

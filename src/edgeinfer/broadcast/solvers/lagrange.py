@@ -130,17 +130,38 @@ def prepare_pricing(scores: list[np.ndarray], need: float) -> Pricing | None:
     return Pricing(np.concatenate(scores).astype(float), offsets, best_rest, float(need))
 
 
+#: relative slack of :func:`cost_limit` (the float error of a sum of a few dozen costs is ~1e-14)
+LIMIT_TOL = 1e-9
+
+
+def cost_limit(known: float) -> float:
+    """The pricing's cost limit from the cost ``known`` of an assembly known to be feasible (the
+    same assembly summed in position order): with a slack of :data:`LIMIT_TOL` (relative), so that
+    rounding never drops a state of an assembly that costs at most ``known``."""
+    return known + LIMIT_TOL * max(1.0, abs(known))
+
+
 def price(p: Pricing, costs: np.ndarray, *, max_candidates: int | None = None,
-          kernel: Any = None) -> tuple[float, list[int]] | None:
+          kernel: Any = None, limit: float = math.inf) -> tuple[float, list[int]] | None:
     """:func:`cheapest_assembly` on prepared data: ``costs`` in the order of ``p.scores``;
-    ``kernel``: the compiled kernels or ``None``."""
+    ``kernel``: the compiled kernels or ``None``. ``limit`` (:func:`cost_limit` of a feasible
+    assembly's cost): states whose cost plus the least costs of the positions to come exceed it
+    are dropped; the same value and assembly as without it (the cheapest assembly's states are
+    never dropped, and dropped states never decide which of the others survive; tested), but
+    smaller frontiers. With a limit that no assembly meets it prices again without one."""
+    costs = np.asarray(costs, float)
     if kernel is None:
-        return _cheapest_assembly_numpy(p, costs, max_candidates)
-    status, value, choice = kernel.pareto_dp(p.scores, np.asarray(costs, float), p.offsets, p.need, p.best_rest,
-                                   -1 if max_candidates is None else int(max_candidates))
+        out = _cheapest_assembly_numpy(p, costs, max_candidates, limit)
+        status = 3 if out == "limit" else 1 if out is None else 0
+    else:
+        status, value, choice = kernel.pareto_dp(p.scores, costs, p.offsets, p.need, p.best_rest,
+                                                 -1 if max_candidates is None else int(max_candidates), limit)
+        out = None if status else (float(value), choice.tolist())
     if status == 2:
         raise PricingTooLarge(f"over {max_candidates} candidates at a position")
-    return None if status == 1 else (float(value), choice.tolist())
+    if status == 3:
+        return price(p, costs, max_candidates=max_candidates, kernel=kernel)
+    return out  # type: ignore[return-value]
 
 
 _KERNEL: list = []
@@ -166,10 +187,16 @@ def compiled() -> Any:
     return _KERNEL[0]
 
 
-def _cheapest_assembly_numpy(p: Pricing, costs: np.ndarray, max_candidates: int | None
-                             ) -> tuple[float, list[int]] | None:
-    """The Pareto programme of :func:`cheapest_assembly` in NumPy (the reference of the kernel)."""
+def _cheapest_assembly_numpy(p: Pricing, costs: np.ndarray, max_candidates: int | None, limit: float = math.inf
+                             ) -> tuple[float, list[int]] | str | None:
+    """The Pareto programme of :func:`cheapest_assembly` in NumPy (the reference of the kernel);
+    ``"limit"`` when no assembly costs at most ``limit`` (:func:`price`)."""
     N = len(p.offsets) - 1
+    least = np.zeros(N + 1)  # least[n]: the sum of the least costs at positions n..N-1, summed as the kernel does
+    acc = 0.0
+    for n in range(N - 1, -1, -1):
+        acc = acc + float(costs[p.offsets[n]:p.offsets[n + 1]].min(initial=math.inf))
+        least[n] = acc
     sc = np.zeros(1)
     co = np.zeros(1)
     back: list[tuple[np.ndarray, np.ndarray]] = []
@@ -179,11 +206,13 @@ def _cheapest_assembly_numpy(p: Pricing, costs: np.ndarray, max_candidates: int 
         if max_candidates is not None and len(sc) * m > max_candidates:
             raise PricingTooLarge(f"{len(sc) * m} candidates at position {n}")
         s2 = (sc[:, None] + s[None, :]).ravel()
-        idx = np.flatnonzero(s2 + p.best_rest[n + 1] >= p.need)
+        c2 = (co[:, None] + c[None, :]).ravel()
+        reach = s2 + p.best_rest[n + 1] >= p.need
+        idx = np.flatnonzero(reach & (c2 + least[n + 1] <= limit) if limit < math.inf else reach)
         if idx.size == 0:
-            return None
+            return None if limit == math.inf else "limit"
         s2 = s2[idx]
-        c2 = (co[:, None] + c[None, :]).ravel()[idx]
+        c2 = c2[idx]
         order = np.lexsort((c2, -s2))  # score descending, then cost ascending
         c2 = c2[order]
         keep = np.empty(len(c2), bool)  # strictly cheaper than every state with at least this score
