@@ -68,10 +68,12 @@ __all__ = ["MAX_FACILITY_BLOCKS", "Ascent", "Node", "SearchResult", "ascend", "d
 MAX_FACILITY_BLOCKS = 14
 #: subgradient steps per fixing round at a node of :func:`search`
 NODE_STEPS = 100
-#: the Polyak steps of :func:`ascend` aim at ``upper`` plus this
+#: the Polyak steps of :func:`ascend` aim at ``upper`` plus this (0 and -0.5 took as many steps)
 POLYAK_LEVEL = 0.5
-#: fixing rounds at most per node of :func:`search`
-NODE_ROUNDS = 20
+#: (ascent, fixing) rounds at most per node of :func:`search`: one, then branch on the fixed node
+#: (repeating rounds until the fixing stops changing the node took about twice the steps in all:
+#: docs/broadcast.md §3)
+NODE_ROUNDS = 1
 #: float slack of the fixing tests and of ``L > t`` (``L`` is a float sum; the slack keeps
 #: rounding from fixing away a pair or pruning a node that a selection of ``t`` blocks needs)
 FIX_TOL = 1e-6
