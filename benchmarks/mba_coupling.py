@@ -21,7 +21,8 @@ bound or an exact feasibility question; only the first is used by ``bnb`` (what 
 * ``search``: the branch and bound on the decomposition that ``bnb`` runs
   (:func:`edgeinfer.broadcast.solvers.decomposition.search`) for one target ``--target``, from
   the root decomposition's multipliers, with ``--steps`` subgradient steps in all (e.g. ``10**8``:
-  no budget). 12 x 12 seed 1, target 55: "none" after 365 s (1,675 s before the compiled kernels), so its 56 is optimal.
+  no budget). 12 x 12 seed 1, target 55: "none" after 139 s (365 s before the compiled evaluation and one round per
+  node, 1,675 s before any compiled kernel), so its 56 is optimal.
 
 * ``kernels``: ``--steps`` steps of the decomposition's ascent with the NumPy pricing and facility
   location, then with the compiled kernels (numba), in the same process (the kernels compiled or

@@ -257,6 +257,18 @@ def test_pricing_work_cap_stops_the_bounds_and_keeps_them_valid():
                     assert dec <= opt + 1e-9
 
 
+def _pricing_case(seed: int, N: int, G: int, grid: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Scores in [0, 1] and normal costs for ``N`` positions of 1..``G`` blocks; with ``grid`` > 0 on
+    that grid, so that ties are common."""
+    rng = np.random.default_rng(seed)
+    scores = [rng.uniform(0, 1, size=int(rng.integers(1, G + 1))) for _ in range(N)]
+    costs = [rng.normal(0, 1, size=len(s)) for s in scores]
+    if grid:
+        scores = [np.round(s / grid) * grid for s in scores]
+        costs = [np.round(c / grid) * grid for c in costs]
+    return scores, costs
+
+
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 10**6), N=st.integers(1, 10), G=st.integers(1, 12), frac=st.floats(0.0, 1.0),
        grid=st.sampled_from([0.0, 0.1, 0.5]), cap=st.sampled_from([None, 50, 10**6]))
@@ -266,12 +278,7 @@ def test_compiled_pricing_equals_the_numpy_programme_bit_for_bit(seed, N, G, fra
     whether numba is installed."""
     kernel = compiled()
     assert kernel is not None  # numba is a dependency
-    rng = np.random.default_rng(seed)
-    scores = [rng.uniform(0, 1, size=int(rng.integers(1, G + 1))) for _ in range(N)]
-    costs = [rng.normal(0, 1, size=len(s)) for s in scores]
-    if grid:
-        scores = [np.round(s / grid) * grid for s in scores]
-        costs = [np.round(c / grid) * grid for c in costs]
+    scores, costs = _pricing_case(seed, N, G, grid)
     need = frac * sum(float(s.max()) for s in scores)
     outs = []
     for k in (None, kernel):
@@ -296,12 +303,7 @@ def test_a_cost_limit_never_changes_the_pricing(seed, N, G, frac, grid, cap, sla
         prepare_pricing,
         price,
     )
-    rng = np.random.default_rng(seed)
-    scores = [rng.uniform(0, 1, size=int(rng.integers(1, G + 1))) for _ in range(N)]
-    costs = [rng.normal(0, 1, size=len(s)) for s in scores]
-    if grid:
-        scores = [np.round(s / grid) * grid for s in scores]
-        costs = [np.round(c / grid) * grid for c in costs]
+    scores, costs = _pricing_case(seed, N, G, grid)
     p = prepare_pricing(scores, frac * sum(float(s.max()) for s in scores))
     if p is None:
         return

@@ -149,14 +149,16 @@ def pareto_dp(scores: np.ndarray, costs: np.ndarray, offsets: np.ndarray, need: 
 
 
 @njit(cache=True)
-def facility_argmin(cost: np.ndarray, base: np.ndarray, forced: int) -> tuple[float, int]:  # pragma: no cover - compiled
-    """The facility location of one position over the subsets ``s`` of its free blocks (rows of
-    ``cost`` ``[m, K]``; bit ``j`` of ``s`` is row ``j``), with ``forced`` blocks always open whose
-    per-device least cost is ``base``: ``(value, s)`` minimising ``forced + |s| + sum_k min(base[k],
-    min_{j in s} cost[j, k])``, the sum taken over ``k`` in order and the first minimal ``s``, as
-    :meth:`~edgeinfer.broadcast.solvers.decomposition._Sides.position_table` computes it."""
+def _subset_table(cost: np.ndarray, base: np.ndarray, forced: int  # pragma: no cover - compiled
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``(mins, tot)`` over the subsets ``s`` of one position's free blocks (rows of ``cost``
+    ``[m, K]``; bit ``j`` of ``s`` is row ``j``), with ``forced`` blocks always open whose per-device
+    least cost is ``base``: ``mins[s, k] = min(base[k], min_{j in s} cost[j, k])`` (by doubling) and
+    ``tot[s] = forced + |s| + sum_k mins[s, k]``, the sum taken over ``k`` in order, as
+    :meth:`~edgeinfer.broadcast.solvers.decomposition._Sides.position_table` computes them."""
     m, K = cost.shape
-    mins = np.empty((2 ** m, K))
+    T = 2 ** m
+    mins = np.empty((T, K))
     for k in range(K):
         mins[0, k] = np.inf
     for j in range(m):
@@ -166,46 +168,63 @@ def facility_argmin(cost: np.ndarray, base: np.ndarray, forced: int) -> tuple[fl
                 a = mins[s, k]
                 b = cost[j, k]
                 mins[lo + s, k] = a if a < b else b
-    best = np.inf
-    arg = 0
-    for s in range(2 ** m):
+    tot = np.empty(T)
+    for s in range(T):
         size = forced
         x = s
         while x:
             size += x & 1
             x >>= 1
-        tot = float(size)
+        t = float(size)
         for k in range(K):
             a = mins[s, k]
             b = base[k]
-            tot += a if a < b else b
-        if s == 0 or tot < best:
-            best = tot
-            arg = s
-    return best, arg
+            v = a if a < b else b
+            mins[s, k] = v
+            t += v
+        tot[s] = t
+    return mins, tot
 
 
 @njit(cache=True)
-def _position(n: int, lam: np.ndarray, allowed: np.ndarray, free: np.ndarray, free_off: np.ndarray,  # pragma: no cover - compiled
-              forced: np.ndarray, forced_off: np.ndarray) -> tuple[float, int]:
-    """Position ``n``'s facility location at a node packed as for :func:`evaluate`."""
+def facility_argmin(cost: np.ndarray, base: np.ndarray, forced: int) -> tuple[float, int]:  # pragma: no cover - compiled
+    """The facility location of one position over the subsets ``s`` of its free blocks (rows of
+    ``cost`` ``[m, K]``; bit ``j`` of ``s`` is row ``j``), with ``forced`` blocks always open whose
+    per-device least cost is ``base``: ``(value, s)`` minimising ``forced + |s| + sum_k min(base[k],
+    min_{j in s} cost[j, k])``, the sum taken over ``k`` in order and the first minimal ``s``, as
+    :meth:`~edgeinfer.broadcast.solvers.decomposition._Sides.position_table` computes it."""
+    tot = _subset_table(cost, base, forced)[1]
+    arg = 0
+    for s in range(1, tot.shape[0]):
+        if tot[s] < tot[arg]:
+            arg = s
+    return tot[arg], arg
+
+
+@njit(cache=True)
+def _position_costs(n: int, lam: np.ndarray, allowed: np.ndarray, free: np.ndarray,  # pragma: no cover - compiled
+                    free_off: np.ndarray, forced: np.ndarray, forced_off: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Position ``n``'s costs ``lam`` (``inf`` where a pair is not allowed) of its free blocks and of
+    its forced ones, and each device's least cost over the forced ones (``inf``: none forced), at a
+    node packed as for :func:`evaluate`."""
     K = lam.shape[1]
-    f0, f1 = free_off[n], free_off[n + 1]
-    x0, x1 = forced_off[n], forced_off[n + 1]
-    m = f1 - f0
+    f0, x0 = free_off[n], forced_off[n]
+    m, nf = free_off[n + 1] - f0, forced_off[n + 1] - x0
     cf = np.empty((m, K))
     for j in range(m):
         b = free[f0 + j]
         for k in range(K):
             cf[j, k] = lam[b, k] if allowed[b, k] else np.inf
+    cx = np.empty((nf, K))
     base = np.full(K, np.inf)
-    for j in range(x0, x1):
-        b = forced[j]
+    for j in range(nf):
+        b = forced[x0 + j]
         for k in range(K):
-            c = lam[b, k] if allowed[b, k] else np.inf
-            if c < base[k]:
-                base[k] = c
-    return facility_argmin(cf, base, x1 - x0)
+            cx[j, k] = lam[b, k] if allowed[b, k] else np.inf
+            if cx[j, k] < base[k]:
+                base[k] = cx[j, k]
+    return cf, cx, base
 
 
 @njit(cache=True)
@@ -254,10 +273,7 @@ def evaluate(lam: np.ndarray, prev: np.ndarray, limit_tol: float,  # pragma: no 
     blocks likewise; devices: usable blocks ``flat[flat_off[k]:flat_off[k + 1]]`` in pricing order,
     their ``scores``, per-device ``offsets``/``best_rest`` rows (:class:`Pricing`), ``need``, and
     ``priced[k]`` false when the device has no pricing (no assembly at all).
-    The positions' facility locations run in parallel, then the devices' pricings (numba threads:
-    each writes its own slot); the results are then summed in order, position after position and
-    device after device, and the first failure in that order is the status: the same sums in the
-    same order and the same first minima as the NumPy code, bit for bit, on any number of threads."""
+    The same sums in the same order and the same first minima as the NumPy code, bit for bit."""
     nb, K = lam.shape
     N = free_off.shape[0] - 1
     Xp = np.zeros((nb, K))
@@ -266,11 +282,11 @@ def evaluate(lam: np.ndarray, prev: np.ndarray, limit_tol: float,  # pragma: no 
     chosen = np.full((K, N), -1, np.int64)
     Fs = np.empty(N)
     subsets = np.zeros(N, np.int64)
-    status = np.ones(K, np.int64)
     values = np.zeros(K)
     choices = np.zeros((K, N), np.int64)
     for n in range(N):
-        Fs[n], subsets[n] = _position(n, lam, allowed, free, free_off, forced, forced_off)
+        cf, _, base = _position_costs(n, lam, allowed, free, free_off, forced, forced_off)
+        Fs[n], subsets[n] = facility_argmin(cf, base, forced_off[n + 1] - forced_off[n])
         if not np.isfinite(Fs[n]):
             return 1, np.inf, Xp, Xd, y, chosen
     for k in range(K):
@@ -280,7 +296,7 @@ def evaluate(lam: np.ndarray, prev: np.ndarray, limit_tol: float,  # pragma: no 
                                 max_candidates)
         if st != 0:
             return st, np.inf, Xp, Xd, y, chosen
-        status[k], values[k] = st, v
+        values[k] = v
         choices[k] = choice
     value = 0.0
     for n in range(N):
@@ -312,8 +328,6 @@ def evaluate(lam: np.ndarray, prev: np.ndarray, limit_tol: float,  # pragma: no 
                     arg, low = b, c
             Xp[arg, k] = 1.0
     for k in range(K):
-        if status[k] != 0:
-            return status[k], np.inf, Xp, Xd, y, chosen
         value += values[k]
         u0 = flat_off[k]
         for n in range(N):
@@ -417,48 +431,12 @@ def penalties(lam: np.ndarray, allowed: np.ndarray, free: np.ndarray, free_off: 
     px = np.full((nb, K), np.inf)
     value = 0.0
     for n in range(N):
-        f0, x0, x1 = free_off[n], forced_off[n], forced_off[n + 1]
-        m = free_off[n + 1] - f0
-        nf = x1 - x0
-        cf = np.empty((m, K))
-        for j in range(m):
-            b = free[f0 + j]
-            for k in range(K):
-                cf[j, k] = lam[b, k] if allowed[b, k] else np.inf
-        cx = np.empty((nf, K))
-        base = np.full(K, np.inf)
-        for j in range(nf):
-            b = forced[x0 + j]
-            for k in range(K):
-                cx[j, k] = lam[b, k] if allowed[b, k] else np.inf
-                if cx[j, k] < base[k]:
-                    base[k] = cx[j, k]
-        T = 2 ** m
-        mins = np.empty((T, K))
-        for k in range(K):
-            mins[0, k] = np.inf
-        for j in range(m):
-            lo = 2 ** j
-            for s in range(lo):
-                for k in range(K):
-                    a, c = mins[s, k], cf[j, k]
-                    mins[lo + s, k] = a if a < c else c
-        tot = np.empty(T)
-        F = np.inf
-        for s in range(T):
-            size = nf
-            x = s
-            while x:
-                size += x & 1
-                x >>= 1
-            t = float(size)
-            for k in range(K):
-                a, c = mins[s, k], base[k]
-                mins[s, k] = a if a < c else c
-                t += mins[s, k]
-            tot[s] = t
-            if t < F:
-                F = t
+        f0, x0 = free_off[n], forced_off[n]
+        m, nf = free_off[n + 1] - f0, forced_off[n + 1] - x0
+        cf, cx, base = _position_costs(n, lam, allowed, free, free_off, forced, forced_off)
+        mins, tot = _subset_table(cf, base, nf)
+        T = tot.shape[0]
+        F = tot.min()
         value += F
         for j in range(m):
             b = free[f0 + j]

@@ -32,8 +32,8 @@ re-tested (a pair stays only if it fits in an assembly meeting the QoS with the 
 blocks elsewhere).
 
 **Search** (:func:`search`): is there a selection of at most ``t`` blocks? Depth-first over
-nodes: at each node alternate subgradient ascent (warm from the parent's multipliers) and fixing
-until nothing changes; prune when ``L > t``; stop with a selection when the forced blocks, or the
+nodes: at each node :data:`NODE_STEPS` steps of subgradient ascent (warm from the parent's
+multipliers), then fixing (:data:`NODE_ROUNDS` such rounds); prune when ``L > t``; stop with a selection when the forced blocks, or the
 position side's subsets (redundant blocks dropped), are a feasible selection of at most ``t``
 blocks; otherwise branch on a free block (forced / dropped), the one whose smaller penalty is the
 largest. The budget is a count of subgradient steps (deterministic); a time limit may also end it.
