@@ -30,7 +30,7 @@ __all__ = ["evaluate", "facility_argmin", "pareto_dp", "penalties", "through"]
 
 @njit(cache=True)
 def pareto_dp(scores: np.ndarray, costs: np.ndarray, offsets: np.ndarray, need: float,  # pragma: no cover - compiled
-              best_rest: np.ndarray, max_candidates: int, limit: float = np.inf) -> tuple[int, float, np.ndarray]:
+              best_rest: np.ndarray, max_candidates: int, limit: float) -> tuple[int, float, np.ndarray]:
     """``(status, value, choice)``: status 0 solved, 1 no assembly reaches ``need``, 2 a
     position step had more than ``max_candidates`` (state, block) candidates (-1: no cap), 3 no
     assembly costs at most ``limit``.
@@ -251,7 +251,7 @@ def _device(k: int, lam: np.ndarray, prev: np.ndarray, limit_tol: float, flat: n
     limit = known + limit_tol * max(1.0, abs(known)) if known < np.inf else np.inf
     st, v, choice = pareto_dp(scores[u0:u1], costs, offsets[k], need[k], best_rest[k], max_candidates, limit)
     if st == 3:
-        st, v, choice = pareto_dp(scores[u0:u1], costs, offsets[k], need[k], best_rest[k], max_candidates)
+        st, v, choice = pareto_dp(scores[u0:u1], costs, offsets[k], need[k], best_rest[k], max_candidates, np.inf)
     return st, v, choice
 
 
