@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[all]"
+	$(BIN)/python -c "from edgeinfer.broadcast.solvers.decomposition import compile_kernels; compile_kernels()"
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 

@@ -226,3 +226,9 @@ def test_zero_multipliers_at_a_decided_position_never_lower_the_bound(seed, M, N
         zero[g] = 0.0
         a, b = _evaluate(sides, lam, None)[0], _evaluate(sides, zero, None)[0]
         assert b >= a - 1e-9 or not np.isfinite(a)
+
+
+def test_compile_kernels_runs_every_kernel():
+    """``make venv``'s warm-up compiles (or loads) the kernels; numba is a dependency, so it runs."""
+    from edgeinfer.broadcast.solvers.decomposition import compile_kernels
+    assert compile_kernels()

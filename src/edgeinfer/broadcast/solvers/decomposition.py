@@ -54,6 +54,7 @@ from edgeinfer.broadcast.solvers.lagrange import (
     SUM_TOL,
     PricingTooLarge,
     cheapest_through,
+    compiled,
     cost_limit,
     kernels_for,
     prepare_pricing,
@@ -61,7 +62,7 @@ from edgeinfer.broadcast.solvers.lagrange import (
     pricing_need,
 )
 
-__all__ = ["MAX_FACILITY_BLOCKS", "Ascent", "Node", "SearchResult", "ascend", "decomposition_bound", "fix",
+__all__ = ["MAX_FACILITY_BLOCKS", "Ascent", "Node", "SearchResult", "ascend", "compile_kernels", "decomposition_bound", "fix",
            "root_node", "search"]
 
 #: the most (free) blocks at one position whose facility location is enumerated (``2^m`` subsets)
@@ -473,3 +474,30 @@ def search(comp: Component, lam: np.ndarray, target: int, *, max_steps: int, max
             if kid is not None:
                 stack.append((kid, lam.copy()))
     return SearchResult("none", None, nodes, steps)
+
+
+def compile_kernels() -> bool:
+    """Compile (or load from numba's on-disk cache) every compiled kernel with the argument types the
+    solvers use, on a tiny fixed instance, so that a first mid-size solve does not pay the ~30 s of
+    compilation inside its time limit (``make venv`` runs it once after installing). Returns whether
+    numba is available; without it nothing happens (the NumPy code runs)."""
+    kernel = compiled()
+    if kernel is None:
+        return False
+    from edgeinfer.broadcast.solvers.common import reduce_problem
+    rng = np.random.default_rng(0)
+    scores = rng.uniform(0.5, 1.0, size=(3, 3, 3))
+    qos = 0.7 * scores.max(axis=0).sum(axis=0)
+    red = reduce_problem(scores, qos)
+    comp = Component(scores, qos, red.U, red.components[0], max_cuts=0, node_dominance=False)
+    sides = _Sides(comp, root_node(comp))
+    sides.kernel = kernel
+    lam = rng.normal(0.0, 0.1, (comp.nb, comp.Kc))
+    chosen = _evaluate(sides, lam, 10**6)[4]
+    _evaluate(sides, lam, None, chosen)
+    _penalties(sides, lam)
+    p = sides.pricing[0]
+    if p is not None:
+        price(p, -lam[sides.flat[0], 0], max_candidates=10**6, kernel=kernel, limit=math.inf)
+    return True
+
