@@ -280,15 +280,29 @@ def evaluate(lam: np.ndarray, prev: np.ndarray, limit_tol: float,  # pragma: no 
     Xd = np.zeros((nb, K))
     y = np.zeros(nb)
     chosen = np.full((K, N), -1, np.int64)
-    Fs = np.empty(N)
-    subsets = np.zeros(N, np.int64)
-    values = np.zeros(K)
-    choices = np.zeros((K, N), np.int64)
+    value = 0.0
     for n in range(N):
-        cf, _, base = _position_costs(n, lam, allowed, free, free_off, forced, forced_off)
-        Fs[n], subsets[n] = facility_argmin(cf, base, forced_off[n + 1] - forced_off[n])
-        if not np.isfinite(Fs[n]):
+        cf, cx, base = _position_costs(n, lam, allowed, free, free_off, forced, forced_off)
+        f0, x0 = free_off[n], forced_off[n]
+        m, nf = cf.shape[0], cx.shape[0]
+        F, s = facility_argmin(cf, base, nf)
+        if not np.isfinite(F):
             return 1, np.inf, Xp, Xd, y, chosen
+        value += F
+        for j in range(m):
+            if (s >> j) & 1:
+                y[free[f0 + j]] = 1.0
+        for j in range(nf):
+            y[forced[x0 + j]] = 1.0
+        for k in range(K):  # the first least cost: members in bit order, then the forced blocks
+            arg, low = -1, np.inf
+            for j in range(m):
+                if (s >> j) & 1 and (arg < 0 or cf[j, k] < low):
+                    arg, low = free[f0 + j], cf[j, k]
+            for j in range(nf):
+                if arg < 0 or cx[j, k] < low:
+                    arg, low = forced[x0 + j], cx[j, k]
+            Xp[arg, k] = 1.0
     for k in range(K):
         if not priced[k]:
             return 1, np.inf, Xp, Xd, y, chosen
@@ -296,42 +310,9 @@ def evaluate(lam: np.ndarray, prev: np.ndarray, limit_tol: float,  # pragma: no 
                                 max_candidates)
         if st != 0:
             return st, np.inf, Xp, Xd, y, chosen
-        values[k] = v
-        choices[k] = choice
-    value = 0.0
-    for n in range(N):
-        F, s = Fs[n], subsets[n]
-        if not np.isfinite(F):
-            return 1, np.inf, Xp, Xd, y, chosen
-        value += F
-        f0, f1 = free_off[n], free_off[n + 1]
-        x0, x1 = forced_off[n], forced_off[n + 1]
-        m = f1 - f0
-        for j in range(m):
-            if (s >> j) & 1:
-                y[free[f0 + j]] = 1.0
-        for j in range(x0, x1):
-            y[forced[j]] = 1.0
-        for k in range(K):  # the first least cost: members in bit order, then the forced blocks
-            arg = -1
-            low = np.inf
-            for j in range(f0, f1):
-                if (s >> (j - f0)) & 1:
-                    b = free[j]
-                    c = lam[b, k] if allowed[b, k] else np.inf
-                    if arg < 0 or c < low:
-                        arg, low = b, c
-            for j in range(x0, x1):
-                b = forced[j]
-                c = lam[b, k] if allowed[b, k] else np.inf
-                if arg < 0 or c < low:
-                    arg, low = b, c
-            Xp[arg, k] = 1.0
-    for k in range(K):
-        value += values[k]
-        u0 = flat_off[k]
+        value += v
         for n in range(N):
-            b = flat[u0 + offsets[k, n] + choices[k, n]]
+            b = flat[flat_off[k] + offsets[k, n] + choice[n]]
             Xd[b, k] = 1.0
             chosen[k, n] = b
     return 0, value, Xp, Xd, y, chosen

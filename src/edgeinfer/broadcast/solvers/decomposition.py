@@ -33,9 +33,9 @@ blocks elsewhere).
 
 **Search** (:func:`search`): is there a selection of at most ``t`` blocks? Depth-first over
 nodes: at each node :data:`NODE_STEPS` steps of subgradient ascent (warm from the parent's
-multipliers), then fixing (:data:`NODE_ROUNDS` such rounds); prune when ``L > t``; stop with a selection when the forced blocks, or the
-position side's subsets (redundant blocks dropped), are a feasible selection of at most ``t``
-blocks; otherwise branch on a free block (forced / dropped), the one whose smaller penalty is the
+multipliers), then fixing (:data:`NODE_ROUNDS` such rounds); prune when ``L > t``; stop with a
+selection when the forced blocks, or the position side's subsets (redundant blocks dropped), are
+a feasible selection of at most ``t`` blocks; otherwise branch on a free block (forced / dropped), the one whose smaller penalty is the
 largest. The budget is a count of subgradient steps (deterministic); a time limit may also end it.
 """
 
@@ -51,7 +51,6 @@ from edgeinfer.broadcast.model import qos_tol
 from edgeinfer.broadcast.solvers.component import Component
 from edgeinfer.broadcast.solvers.lagrange import (
     LIMIT_TOL,
-    SUM_TOL,
     PricingTooLarge,
     cheapest_through,
     compiled,
@@ -60,10 +59,11 @@ from edgeinfer.broadcast.solvers.lagrange import (
     prepare_pricing,
     price,
     pricing_need,
+    shaved_need,
 )
 
-__all__ = ["MAX_FACILITY_BLOCKS", "Ascent", "Node", "SearchResult", "ascend", "compile_kernels", "decomposition_bound", "fix",
-           "root_node", "search"]
+__all__ = ["MAX_FACILITY_BLOCKS", "Ascent", "Node", "SearchResult", "ascend", "compile_kernels",
+           "decomposition_bound", "fix", "root_node", "search"]
 
 #: the most (free) blocks at one position whose facility location is enumerated (``2^m`` subsets)
 MAX_FACILITY_BLOCKS = 14
@@ -156,8 +156,7 @@ class _Sides:
         offsets, best_rest, need = np.zeros((K, N + 1), np.int64), np.zeros((K, N + 1)), np.zeros(K)
         for kk, p in enumerate(self.pricing):
             offsets[kk] = np.r_[0, np.cumsum([len(u) for u in self.usable[kk]])]
-            n = float(self.need[kk])
-            need[kk] = n - SUM_TOL * max(1.0, abs(n))  # as prepare_pricing and cheapest_through take it off
+            need[kk] = shaved_need(float(self.need[kk]))  # as prepare_pricing and cheapest_through
             if p is not None:
                 best_rest[kk] = p.best_rest
         scores = [np.concatenate(self.scores[kk]).astype(float) for kk in range(K)]
@@ -500,4 +499,3 @@ def compile_kernels() -> bool:
     if p is not None:
         price(p, -lam[sides.flat[0], 0], max_candidates=10**6, kernel=kernel, limit=math.inf)
     return True
-

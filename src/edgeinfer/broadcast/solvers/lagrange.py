@@ -36,7 +36,7 @@ from edgeinfer.broadcast.solvers.component import Component, highspy, quiet_high
 
 __all__ = ["KERNEL_MIN_PAIRS", "MAX_CANDIDATES", "LagrangianBound", "Pricing", "PricingTooLarge", "cheapest_assembly",
            "cheapest_through", "compiled", "kernels_for", "lagrangian_bound", "lagrangian_fixing", "lp_multipliers",
-           "prepare_pricing", "price", "pricing_need"]
+           "cost_limit", "prepare_pricing", "price", "pricing_need", "shaved_need"]
 
 #: float slack on the QoS threshold inside the pricing (a superset of the feasible
 #: assemblies is priced, so the bound stays valid under rounding)
@@ -119,10 +119,16 @@ class Pricing:
     need: float
 
 
+def shaved_need(need: float) -> float:
+    """``need`` less :data:`SUM_TOL` (relative): the threshold the dynamic programmes compare their
+    own sums with (the same scores added in another order), so that a superset is priced."""
+    return need - SUM_TOL * max(1.0, abs(need))
+
+
 def prepare_pricing(scores: list[np.ndarray], need: float) -> Pricing | None:
     """The flat form of one device's pricing (:class:`Pricing`), built once for many cost vectors;
     ``None`` when no assembly reaches ``need`` (or a position has no usable block)."""
-    need = need - SUM_TOL * max(1.0, abs(need))  # sums in another order: a superset is priced
+    need = shaved_need(need)
     best_rest = np.r_[np.cumsum([s.max() if s.size else -np.inf for s in scores][::-1])[::-1], 0.0]
     if not math.isfinite(best_rest[0]) or best_rest[0] < need:
         return None
@@ -152,16 +158,14 @@ def price(p: Pricing, costs: np.ndarray, *, max_candidates: int | None = None,
     costs = np.asarray(costs, float)
     if kernel is None:
         out = _cheapest_assembly_numpy(p, costs, max_candidates, limit)
-        status = 3 if out == "limit" else 1 if out is None else 0
-    else:
-        status, value, choice = kernel.pareto_dp(p.scores, costs, p.offsets, p.need, p.best_rest,
-                                                 -1 if max_candidates is None else int(max_candidates), limit)
-        out = None if status else (float(value), choice.tolist())
+        return price(p, costs, max_candidates=max_candidates) if isinstance(out, str) else out
+    status, value, choice = kernel.pareto_dp(p.scores, costs, p.offsets, p.need, p.best_rest,
+                                             -1 if max_candidates is None else int(max_candidates), limit)
     if status == 2:
         raise PricingTooLarge(f"over {max_candidates} candidates at a position")
     if status == 3:
         return price(p, costs, max_candidates=max_candidates, kernel=kernel)
-    return out  # type: ignore[return-value]
+    return None if status == 1 else (float(value), choice.tolist())
 
 
 _KERNEL: list = []
@@ -408,7 +412,7 @@ def cheapest_through(scores: list[np.ndarray], costs: list[np.ndarray], need: fl
     at ``n`` with total score ``>= need`` (``inf`` if none); forward and backward Pareto
     frontiers (as in :func:`cheapest_assembly`) joined at ``n``."""
     N = len(scores)
-    need = need - SUM_TOL * max(1.0, abs(need))  # as in cheapest_assembly
+    need = shaved_need(need)
     fwd = [(np.zeros(1), np.zeros(1))]
     for n in range(N - 1):
         fs, fc = fwd[-1]
