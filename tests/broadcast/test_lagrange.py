@@ -331,3 +331,49 @@ def test_a_cost_limit_never_changes_the_pricing(seed, N, G, frac, grid, cap, sla
         if slack >= 0:
             assert direct(use, limit) == plain
         assert price(p, flat, max_candidates=cap, kernel=use, limit=limit) == plain
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**6), N=st.integers(1, 9), G=st.integers(1, 10), twentieths=st.integers(1, 19),
+       grid=st.sampled_from([0.0, 0.1, 0.5]), slack=st.sampled_from([0.0, 0.05, 0.5, 3.0]))
+def test_the_limited_programmes_keep_the_same_states(seed, N, G, twentieths, grid, slack):
+    """Under a cost limit (the least-cost and the slope bound, :func:`lagrange._slope_tail`) the
+    NumPy and the compiled programme keep the same states: the same slope ``mu`` to the bit, and
+    the work cap (which counts the kept states) ends both at the same size, so whether numba is
+    installed never changes an answer; the slope bound never drops the cheapest assembly."""
+    from edgeinfer.broadcast.solvers import _pricing_kernel
+    from edgeinfer.broadcast.solvers.lagrange import (
+        SLOPE_STEPS,
+        _cheapest_assembly_numpy,
+        _slope_tail,
+        cost_limit,
+        prepare_pricing,
+    )
+    assert _pricing_kernel.SLOPE_STEPS == SLOPE_STEPS
+    scores, costs = _pricing_case(seed, N, G, grid)
+    p = prepare_pricing(scores, twentieths / 20 * sum(float(s.max()) for s in scores))
+    if p is None:
+        return
+    flat = np.concatenate(costs)
+    mu, _ = _slope_tail(p, flat)
+    assert mu >= 0.0 and mu == _pricing_kernel._slope(p.scores, flat, p.offsets, p.need)
+    plain = _cheapest_assembly_numpy(p, flat, None)
+    assert isinstance(plain, tuple)
+    limit = cost_limit(sum(float(c[j]) for c, j in zip(costs, plain[1])) + slack)
+
+    def sizes(cap):
+        """(NumPy, compiled) outcome with the work cap ``cap`` under the limit."""
+        try:
+            a = _cheapest_assembly_numpy(p, flat, cap, limit)
+        except PricingTooLarge:
+            a = "too large"
+        status, value, choice = _pricing_kernel.pareto_dp(p.scores, flat, p.offsets, p.need, p.best_rest, cap, limit)
+        b = {0: (float(value), choice.tolist()), 2: "too large"}[status]
+        return a, b
+
+    for cap in range(0, 4 * max(len(c) for c in costs) ** 2 + 2):
+        a, b = sizes(cap)
+        assert a == b
+        if a != "too large":
+            assert a == plain  # the same value and assembly as without the limit
+            break

@@ -25,6 +25,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+#: as ``lagrange.SLOPE_STEPS`` (kept equal by a test)
+SLOPE_STEPS = 12
+
 __all__ = ["evaluate", "facility_argmin", "pareto_dp", "penalties", "through"]
 
 
@@ -49,6 +52,19 @@ def pareto_dp(scores: np.ndarray, costs: np.ndarray, offsets: np.ndarray, need: 
                 low = costs[j]
         acc = acc + low
         least[n] = acc
+    mu = 0.0
+    tail = np.zeros(N + 1)  # tail[n]: sum over positions n..N-1 of min_j (c_j - mu s_j)
+    if limit < np.inf:
+        mu = _slope(scores, costs, offsets, need)
+        acc = 0.0
+        for n in range(N - 1, -1, -1):
+            low = np.inf
+            for j in range(offsets[n], offsets[n + 1]):
+                v = costs[j] - mu * scores[j]
+                if v < low:
+                    low = v
+            acc = acc + low
+            tail[n] = acc
     sc = np.zeros(1)
     co = np.zeros(1)
     # back-pointers of every position, concatenated (parent state, block)
@@ -122,6 +138,14 @@ def pareto_dp(scores: np.ndarray, costs: np.ndarray, offsets: np.ndarray, need: 
             fc, gc = gc, fc
             fi, gi = gi, fi
             k = q
+        if mu > 0.0:  # the slope bound: cost + tail + mu (need - score) > limit cannot finish
+            t1 = tail[n + 1]
+            q = 0
+            for i in range(k):
+                if fc[i] + (t1 + mu * (need - fs[i])) <= limit:
+                    fs[q], fc[q], fi[q] = fs[i], fc[i], fi[i]
+                    q += 1
+            k = q
         if k == 0:
             return (1 if limit == np.inf else 3), 0.0, choice
         while used + k > cap:
@@ -146,6 +170,43 @@ def pareto_dp(scores: np.ndarray, costs: np.ndarray, offsets: np.ndarray, need: 
         choice[n] = ch_all[starts[n] + j]
         j = par_all[starts[n] + j]
     return 0, value, choice
+
+
+@njit(cache=True)
+def _slope(scores: np.ndarray, costs: np.ndarray, offsets: np.ndarray, need: float) -> float:  # pragma: no cover - compiled
+    """``lagrange._slope_tail``'s ``mu`` (the same floats): the slope of the cost-limit bound."""
+    lo, hi = 0.0, 1.0
+    for _ in range(80):
+        if _short(scores, costs, offsets, need, hi) == 0:
+            break
+        lo, hi = hi, 2.0 * hi
+    if lo == 0.0 and _short(scores, costs, offsets, need, 0.0) == 0:
+        return 0.0
+    for _ in range(SLOPE_STEPS):
+        mid = 0.5 * (lo + hi)
+        if _short(scores, costs, offsets, need, mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True)
+def _short(scores: np.ndarray, costs: np.ndarray, offsets: np.ndarray, need: float, mu: float) -> int:  # pragma: no cover - compiled
+    """1 when the assembly of least ``c - mu s`` (ties: the higher score) misses ``need``."""
+    N = offsets.shape[0] - 1
+    tot = 0.0
+    for n in range(N):
+        low = np.inf
+        best = -np.inf
+        for j in range(offsets[n], offsets[n + 1]):
+            v = costs[j] - mu * scores[j]
+            if v < low:
+                low, best = v, scores[j]
+            elif v == low and scores[j] > best:
+                best = scores[j]
+        tot = tot + best
+    return 1 if tot < need else 0
 
 
 @njit(cache=True)
@@ -193,12 +254,31 @@ def facility_argmin(cost: np.ndarray, base: np.ndarray, forced: int) -> tuple[fl
     per-device least cost is ``base``: ``(value, s)`` minimising ``forced + |s| + sum_k min(base[k],
     min_{j in s} cost[j, k])``, the sum taken over ``k`` in order and the first minimal ``s``, as
     :meth:`~edgeinfer.broadcast.solvers.decomposition._Sides.position_table` computes it."""
-    tot = _subset_table(cost, base, forced)[1]
-    arg = 0
-    for s in range(1, tot.shape[0]):
-        if tot[s] < tot[arg]:
-            arg = s
-    return tot[arg], arg
+    m, K = cost.shape
+    T = 2 ** m
+    mins = np.empty((T, K))
+    sizes = np.empty(T, np.int64)
+    t = float(forced)
+    for k in range(K):
+        mins[0, k] = base[k]
+        t += base[k]
+    sizes[0] = forced
+    best, arg = t, 0
+    for j in range(m):
+        lo = 2 ** j
+        for s in range(lo):
+            sz = sizes[s] + 1
+            sizes[lo + s] = sz
+            t = float(sz)
+            for k in range(K):
+                a = mins[s, k]
+                b = cost[j, k]
+                v = a if a < b else b
+                mins[lo + s, k] = v
+                t += v
+            if t < best:  # strictly: the first minimum in index order wins ties (lo + s > every earlier index)
+                best, arg = t, lo + s
+    return best, arg
 
 
 @njit(cache=True)

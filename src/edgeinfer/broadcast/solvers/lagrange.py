@@ -191,6 +191,55 @@ def compiled() -> Any:
     return _KERNEL[0]
 
 
+#: bisection steps of the slope ``mu`` of the pricing's cost-limit bound (:func:`_slope_tail`)
+SLOPE_STEPS = 12
+
+
+def _slope_tail(p: Pricing, costs: np.ndarray) -> tuple[float, np.ndarray]:
+    """The slope bound of the pricing's cost limit: a multiplier ``mu >= 0`` of the QoS row and
+    ``tail[n] = sum_{n' >= n} min_j (c_j - mu s_j)``. Any assembly of positions ``n..N-1`` with
+    score at least ``r`` costs at least ``tail[n] + mu r`` (weak duality of the row), so a state
+    of score ``s`` and cost ``c`` after position ``n - 1`` cannot finish within the limit when
+    ``c + (tail[n] + mu (need - s))`` exceeds it; ``mu = 0`` is the plain least-cost bound. ``mu``
+    is near the LP optimum of the whole knapsack: doubled from 1 while the assembly of least
+    ``c - mu s`` (ties: the higher score) misses ``need``, then :data:`SLOPE_STEPS` bisection steps
+    (0 when the least-cost assembly meets ``need``). The compiled ``_pricing_kernel._slope`` is the
+    same computation: the same floats, so both programmes keep the same states."""
+    N = len(p.offsets) - 1
+    starts, lens = p.offsets[:-1], np.diff(p.offsets)
+
+    def short(mu: float) -> bool:
+        v = costs - mu * p.scores
+        low = np.repeat(np.minimum.reduceat(v, starts), lens)
+        best = np.maximum.reduceat(np.where(v == low, p.scores, -np.inf), starts)
+        tot = 0.0
+        for x in best.tolist():  # in position order, as the kernel sums
+            tot = tot + x
+        return tot < p.need
+
+    lo, hi = 0.0, 1.0
+    for _ in range(80):
+        if not short(hi):
+            break
+        lo, hi = hi, 2.0 * hi
+    mu = 0.0
+    if lo > 0.0 or short(0.0):
+        for _ in range(SLOPE_STEPS):
+            mid = 0.5 * (lo + hi)
+            if short(mid):
+                lo = mid
+            else:
+                hi = mid
+        mu = lo
+    tail = np.zeros(N + 1)
+    acc = 0.0
+    mins = np.minimum.reduceat(costs - mu * p.scores, starts).tolist()
+    for n in range(N - 1, -1, -1):
+        acc = acc + mins[n]
+        tail[n] = acc
+    return mu, tail
+
+
 def _cheapest_assembly_numpy(p: Pricing, costs: np.ndarray, max_candidates: int | None, limit: float = math.inf
                              ) -> tuple[float, list[int]] | str | None:
     """The Pareto programme of :func:`cheapest_assembly` in NumPy (the reference of the kernel);
@@ -201,6 +250,7 @@ def _cheapest_assembly_numpy(p: Pricing, costs: np.ndarray, max_candidates: int 
     for n in range(N - 1, -1, -1):
         acc = acc + float(costs[p.offsets[n]:p.offsets[n + 1]].min(initial=math.inf))
         least[n] = acc
+    mu, tail = _slope_tail(p, costs) if limit < math.inf else (0.0, least)
     sc = np.zeros(1)
     co = np.zeros(1)
     back: list[tuple[np.ndarray, np.ndarray]] = []
@@ -212,7 +262,11 @@ def _cheapest_assembly_numpy(p: Pricing, costs: np.ndarray, max_candidates: int 
         s2 = (sc[:, None] + s[None, :]).ravel()
         c2 = (co[:, None] + c[None, :]).ravel()
         reach = s2 + p.best_rest[n + 1] >= p.need
-        idx = np.flatnonzero(reach & (c2 + least[n + 1] <= limit) if limit < math.inf else reach)
+        if limit < math.inf:
+            reach &= c2 + least[n + 1] <= limit
+            if mu > 0.0:
+                reach &= c2 + (tail[n + 1] + mu * (p.need - s2)) <= limit
+        idx = np.flatnonzero(reach)
         if idx.size == 0:
             return None if limit == math.inf else "limit"
         s2 = s2[idx]
