@@ -232,3 +232,41 @@ def test_compile_kernels_runs_every_kernel():
     """``make venv``'s warm-up compiles (or loads) the kernels; numba is a dependency, so it runs."""
     from edgeinfer.broadcast.solvers.decomposition import compile_kernels
     assert compile_kernels()
+
+
+@pytest.mark.parametrize("split", [2, 16])
+def test_the_search_in_worker_processes_is_the_search_in_one(monkeypatch, split):
+    """``jobs = 2`` (forked workers for a level's nodes and for the subtrees) gives the outcome, the
+    selection, the nodes and the steps of ``jobs = 1``, with no budget and with budgets that end
+    the search inside the breadth-first start, inside a subtree and at its last steps (where a
+    worker's result must be computed again with the exact budget left)."""
+    from edgeinfer.broadcast.scenario import make_instance
+    from edgeinfer.broadcast.solvers import decomposition, lagrange
+    from edgeinfer.broadcast.solvers.common import reduce_problem
+    from edgeinfer.broadcast.solvers.component import Component
+    from edgeinfer.broadcast.solvers.decomposition import search
+
+    monkeypatch.setattr(decomposition, "SPLIT_NODES", split)
+    monkeypatch.setattr(lagrange, "KERNEL_MIN_PAIRS", 0)  # the compiled kernels: fast enough for many searches
+    for seed, K, N, t in ((2, 8, 6, 22), (0, 6, 6, 18), (2, 6, 8, 24)):
+        inst = make_instance(seed=seed, num_devices=K, num_positions=N)
+        red = reduce_problem(inst.scores, inst.qos)
+        comp = Component(inst.scores, inst.qos, red.U, red.components[0], max_cuts=0, node_dominance=False)
+        lag = lagrangian_bound(comp, None, max_iterations=30, stop_at_proof=False)
+        lam = -lag.multipliers
+
+        def both(budget, comp=comp, lam=lam, t=t):
+            one = search(comp, lam, t, max_steps=budget, jobs=1)
+            two = search(comp, lam, t, max_steps=budget, jobs=2)
+            assert (one.outcome, one.nodes, one.steps) == (two.outcome, two.nodes, two.steps)
+            assert (one.selection is None) == (two.selection is None)
+            if one.selection is not None:
+                assert np.array_equal(one.selection, two.selection) and comp.feasible(one.selection)
+            return one
+
+        full = both(10**6)
+        assert full.outcome in ("found", "none") and full.steps < 10**6
+        for budget in sorted({1, 99, 150, full.steps // 3, full.steps // 2, full.steps - 50, full.steps - 1}):
+            if budget > 0:
+                short = both(budget)
+                assert short.steps <= budget

@@ -163,6 +163,9 @@ def test_bnb_config_is_checked_and_frozen():
         BnbConfig(engine="nope")
     with pytest.raises(ValueError, match="node_limit"):
         BnbConfig(node_limit=-1)
+    for jobs in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="search_jobs"):
+            BnbConfig(search_jobs=jobs)  # type: ignore[arg-type]
     with pytest.raises(dataclasses.FrozenInstanceError):
         BnbConfig().engine = "tree"  # type: ignore[misc]
 
@@ -191,7 +194,8 @@ def test_declared_params():
                for d in declared.values())
     assert set(declared["greedy"]) == {"power", "order", "variant"}
     assert set(declared["bnb"]) == {"power", "engine", "node_limit", "lagrangian_iterations", "decomposition_steps",
-                                    "search_steps"}
+                                    "search_steps", "search_jobs"}
+    assert declared["bnb"]["search_jobs"].default == BnbConfig().search_jobs == 1
     assert declared["bnb"]["decomposition_steps"].default == BnbConfig().decomposition_steps
     assert declared["bnb"]["search_steps"].default == BnbConfig().search_steps
     assert declared["bnb"]["engine"].default == BnbConfig().engine and declared["bnb"]["engine"].choices == ENGINES

@@ -116,8 +116,13 @@ class BnbConfig:
         HiGHS' MILP, which gets what is left of the time. 0: off.
     search_gap:
         Only levels ``t`` with ``t - bound <= search_gap`` are searched (the search proves a level
-        when the bound is close to it: 12 x 12 seed 2, ``t = 57`` at 56.84, in 5 nodes; levels
-        0.8-1.2 above the bound stayed undecided after 3,000 steps, time HiGHS uses better).
+        when the bound is close to it: 12 x 12 seed 2, ``t = 57`` at 56.84, in 17 nodes; seed 1,
+        ``t = 55`` at 54.16, in 1,263 nodes and 91,628 steps; seed 2's ``t = 58`` at 1.17 above takes
+        655,682 steps, beyond the default budget, so 1.0 keeps it for HiGHS).
+    search_jobs:
+        Worker processes of that search (``fork``): a level's nodes and the subtrees are independent,
+        and their results are read in a fixed order, so any value gives the same answer, nodes and
+        steps (docs/broadcast.md §3); 1: this process only.
     """
 
     engine: str = "highs"
@@ -131,17 +136,20 @@ class BnbConfig:
     probe_max_pairs: int = 0
     decomposition_steps: int = 300
     decomposition_max_pairs: int = 4000
-    search_steps: int = 3000
-    search_gap: float = 0.5
+    search_steps: int = 150_000
+    search_gap: float = 1.0
+    search_jobs: int = 1
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
             raise ValueError(f"unknown bnb engine {self.engine!r}; use {' or '.join(ENGINES)}")
         for name in ("node_limit", "max_cuts_per_device", "large_pairs", "lagrangian_iterations", "probe_max_pairs",
-                     "decomposition_steps", "decomposition_max_pairs", "search_steps"):
+                     "decomposition_steps", "decomposition_max_pairs", "search_steps", "search_jobs"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
                 raise ValueError(f"BnbConfig.{name} must be a non-negative integer, got {v!r}")
+        if self.search_jobs < 1:
+            raise ValueError(f"BnbConfig.search_jobs must be at least 1, got {self.search_jobs!r}")
         if not (isinstance(self.search_gap, (int, float)) and not isinstance(self.search_gap, bool)
                 and 0.0 <= self.search_gap <= 1.0):
             raise ValueError(f"BnbConfig.search_gap must be a number in [0, 1], got {self.search_gap!r}")
@@ -460,7 +468,8 @@ def _decomposed_component(comp: Component, start: np.ndarray | None, deadline: f
     budget = config.search_steps
     while (lam is not None and known < inc.sum() and budget > 0 and known - bound <= config.search_gap
            and time.perf_counter() < deadline):
-        found = search(comp, lam, known, max_steps=budget, max_candidates=MAX_CANDIDATES, deadline=deadline)
+        found = search(comp, lam, known, max_steps=budget, max_candidates=MAX_CANDIDATES, deadline=deadline,
+                       jobs=config.search_jobs)
         budget -= found.steps
         st["search_nodes"] += found.nodes
         st["search_steps"] += found.steps
@@ -630,12 +639,15 @@ def map_to_component(comp: Component, y: np.ndarray) -> np.ndarray | None:
                          Param("search_steps", BnbConfig.search_steps, int,
                                "subgradient steps in all of the branch and bound on the decomposition, which "
                                "raises the bound (or finds the optimum) on mid-size components before HiGHS; 0: off",
-                               bounds=(0, None))))
+                               bounds=(0, None)),
+                         Param("search_jobs", BnbConfig.search_jobs, int,
+                               "worker processes of that search (the same answer for any number)",
+                               bounds=(1, 64))))
 def solve_bnb(inst: MBAInstance, *, options: SolveOptions) -> MBASolution:
     p = options.params
     sel = bnb_select(inst.scores, inst.qos, inst.own_model, time_limit_s=options.time_limit_s,
                      config=BnbConfig(engine=p["engine"], node_limit=p["node_limit"],
                                       lagrangian_iterations=p["lagrangian_iterations"],
                                       decomposition_steps=p["decomposition_steps"],
-                                      search_steps=p["search_steps"]))
+                                      search_steps=p["search_steps"], search_jobs=p["search_jobs"]))
     return solution_from_selection(inst, sel, algorithm="bnb", power=p["power"], exact=True)

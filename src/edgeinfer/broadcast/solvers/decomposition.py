@@ -44,6 +44,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -410,69 +411,168 @@ def _primal(comp: Component, a: Ascent) -> np.ndarray | None:
     return yr if yr is not None and comp.feasible(yr) else None
 
 
+#: open nodes the breadth-first start of :func:`search` makes before each is searched depth first
+#: (a constant, so the search, and its answer under a budget, are the same for any ``jobs``)
+SPLIT_NODES = 16
+
+
+def _process(comp: Component, node: Node, lam: np.ndarray, target: int, left: int, max_candidates: int | None,
+             deadline: float) -> tuple[str, object, int]:
+    """One node of :func:`search` with ``left`` steps of budget: ``(kind, payload, steps)``, ``kind``
+    ``pruned``, ``found`` (payload: the selection), ``undecided`` (budget or deadline) or ``branch``
+    (payload: the children with their multipliers, the first to be searched first)."""
+    steps = 0
+    up = down = None
+    for _ in range(NODE_ROUNDS):
+        if steps >= left or time.perf_counter() > deadline:
+            return "undecided", None, steps
+        if comp.feasible(node.forced.astype(float)):
+            return "found", node.forced.astype(float), steps
+        sides = _Sides(comp, node)  # nodes only shrink: at most MAX_FACILITY_BLOCKS free per position
+        a = ascend(comp, node, lam, target + 1, steps=min(NODE_STEPS, left - steps),
+                   max_candidates=max_candidates, deadline=deadline, sides=sides)
+        steps += a.steps
+        if a.steps == 0:  # a pricing over the work cap, or the deadline
+            return "undecided", None, steps
+        if a.value - FIX_TOL * max(1.0, abs(target)) > target:
+            return "pruned", None, steps
+        lam = a.lam
+        yr = _primal(comp, a)
+        if yr is not None and yr.sum() <= target:
+            return "found", yr, steps
+        new, up, down = fix(comp, node, lam, target, sides=sides)
+        if new is None:
+            return "pruned", None, steps
+        if (new.allowed == node.allowed).all() and (new.forced == node.forced).all():
+            break
+        node = new
+        up = down = None
+    if up is None or down is None:  # the rounds ran out on a changing node: fresh penalties
+        sides = _Sides(comp, node)
+        _, up, down, _, _ = _penalties(sides, np.where(node.allowed, lam, 0.0))
+    free = np.flatnonzero(np.isfinite(up))  # finite penalties: the node's free blocks
+    if not free.size:  # every block decided: the forced set was not feasible
+        return "pruned", None, steps
+    nb = comp.nb
+    b = int(free[np.argmax(np.minimum(up[free], down[free]))])
+    with_b = _propagate(comp, node.allowed, node.forced | (np.arange(nb) == b), target)
+    dropped = node.allowed.copy()
+    dropped[b] = False
+    without_b = _propagate(comp, dropped, node.forced, target)
+    kids = [(with_b, up[b]), (without_b, down[b])]
+    kids.sort(key=lambda kv: -kv[1])
+    # first the child of the smaller penalty (on a tie the one without ``b``)
+    return "branch", [(kid, lam.copy()) for kid, _ in reversed(kids) if kid is not None], steps
+
+
+def _depth_first(comp: Component, node: Node, lam: np.ndarray, target: int, max_steps: int,
+                 max_candidates: int | None, deadline: float) -> SearchResult:
+    """The subtree of ``node``, depth first, with at most ``max_steps`` steps."""
+    steps = nodes = 0
+    stack = [(node, lam)]
+    while stack:
+        node, lam = stack.pop()
+        nodes += 1
+        kind, payload, used = _process(comp, node, lam, target, max_steps - steps, max_candidates, deadline)
+        steps += used
+        if kind in ("found", "undecided"):
+            return SearchResult(kind, payload if kind == "found" else None, nodes, steps)  # type: ignore[arg-type]
+        if kind == "branch":
+            stack.extend(reversed(payload))  # type: ignore[call-overload]
+    return SearchResult("none", None, nodes, steps)
+
+
+_WORKER: list = []
+
+
+def _worker_init(comp: Component, target: int, max_candidates: int | None, deadline: float) -> None:
+    _WORKER[:] = [(comp, target, max_candidates, deadline)]
+
+
+def _task(comp: Component, target: int, max_candidates: int | None, deadline: float,
+          task: tuple[bool, Node, np.ndarray, int]) -> tuple[str, object, int, int]:
+    """A node (``_process``) or a whole subtree (``_depth_first``) with ``left`` steps:
+    ``(kind, payload, steps, nodes)`` (a subtree's kind is its outcome, its payload the selection)."""
+    subtree, node, lam, left = task
+    if subtree:
+        r = _depth_first(comp, node, lam, target, left, max_candidates, deadline)
+        return r.outcome, r.selection, r.steps, r.nodes
+    kind, payload, used = _process(comp, node, lam, target, left, max_candidates, deadline)
+    return kind, payload, used, 1
+
+
+def _worker_task(task: tuple[bool, Node, np.ndarray, int]) -> tuple[str, object, int, int]:
+    comp, target, max_candidates, deadline = _WORKER[0]
+    return _task(comp, target, max_candidates, deadline, task)
+
+
 def search(comp: Component, lam: np.ndarray, target: int, *, max_steps: int, max_candidates: int | None = None,
-           deadline: float = math.inf) -> SearchResult:
+           deadline: float = math.inf, jobs: int = 1) -> SearchResult:
     """Is there a selection of at most ``target`` blocks? Branch and bound on the decomposition
     (module docstring), from multipliers ``lam`` ``[nb, Kc]``; at most ``max_steps`` subgradient
     steps in all. Exact: pruning and fixing drop only selections of more than ``target`` blocks,
-    and a selection is returned only after :meth:`Component.feasible` accepts it."""
+    and a selection is returned only after :meth:`Component.feasible` accepts it.
+
+    Order: breadth first, a whole level at a time, until :data:`SPLIT_NODES` nodes are open, then
+    each of their subtrees depth first, in that order; the budget is spent in that order too. A
+    node's work depends only on the node and its parent's multipliers, so the nodes of a level and
+    the subtrees are independent: ``jobs`` > 1 computes them in that many worker processes
+    (``fork``; where the platform has no ``fork``, in this one) and reads the results in the same
+    order, so the outcome, the selection, the nodes and the steps are those of ``jobs = 1``. A
+    result is taken only when it stayed :data:`NODE_STEPS` inside the budget left to it in that
+    order (then no ascent in it was cut short by the budget); otherwise it is computed again, in
+    order, with exactly that budget. Only a time limit (``deadline``) can make two runs differ."""
     if any(len(g) > MAX_FACILITY_BLOCKS for g in comp.by_pos):
         return SearchResult("undecided", None, 0, 0)
     nb = comp.nb
     steps = nodes = 0
     start = _propagate(comp, np.isfinite(comp.S), np.zeros(nb, bool), target)
-    stack: list[tuple[Node, np.ndarray]] = [] if start is None else [(start, np.asarray(lam, float))]
-    while stack:
-        node, lam = stack.pop()
-        nodes += 1
-        up = down = None
-        pruned = False
-        for _ in range(NODE_ROUNDS):
-            if steps >= max_steps or time.perf_counter() > deadline:
-                return SearchResult("undecided", None, nodes, steps)
-            if comp.feasible(node.forced.astype(float)):
-                return SearchResult("found", node.forced.astype(float), nodes, steps)
-            sides = _Sides(comp, node)  # nodes only shrink: at most MAX_FACILITY_BLOCKS free per position
-            a = ascend(comp, node, lam, target + 1, steps=min(NODE_STEPS, max_steps - steps),
-                       max_candidates=max_candidates, deadline=deadline, sides=sides)
-            steps += a.steps
-            if a.steps == 0:  # a pricing over the work cap, or the deadline
-                return SearchResult("undecided", None, nodes, steps)
-            if a.value - FIX_TOL * max(1.0, abs(target)) > target:
-                pruned = True
-                break
-            lam = a.lam
-            yr = _primal(comp, a)
-            if yr is not None and yr.sum() <= target:
-                return SearchResult("found", yr, nodes, steps)
-            new, up, down = fix(comp, node, lam, target, sides=sides)
-            if new is None:
-                pruned = True
-                break
-            if (new.allowed == node.allowed).all() and (new.forced == node.forced).all():
-                break
-            node = new
-            up = down = None
-        if pruned:
-            continue
-        if up is None or down is None:  # the rounds ran out on a changing node: fresh penalties
-            sides = _Sides(comp, node)
-            _, up, down, _, _ = _penalties(sides, np.where(node.allowed, lam, 0.0))
-        free = np.flatnonzero(np.isfinite(up))  # finite penalties: the node's free blocks
-        if not free.size:  # every block decided: the forced set was not feasible
-            continue
-        score = np.minimum(up[free], down[free])
-        b = int(free[np.argmax(score)])
-        with_b = _propagate(comp, node.allowed, node.forced | (np.arange(nb) == b), target)
-        dropped = node.allowed.copy()
-        dropped[b] = False
-        without_b = _propagate(comp, dropped, node.forced, target)
-        kids = [(with_b, up[b]), (without_b, down[b])]
-        kids.sort(key=lambda kv: -kv[1])  # depth first into the child of the smaller penalty
-        for kid, _ in kids:
-            if kid is not None:
-                stack.append((kid, lam.copy()))
-    return SearchResult("none", None, nodes, steps)
+    level = [] if start is None else [(start, np.asarray(lam, float))]
+    pool = _pool(comp, target, max_candidates, deadline, jobs)
+
+    def ordered(tasks: list, subtree: bool) -> Any:
+        """The tasks' results in order, each the one it has with the budget left before it."""
+        todo = [(subtree, node, lam_, max_steps - steps) for node, lam_ in tasks]
+        it = pool.imap(_worker_task, todo, chunksize=1) if pool is not None and len(todo) > 1 else None
+        for task in todo:
+            now = max_steps - steps  # read after the caller has counted the results before this one
+            out = next(it) if it is not None else None
+            if out is None or out[0] == "undecided" or out[2] > now - NODE_STEPS:
+                out = _task(comp, target, max_candidates, deadline, (subtree, task[1], task[2], now))
+            yield out
+
+    try:
+        while level and len(level) < SPLIT_NODES:
+            children: list = []
+            for kind, payload, used, count in ordered(level, False):
+                nodes += count
+                steps += used
+                if kind in ("found", "undecided"):
+                    return SearchResult(kind, payload if kind == "found" else None, nodes, steps)  # type: ignore[arg-type]
+                if kind == "branch":
+                    children.extend(payload)  # type: ignore[call-overload]
+            level = children
+        for kind, payload, used, count in ordered(level, True):
+            nodes += count
+            steps += used
+            if kind != "none":
+                return SearchResult(kind, payload, nodes, steps)  # type: ignore[arg-type]
+        return SearchResult("none", None, nodes, steps)
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+
+
+def _pool(comp: Component, target: int, max_candidates: int | None, deadline: float, jobs: int) -> Any:
+    """``jobs`` forked worker processes for :func:`search`, or ``None`` (everything in this process)
+    when ``jobs`` is 1 or the platform cannot fork."""
+    import multiprocessing as mp
+
+    if jobs <= 1 or "fork" not in mp.get_all_start_methods():
+        return None
+    return mp.get_context("fork").Pool(jobs, initializer=_worker_init,
+                                       initargs=(comp, target, max_candidates, deadline))
 
 
 def compile_kernels() -> bool:
