@@ -31,8 +31,9 @@ dropped. Likewise ``y_b = 1`` (the best subset containing ``b``: the block is dr
 re-tested (a pair stays only if it fits in an assembly meeting the QoS with the best allowed
 blocks elsewhere).
 
-**Search** (:func:`search`): is there a selection of at most ``t`` blocks? Depth-first over
-nodes: at each node :data:`NODE_STEPS` steps of subgradient ascent (warm from the parent's
+**Search** (:func:`search`): is there a selection of at most ``t`` blocks? Breadth first until
+:data:`SPLIT_NODES` nodes are open, then depth first in each of their subtrees (optionally in
+worker processes, with the same answer): at each node :data:`NODE_STEPS` steps of subgradient ascent (warm from the parent's
 multipliers), then fixing (:data:`NODE_ROUNDS` such rounds); prune when ``L > t``; stop with a
 selection when the forced blocks, or the position side's subsets (redundant blocks dropped), are
 a feasible selection of at most ``t`` blocks; otherwise branch on a free block (forced / dropped), the one whose smaller penalty is the
