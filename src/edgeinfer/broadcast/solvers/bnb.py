@@ -120,7 +120,7 @@ class BnbConfig:
         ``t = 55`` at 54.16, in 1,263 nodes and 91,628 steps; seed 2's ``t = 58`` at 1.17 above takes
         655,682 steps, beyond the default budget, so 1.0 keeps it for HiGHS).
     search_jobs:
-        Worker processes of that search (``fork``): a level's nodes and the subtrees are independent,
+        Worker processes of that search (``fork``, Linux only): a level's nodes and the subtrees are independent,
         and their results are read in a fixed order, so any value gives the same answer, nodes and
         steps (docs/broadcast.md §3); 1: this process only.
     """

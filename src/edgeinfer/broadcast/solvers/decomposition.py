@@ -518,7 +518,7 @@ def search(comp: Component, lam: np.ndarray, target: int, *, max_steps: int, max
     each of their subtrees depth first, in that order; the budget is spent in that order too. A
     node's work depends only on the node and its parent's multipliers, so the nodes of a level and
     the subtrees are independent: ``jobs`` > 1 computes them in that many worker processes
-    (``fork``; where the platform has no ``fork``, in this one) and reads the results in the same
+    (``fork``, on Linux; elsewhere, where ``fork`` is missing or unsafe, in this one) and reads the results in the same
     order, so the outcome, the selection, the nodes and the steps are those of ``jobs = 1``. A
     result is taken only when it stayed :data:`NODE_STEPS` inside the budget left to it in that
     order (then no ascent in it was cut short by the budget); otherwise it is computed again, in
@@ -567,10 +567,12 @@ def search(comp: Component, lam: np.ndarray, target: int, *, max_steps: int, max
 
 def _pool(comp: Component, target: int, max_candidates: int | None, deadline: float, jobs: int) -> Any:
     """``jobs`` forked worker processes for :func:`search`, or ``None`` (everything in this process)
-    when ``jobs`` is 1 or the platform cannot fork."""
+    when ``jobs`` is 1 or not on Linux (macOS has ``fork``, but its system libraries are not safe after
+    it; Windows has none)."""
     import multiprocessing as mp
+    import sys
 
-    if jobs <= 1 or "fork" not in mp.get_all_start_methods():
+    if jobs <= 1 or not sys.platform.startswith("linux") or "fork" not in mp.get_all_start_methods():
         return None
     return mp.get_context("fork").Pool(jobs, initializer=_worker_init,
                                        initargs=(comp, target, max_candidates, deadline))
