@@ -43,28 +43,9 @@ def pareto_dp(scores: np.ndarray, costs: np.ndarray, offsets: np.ndarray, need: 
     are dropped (``lagrange.cost_limit``; exact when some assembly costs at most ``limit``)."""
     N = offsets.shape[0] - 1
     choice = np.zeros(N, np.int64)
-    least = np.zeros(N + 1)  # least[n]: the sum of the least costs at positions n..N-1
-    acc = 0.0
-    for n in range(N - 1, -1, -1):
-        low = np.inf
-        for j in range(offsets[n], offsets[n + 1]):
-            if costs[j] < low:
-                low = costs[j]
-        acc = acc + low
-        least[n] = acc
-    mu = 0.0
-    tail = np.zeros(N + 1)  # tail[n]: sum over positions n..N-1 of min_j (c_j - mu s_j)
-    if limit < np.inf:
-        mu = _slope(scores, costs, offsets, need)
-        acc = 0.0
-        for n in range(N - 1, -1, -1):
-            low = np.inf
-            for j in range(offsets[n], offsets[n + 1]):
-                v = costs[j] - mu * scores[j]
-                if v < low:
-                    low = v
-            acc = acc + low
-            tail[n] = acc
+    least = _suffix_least(scores, costs, offsets, 0.0)  # least[n]: the sum of the least costs at positions n..N-1
+    mu = _slope(scores, costs, offsets, need) if limit < np.inf else 0.0
+    tail = _suffix_least(scores, costs, offsets, mu) if mu > 0.0 else least
     sc = np.zeros(1)
     co = np.zeros(1)
     # back-pointers of every position, concatenated (parent state, block)
@@ -170,6 +151,25 @@ def pareto_dp(scores: np.ndarray, costs: np.ndarray, offsets: np.ndarray, need: 
         choice[n] = ch_all[starts[n] + j]
         j = par_all[starts[n] + j]
     return 0, value, choice
+
+
+@njit(cache=True)
+def _suffix_least(scores: np.ndarray, costs: np.ndarray, offsets: np.ndarray, mu: float  # pragma: no cover - compiled
+                  ) -> np.ndarray:
+    """``out[n] = sum_{n' >= n} min_j (c_j - mu s_j)``, summed from the last position down
+    (``mu = 0``: the least costs, exactly, since ``c - 0 s == c``)."""
+    N = offsets.shape[0] - 1
+    out = np.zeros(N + 1)
+    acc = 0.0
+    for n in range(N - 1, -1, -1):
+        low = np.inf
+        for j in range(offsets[n], offsets[n + 1]):
+            v = costs[j] - mu * scores[j]
+            if v < low:
+                low = v
+        acc = acc + low
+        out[n] = acc
+    return out
 
 
 @njit(cache=True)

@@ -460,10 +460,9 @@ def _process(comp: Component, node: Node, lam: np.ndarray, target: int, left: in
     dropped = node.allowed.copy()
     dropped[b] = False
     without_b = _propagate(comp, dropped, node.forced, target)
-    kids = [(with_b, up[b]), (without_b, down[b])]
-    kids.sort(key=lambda kv: -kv[1])
-    # first the child of the smaller penalty (on a tie the one without ``b``)
-    return "branch", [(kid, lam.copy()) for kid, _ in reversed(kids) if kid is not None], steps
+    # first the child of the smaller penalty (on a tie the one without ``b``: the sort is stable)
+    kids = sorted([(without_b, down[b]), (with_b, up[b])], key=lambda kv: kv[1])
+    return "branch", [(kid, lam.copy()) for kid, _ in kids if kid is not None], steps
 
 
 def _depth_first(comp: Component, node: Node, lam: np.ndarray, target: int, max_steps: int,
@@ -569,10 +568,13 @@ def _pool(comp: Component, target: int, max_candidates: int | None, deadline: fl
     """``jobs`` forked worker processes for :func:`search`, or ``None`` (everything in this process)
     when ``jobs`` is 1 or not on Linux (macOS has ``fork``, but its system libraries are not safe after
     it; Windows has none)."""
-    import multiprocessing as mp
     import sys
 
-    if jobs <= 1 or not sys.platform.startswith("linux") or "fork" not in mp.get_all_start_methods():
+    if jobs <= 1 or not sys.platform.startswith("linux"):
+        return None
+    import multiprocessing as mp
+
+    if "fork" not in mp.get_all_start_methods():  # pragma: no cover - Linux has it
         return None
     return mp.get_context("fork").Pool(jobs, initializer=_worker_init,
                                        initargs=(comp, target, max_candidates, deadline))
