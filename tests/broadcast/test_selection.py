@@ -194,7 +194,8 @@ def test_declared_params():
                for d in declared.values())
     assert set(declared["greedy"]) == {"power", "order", "variant"}
     assert set(declared["bnb"]) == {"power", "engine", "node_limit", "lagrangian_iterations", "decomposition_steps",
-                                    "search_steps", "search_jobs"}
+                                    "search_steps", "search_jobs", "large_decomposition_steps"}
+    assert declared["bnb"]["large_decomposition_steps"].default == BnbConfig().large_decomposition_steps
     assert declared["bnb"]["search_jobs"].default == BnbConfig().search_jobs == 1
     assert declared["bnb"]["decomposition_steps"].default == BnbConfig().decomposition_steps
     assert declared["bnb"]["search_steps"].default == BnbConfig().search_steps

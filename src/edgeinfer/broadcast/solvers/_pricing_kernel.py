@@ -28,7 +28,7 @@ from numba import njit
 #: as ``lagrange.SLOPE_STEPS`` (kept equal by a test)
 SLOPE_STEPS = 12
 
-__all__ = ["evaluate", "facility_argmin", "pareto_dp", "penalties", "through"]
+__all__ = ["evaluate", "facility_argmin", "mckp", "pareto_dp", "penalties", "through", "ufl"]
 
 
 @njit(cache=True)
@@ -540,3 +540,350 @@ def penalties(lam: np.ndarray, allowed: np.ndarray, free: np.ndarray, free_off: 
         for j in range(u1 - u0):
             px[flat[u0 + j], k] += via[j] - D
     return value, up, down, px
+
+
+# --- the large-component path (positions over MAX_FACILITY_BLOCKS blocks; docs/broadcast.md §3) ---
+
+
+@njit(cache=True)
+def _frontier(scores: np.ndarray, costs: np.ndarray, o0: int, o1: int  # pragma: no cover - compiled
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One position's non-dominated blocks ``(score, cost, index - o0)``, by increasing score and
+    strictly increasing cost; the first is the cheapest block (ties: the higher score, then the
+    lower index). A block is dominated when another has at least its score and at most its cost."""
+    m = o1 - o0
+    order = np.arange(m)
+    for a in range(1, m):  # insertion sort: score descending, cost ascending, index ascending
+        j = order[a]
+        b = a - 1
+        while b >= 0:
+            i = order[b]
+            si, sj = scores[o0 + i], scores[o0 + j]
+            if si > sj or (si == sj and (costs[o0 + i] < costs[o0 + j] or (costs[o0 + i] == costs[o0 + j] and i < j))):
+                break
+            order[b + 1] = i
+            b -= 1
+        order[b + 1] = j
+    keep = np.empty(m, np.int64)
+    q = 0
+    low = np.inf
+    for a in range(m):
+        c = costs[o0 + order[a]]
+        if c < low:
+            low = c
+            keep[q] = order[a]
+            q += 1
+    fs, fc, fi = np.empty(q), np.empty(q), np.empty(q, np.int64)
+    for a in range(q):
+        j = keep[q - 1 - a]
+        fs[a], fc[a], fi[a] = scores[o0 + j], costs[o0 + j], j
+    return fs, fc, fi
+
+
+@njit(cache=True)
+def mckp(scores: np.ndarray, costs: np.ndarray, offsets: np.ndarray, need: float,  # pragma: no cover - compiled
+         eps: float, max_nodes: int) -> tuple[int, float, float, np.ndarray]:
+    """The pricing of one device as a multiple-choice knapsack solved by branch and bound:
+    ``(status, value, lower, choice)``, the assembly ``choice`` (index per position, as
+    :func:`pareto_dp`) of cost ``value``, with score at least ``need``, and ``lower`` a proven
+    lower bound on the least such cost, ``value - eps <= lower <= value``. Status 0 solved,
+    1 no assembly reaches ``need``, 2 the node cap ``max_nodes`` was hit (``value`` the best
+    found, ``inf`` if none; ``lower`` still valid).
+
+    Each position keeps its non-dominated blocks (:func:`_frontier`); relative to the cheapest
+    block of every position, the LP relaxation of the rest (positions ``n..N-1``, score still
+    missing ``r``) is the greedy over the lower convex hulls' increments by increasing slope:
+    their suffix-merged lists with prefix sums give it by a binary search. Depth first, the
+    children of a node by increasing bound; a node whose bound is at least ``best - eps`` is
+    pruned, and ``lower`` is the least of ``best`` and the pruned (and, at the cap, open) bounds."""
+    N = offsets.shape[0] - 1
+    choice = np.zeros(N, np.int64)
+    fs_l, fc_l, fi_l = [], [], []
+    base_s, base_c, width = 0.0, 0.0, 1
+    for n in range(N):
+        if offsets[n + 1] <= offsets[n]:
+            return 1, np.inf, np.inf, choice
+        fs, fc, fi = _frontier(scores, costs, offsets[n], offsets[n + 1])
+        fs_l.append(fs)
+        fc_l.append(fc)
+        fi_l.append(fi)
+        base_s += fs[0]
+        base_c += fc[0]
+        choice[n] = fi[0]
+        width = max(width, fs.shape[0])
+    r0 = need - base_s
+    if r0 <= 0.0:
+        return 0, base_c, base_c, choice
+    # each position's hull increments (slopes increasing), then the suffix-merged lists
+    lists_s = [np.empty(0)] * (N + 1)
+    lists_c = [np.empty(0)] * (N + 1)
+    for n in range(N - 1, -1, -1):
+        fs, fc = fs_l[n], fc_l[n]
+        L = fs.shape[0]
+        hull = np.empty(L, np.int64)
+        h = 0
+        for a in range(L):
+            while h >= 2:
+                o, p = hull[h - 2], hull[h - 1]
+                cross = (fs[p] - fs[o]) * (fc[a] - fc[o]) - (fc[p] - fc[o]) * (fs[a] - fs[o])
+                if cross <= 0.0:
+                    h -= 1
+                else:
+                    break
+            hull[h] = a
+            h += 1
+        inc_s = np.empty(h - 1)
+        inc_c = np.empty(h - 1)
+        for a in range(h - 1):
+            inc_s[a] = fs[hull[a + 1]] - fs[hull[a]]
+            inc_c[a] = fc[hull[a + 1]] - fc[hull[a]]
+        ps, pc = lists_s[n + 1], lists_c[n + 1]
+        tot = ps.shape[0] + h - 1
+        ms, mc = np.empty(tot), np.empty(tot)
+        a, b = 0, 0
+        for q in range(tot):  # merge by slope (dc / ds, compared by cross multiplication)
+            if b >= ps.shape[0] or (a < h - 1 and inc_c[a] * ps[b] <= pc[b] * inc_s[a]):
+                ms[q], mc[q] = inc_s[a], inc_c[a]
+                a += 1
+            else:
+                ms[q], mc[q] = ps[b], pc[b]
+                b += 1
+        lists_s[n] = ms
+        lists_c[n] = mc
+    cum_s = [np.cumsum(lists_s[n]) for n in range(N + 1)]
+    cum_c = [np.cumsum(lists_c[n]) for n in range(N + 1)]
+    cap = N * width + 2
+    st_n = np.empty(cap, np.int64)
+    st_j = np.empty(cap, np.int64)
+    st_r, st_c, st_b = np.empty(cap), np.empty(cap), np.empty(cap)
+    path = np.zeros(N, np.int64)
+    best_path = np.zeros(N, np.int64)
+    best, pruned = np.inf, np.inf
+    kid_r, kid_c, kid_b = np.empty(width), np.empty(width), np.empty(width)
+    kid_j = np.empty(width, np.int64)
+    top = 0
+    st_n[0], st_j[0], st_r[0], st_c[0] = 0, 0, r0, 0.0
+    st_b[0] = _lp_rest(cum_s[0], cum_c[0], lists_s[0], lists_c[0], r0)
+    top = 1
+    nodes = 0
+    status = 0
+    while top > 0:
+        top -= 1
+        n, r, c, bd = st_n[top], st_r[top], st_c[top], st_b[top]
+        if bd >= best - eps:
+            pruned = min(pruned, bd)
+            continue
+        if n > 0:
+            path[n - 1] = st_j[top]
+        nodes += 1
+        if max_nodes >= 0 and nodes > max_nodes:
+            status = 2
+            pruned = min(pruned, bd)
+            for q in range(top):
+                pruned = min(pruned, st_b[q])
+            break
+        fs, fc = fs_l[n], fc_l[n]
+        nk = 0
+        for a in range(fs.shape[0]):
+            r2 = r - (fs[a] - fs[0])
+            c2 = c + (fc[a] - fc[0])
+            if r2 <= 0.0:
+                if c2 < best:
+                    best = c2
+                    for q in range(n):
+                        best_path[q] = path[q]
+                    best_path[n] = a
+                    for q in range(n + 1, N):
+                        best_path[q] = 0
+                break
+            if n == N - 1:
+                continue
+            b2 = c2 + _lp_rest(cum_s[n + 1], cum_c[n + 1], lists_s[n + 1], lists_c[n + 1], r2)
+            if b2 >= best - eps:
+                pruned = min(pruned, b2)
+                continue
+            kid_r[nk], kid_c[nk], kid_b[nk], kid_j[nk] = r2, c2, b2, a
+            nk += 1
+        # push by decreasing bound (the least bound is explored first; ties: the lower block)
+        for _ in range(nk):
+            pick = -1
+            for q in range(nk):
+                if kid_j[q] >= 0 and (pick < 0 or kid_b[q] > kid_b[pick]
+                                      or (kid_b[q] == kid_b[pick] and kid_j[q] > kid_j[pick])):
+                    pick = q
+            st_n[top], st_j[top], st_r[top], st_c[top], st_b[top] = n + 1, kid_j[pick], kid_r[pick], kid_c[pick], kid_b[pick]
+            top += 1
+            kid_j[pick] = -1
+    if best == np.inf and status == 0:
+        return 1, np.inf, np.inf, choice
+    for n in range(N):
+        choice[n] = fi_l[n][best_path[n]]
+    return status, base_c + best, base_c + min(best, pruned), choice
+
+
+@njit(cache=True)
+def _lp_rest(cs: np.ndarray, cc: np.ndarray, ds: np.ndarray, dc: np.ndarray, r: float) -> float:  # pragma: no cover - compiled
+    """The least LP cost of the increments (merged by slope; ``cs``/``cc`` their prefix sums) to
+    add score ``r > 0``: ``inf`` when they cannot."""
+    L = cs.shape[0]
+    if L == 0 or cs[L - 1] < r:
+        return np.inf
+    lo, hi = 0, L - 1
+    while lo < hi:  # first j with cs[j] >= r
+        mid = (lo + hi) // 2
+        if cs[mid] >= r:
+            hi = mid
+        else:
+            lo = mid + 1
+    prev_s = cs[lo - 1] if lo > 0 else 0.0
+    prev_c = cc[lo - 1] if lo > 0 else 0.0
+    return prev_c + (r - prev_s) * (dc[lo] / ds[lo])
+
+
+@njit(cache=True)
+def ufl(cost: np.ndarray) -> tuple[float, np.ndarray]:  # pragma: no cover - compiled
+    """One position's uncapacitated facility location, exactly, by branch and bound:
+    ``min_Y |Y| + sum_k min_{b in Y} cost[b, k]`` over the non-empty subsets ``Y`` of the rows
+    (``inf``: ``k`` cannot use ``b``). Returns the value and each device's row (the first least
+    row of the best ``Y`` found; ``inf`` and -1s when no subset serves every device).
+
+    Rows are decided in the order of their standalone value ``1 + sum_k cost[b, k]``, opening
+    first; a node's bound is the larger of its open count (at least one) plus ``sum_k min(cur_k,
+    least cost of k over the undecided rows)`` and, once every device is served, its value less
+    the undecided rows' savings over 1 (savings are subadditive: 21 x 24's positions take ~0.1 ms
+    with it, ~4 ms without); a row whose opening saves at most 1 at a node is closed
+    there (the saving only shrinks deeper, so some optimum avoids it), a row that is some
+    device's last option is opened. The start is the greedy that opens the best row, then the
+    row of largest saving while it saves more than 1."""
+    m, K = cost.shape
+    assign = np.full(K, -1, np.int64)
+    if m == 0:
+        return np.inf, assign
+    v = np.empty(m)
+    for b in range(m):
+        s = 1.0
+        for k in range(K):
+            s += cost[b, k]
+        v[b] = s
+    order = np.argsort(v, kind="mergesort")
+    C = np.empty((m, K))
+    for i in range(m):
+        C[i] = cost[order[i]]
+    suf = np.full((m + 1, K), np.inf)
+    for i in range(m - 1, -1, -1):
+        for k in range(K):
+            suf[i, k] = min(suf[i + 1, k], C[i, k])
+    # greedy start
+    best_set = np.zeros(m, np.bool_)
+    cur = np.full(K, np.inf)
+    best = np.inf
+    if v[order[0]] < np.inf:
+        best_set[0] = True
+        for k in range(K):
+            cur[k] = C[0, k]
+        best = v[order[0]]
+        while True:
+            pick, gain = -1, 1.0
+            for i in range(m):
+                if best_set[i]:
+                    continue
+                g = 0.0
+                for k in range(K):
+                    if C[i, k] < cur[k]:
+                        g += cur[k] - C[i, k]
+                if g > gain:
+                    pick, gain = i, g
+            if pick < 0:
+                break
+            best_set[pick] = True
+            for k in range(K):
+                cur[k] = min(cur[k], C[pick, k])
+        cnt = 0  # the value in the same sum as the leaves'
+        for i in range(m):
+            cnt += best_set[i]
+        best = float(cnt)
+        for k in range(K):
+            best += cur[k]
+    curs = np.full((m + 1, K), np.inf)
+    nopen = np.zeros(m + 1, np.int64)
+    phase = np.zeros(m + 1, np.int64)
+    only_close = np.zeros(m + 1, np.bool_)
+    must_open = np.zeros(m + 1, np.bool_)
+    open_set = np.zeros(m, np.bool_)
+    i = 0
+    while i >= 0:
+        if i == m:
+            val = float(nopen[m])
+            for k in range(K):
+                val += curs[m, k]
+            if val < best:
+                best = val
+                for q in range(m):
+                    best_set[q] = open_set[q]
+            i -= 1
+            continue
+        if phase[i] == 0:
+            bd = float(max(nopen[i], 1))
+            served = 0.0
+            for k in range(K):
+                bd += min(curs[i, k], suf[i, k])
+                served += curs[i, k]
+            if bd < best and served < np.inf:
+                # savings are subadditive: opening Z saves at most sum_{b in Z} (saving_b - 1)
+                for j in range(i, m):
+                    g = -1.0
+                    for k in range(K):
+                        if C[j, k] < curs[i, k]:
+                            g += curs[i, k] - C[j, k]
+                    if g > 0.0:
+                        served -= g
+                bd = max(bd, nopen[i] + served)
+            if bd >= best:
+                i -= 1
+                continue
+            saving = 0.0
+            mo = False
+            for k in range(K):
+                if curs[i, k] == np.inf:
+                    if C[i, k] < np.inf:
+                        saving = np.inf
+                    if suf[i + 1, k] == np.inf:
+                        mo = True
+                elif C[i, k] < curs[i, k]:
+                    saving += curs[i, k] - C[i, k]
+            only_close[i] = saving <= 1.0 and not mo
+            must_open[i] = mo
+            phase[i] = 1
+            if not only_close[i]:
+                open_set[i] = True
+                nopen[i + 1] = nopen[i] + 1
+                for k in range(K):
+                    curs[i + 1, k] = min(curs[i, k], C[i, k])
+                phase[i + 1] = 0
+                i += 1
+                continue
+        if phase[i] == 1:
+            phase[i] = 2
+            open_set[i] = False
+            if not must_open[i]:
+                nopen[i + 1] = nopen[i]
+                for k in range(K):
+                    curs[i + 1, k] = curs[i, k]
+                phase[i + 1] = 0
+                i += 1
+                continue
+        open_set[i] = False
+        i -= 1
+    if best == np.inf:
+        return np.inf, assign
+    # each device's first least row of the best set, in the caller's row order
+    pos = np.empty(m, np.int64)
+    for i in range(m):
+        pos[order[i]] = i
+    for k in range(K):
+        low = np.inf
+        for b in range(m):
+            if best_set[pos[b]] and cost[b, k] < low:
+                low = cost[b, k]
+                assign[k] = b
+    return best, assign

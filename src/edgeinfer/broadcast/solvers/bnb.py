@@ -32,8 +32,10 @@ from edgeinfer.broadcast.solvers.common import SelectionResult, prune_redundant,
 from edgeinfer.broadcast.solvers.component import Component, highspy
 from edgeinfer.broadcast.solvers.decomposition import (
     MAX_FACILITY_BLOCKS,
+    _primal,
     ascend,
     decomposition_bound,
+    large_ascent,
     root_node,
     search,
 )
@@ -119,6 +121,15 @@ class BnbConfig:
         when the bound is close to it: 12 x 12 seed 2, ``t = 57`` at 56.84, in 17 nodes; seed 1,
         ``t = 55`` at 54.16, in 1,263 nodes and 91,628 steps; seed 2's ``t = 58`` at 1.17 above takes
         655,682 steps, beyond the default budget, so 1.0 keeps it for HiGHS).
+    large_decomposition_steps:
+        Engine ``highs``, components with at least ``large_pairs`` usable pairs that the
+        decomposition above does not take (``decomposition_max_pairs`` or more pairs, or more than
+        :data:`~edgeinfer.broadcast.solvers.decomposition.MAX_FACILITY_BLOCKS` blocks at a position:
+        21 x 24): this many subgradient steps (a count) of the decomposition bound at the root with
+        branch-and-bound sides (:func:`~edgeinfer.broadcast.solvers.decomposition.large_ascent`,
+        from the LP duals), before HiGHS' MILP, which stops once its incumbent reaches the bound;
+        the bound joins the reported one at a limit (21 x 24 seed 0: 160 where every peer stops
+        at 159). 0: off; also off without numba.
     search_jobs:
         Worker processes of that search (``fork``, Linux only): a level's nodes and the subtrees are independent,
         and their results are read in a fixed order, so any value gives the same answer, nodes and
@@ -139,12 +150,14 @@ class BnbConfig:
     search_steps: int = 150_000
     search_gap: float = 1.0
     search_jobs: int = 1
+    large_decomposition_steps: int = 200
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
             raise ValueError(f"unknown bnb engine {self.engine!r}; use {' or '.join(ENGINES)}")
         for name in ("node_limit", "max_cuts_per_device", "large_pairs", "lagrangian_iterations", "probe_max_pairs",
-                     "decomposition_steps", "decomposition_max_pairs", "search_steps", "search_jobs"):
+                     "decomposition_steps", "decomposition_max_pairs", "search_steps", "search_jobs",
+                     "large_decomposition_steps"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
                 raise ValueError(f"BnbConfig.{name} must be a non-negative integer, got {v!r}")
@@ -213,6 +226,7 @@ def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: f
         decompose = (not probe and cfg.engine == "highs" and large and pairs < cfg.decomposition_max_pairs
                      and cfg.decomposition_steps > 0 and cfg.lagrangian_iterations > 0
                      and max(len(g) for g in comp.by_pos) <= MAX_FACILITY_BLOCKS)
+        big = (cfg.engine == "highs" and large and not probe and not decompose and cfg.large_decomposition_steps > 0)
         if cfg.lagrangian_iterations and pairs < cfg.large_pairs and time.perf_counter() < deadline:
             left = None if not math.isfinite(deadline) else max(0.01, deadline - time.perf_counter())
             lag = lagrangian_bound(comp, start, max_iterations=cfg.lagrangian_iterations, time_limit_s=left,
@@ -231,7 +245,7 @@ def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: f
                     known = dec
                     lag = replace(lag, bound=dec, proven=math.ceil(dec - 1e-6) >= lag.incumbent.sum())
             lag_total += known
-        elif not (probe or decompose):
+        elif not (probe or decompose or big):
             lag_total = math.nan  # not every component has one: no total
         if lag is not None and lag.proven:
             st: dict = {"nodes": 0, "lps": 0, "status": "optimal"}
@@ -243,6 +257,10 @@ def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: f
             stats["decomposition_steps"] = stats.get("decomposition_steps", 0) + st["decomposition_steps"]
             for key in ("search_nodes", "search_steps", "search_levels"):
                 stats[key] = stats.get(key, 0) + st[key]
+            lag_total = lag_total + float(st["lagrangian_bound"]) if math.isfinite(lag_total) else math.nan
+        elif big:
+            yb, lb, st = _large_component(comp, start, deadline, cfg)
+            stats["large_decomposition_steps"] = stats.get("large_decomposition_steps", 0) + st["large_decomposition_steps"]
             lag_total = lag_total + float(st["lagrangian_bound"]) if math.isfinite(lag_total) else math.nan
         elif probe:
             yb, lb, st = _probe_component(comp, start, deadline, cfg)
@@ -489,6 +507,38 @@ def _decomposed_component(comp: Component, start: np.ndarray | None, deadline: f
     return yb, lower, out
 
 
+def _large_component(comp: Component, start: np.ndarray | None, deadline: float,
+                     config: BnbConfig) -> tuple[np.ndarray, float, dict]:
+    """A large component (``BnbConfig.large_decomposition_steps``): the decomposition bound at the
+    root with branch-and-bound sides from the LP duals (the position side's and device side's
+    blocks at the best multipliers, rounded up, may also improve the incumbent), then HiGHS' MILP
+    (:func:`_highs_component`) told the proven bound, which joins the one it reports. Exact: the
+    bound is a lower bound, every incumbent a checked feasible selection."""
+    nb = comp.nb
+    st: dict = {"large_decomposition_steps": 0, "lagrangian_bound": math.nan}
+    inc = start if start is not None else comp.round_up(np.full(nb, 0.5), np.zeros(nb), np.ones(nb))
+    if inc is None:  # cannot happen: every kept block together is feasible
+        inc = np.ones(nb)
+    known = None
+    if float(inc.sum()) > comp.N and time.perf_counter() < deadline:
+        P = lp_multipliers(comp)
+        a = None if P is None else large_ascent(comp, -P, float(inc.sum()), steps=config.large_decomposition_steps,
+                                               deadline=deadline)
+        if a is not None and a.steps:
+            st["large_decomposition_steps"] = a.steps
+            if math.isfinite(a.value):
+                st["lagrangian_bound"] = a.value
+                known = _ceil_bound(a.value, comp.N)
+            yr = _primal(comp, a)
+            if yr is not None and yr.sum() < inc.sum():
+                inc = yr
+    yb, lower, out = _highs_component(comp, inc, deadline, config, large=True, known_lower=known)
+    if known is not None:
+        lower = max(lower, float(min(yb.sum(), known)))
+    out.update(st)
+    return yb, lower, out
+
+
 def _probe_component(comp: Component, start: np.ndarray | None, deadline: float,
                      config: BnbConfig) -> tuple[np.ndarray, float, dict]:
     """Lagrangian probing on one (mid-size) component.
@@ -640,6 +690,9 @@ def map_to_component(comp: Component, y: np.ndarray) -> np.ndarray | None:
                                "subgradient steps in all of the branch and bound on the decomposition, which "
                                "raises the bound (or finds the optimum) on mid-size components before HiGHS; 0: off",
                                bounds=(0, None)),
+                         Param("large_decomposition_steps", BnbConfig.large_decomposition_steps, int,
+                               "subgradient steps of the decomposition bound on components too large for the "
+                               "above (e.g. 21 devices x 24 positions), before HiGHS; 0: off", bounds=(0, None)),
                          Param("search_jobs", BnbConfig.search_jobs, int,
                                "worker processes of that search (the same answer for any number)",
                                bounds=(1, 64))))
@@ -649,5 +702,6 @@ def solve_bnb(inst: MBAInstance, *, options: SolveOptions) -> MBASolution:
                      config=BnbConfig(engine=p["engine"], node_limit=p["node_limit"],
                                       lagrangian_iterations=p["lagrangian_iterations"],
                                       decomposition_steps=p["decomposition_steps"],
-                                      search_steps=p["search_steps"], search_jobs=p["search_jobs"]))
+                                      search_steps=p["search_steps"], search_jobs=p["search_jobs"],
+                                      large_decomposition_steps=p["large_decomposition_steps"]))
     return solution_from_selection(inst, sel, algorithm="bnb", power=p["power"], exact=True)

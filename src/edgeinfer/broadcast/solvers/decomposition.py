@@ -64,8 +64,8 @@ from edgeinfer.broadcast.solvers.lagrange import (
     shaved_need,
 )
 
-__all__ = ["MAX_FACILITY_BLOCKS", "Ascent", "Node", "SearchResult", "ascend", "compile_kernels",
-           "decomposition_bound", "fix", "root_node", "search"]
+__all__ = ["LARGE_EPS", "MAX_FACILITY_BLOCKS", "Ascent", "Node", "SearchResult", "ascend", "compile_kernels",
+           "decomposition_bound", "fix", "large_ascent", "root_node", "search"]
 
 #: the most (free) blocks at one position whose facility location is enumerated (``2^m`` subsets)
 MAX_FACILITY_BLOCKS = 14
@@ -315,6 +315,106 @@ def decomposition_bound(comp: Component, P: np.ndarray, upper: float, *, steps: 
     out = ascend(comp, root_node(comp), -np.asarray(P, float), upper, steps=steps, max_candidates=max_candidates,
                  deadline=deadline)
     return out.value, out.steps
+
+
+#: the large path's pricing (:func:`large_ascent`): each device's cost is within this of its least
+#: (the bound takes the proven lower end, so it stays valid; 21 x 24: 1-15 ms a device, where an
+#: exact pricing, 0, explodes on the LP's near-ties and the Pareto programme takes 5-14 s)
+LARGE_EPS = 1e-4
+#: the large path's work cap on one device's pricing (branch-and-bound nodes); at the cap its
+#: proven lower bound still counts
+LARGE_NODES = 200_000
+#: the large path's Polyak steps aim at ``upper`` plus this
+LARGE_LEVEL = 1.5
+
+
+class _LargeSides:
+    """A whole component at the root for :func:`large_ascent`: per position its block rows and
+    usable pairs, per device its pricing in the kernels' flat form."""
+
+    def __init__(self, comp: Component):
+        self.comp = comp
+        self.allowed = np.isfinite(comp.S)
+        need = pricing_need(comp)
+        self.flat, self.scores, self.offsets, self.need = [], [], [], []
+        for kk in range(comp.Kc):
+            use = [g[self.allowed[g, kk]] for g in comp.by_pos]
+            self.flat.append(np.concatenate(use).astype(np.int64))
+            self.scores.append(np.ascontiguousarray(comp.S[self.flat[-1], kk], float))
+            self.offsets.append(np.r_[0, np.cumsum([len(u) for u in use])].astype(np.int64))
+            self.need.append(shaved_need(float(need[kk])))
+
+
+def _large_evaluate(kernel: Any, sides: _LargeSides, lam: np.ndarray, eps: float, max_nodes: int
+                    ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """``L(lam)`` at the root with the branch-and-bound sides: each position's facility location
+    exactly (``_pricing_kernel.ufl``), each device's pricing by ``_pricing_kernel.mckp`` whose proven
+    lower bound enters ``L`` (so ``L`` is a valid bound, at most ``Kc * eps`` below the exact one).
+    Returns ``(L, Xp, Xd, y)``; ``L`` is ``inf`` when a device has no assembly meeting its QoS."""
+    comp = sides.comp
+    nb, K = comp.nb, comp.Kc
+    Xp, Xd, y = np.zeros((nb, K)), np.zeros((nb, K)), np.zeros(nb)
+    value = 0.0
+    ar = np.arange(K)
+    for g in comp.by_pos:
+        cost = np.ascontiguousarray(np.where(sides.allowed[g], lam[g], np.inf))
+        F, assign = kernel.ufl(cost)
+        if not math.isfinite(F):
+            return math.inf, Xp, Xd, y
+        value += F
+        rows = g[assign]
+        y[rows] = 1.0
+        Xp[rows, ar] = 1.0
+    for kk in range(K):
+        flat = sides.flat[kk]
+        status, cost, lower, choice = kernel.mckp(sides.scores[kk], np.ascontiguousarray(-lam[flat, kk]),
+                                               sides.offsets[kk], sides.need[kk], eps, max_nodes)
+        if status == 1 or not math.isfinite(lower):
+            return math.inf, Xp, Xd, y
+        value += lower
+        if math.isfinite(cost):  # an assembly (at the node cap, the best found)
+            Xd[flat[sides.offsets[kk][:-1] + choice], kk] = 1.0
+    return value, Xp, Xd, y
+
+
+def large_ascent(comp: Component, lam: np.ndarray, upper: float, *, steps: int, eps: float = LARGE_EPS,
+                 max_nodes: int = LARGE_NODES, level: float = LARGE_LEVEL, deadline: float = math.inf) -> Ascent | None:
+    """The decomposition bound of the module docstring on a component too large for the
+    enumerated facility locations and the Pareto pricing (more than :data:`MAX_FACILITY_BLOCKS`
+    blocks at a position, or thousands of usable pairs: 21 x 24), at the root only: subgradient
+    ascent from ``lam`` with Polyak steps towards ``upper + level``, the step factor halved after
+    20 steps without a new best, each ``L`` by :func:`_large_evaluate`. Stops after ``steps``
+    steps (a count: the same bound on any machine), at ``deadline``, or once
+    ``ceil(best - 1e-6) >= upper``. ``None`` when the compiled kernels are missing (numba)."""
+    kernel = compiled()
+    if kernel is None or steps <= 0:
+        return None
+    sides = _LargeSides(comp)
+    lam = np.where(sides.allowed, np.asarray(lam, float), 0.0)
+    best, best_lam, best_y, best_dev = -math.inf, lam.copy(), None, None
+    theta, since, taken = 1.0, 0, 0
+    for _ in range(steps):
+        if time.perf_counter() > deadline:
+            break
+        value, Xp, Xd, y = _large_evaluate(kernel, sides, lam, eps, max_nodes)
+        taken += 1
+        if not math.isfinite(value):
+            return Ascent(math.inf, lam, taken, None)
+        if value > best + 1e-9:
+            best, best_lam, best_y, since = value, lam.copy(), y, 0
+            best_dev = Xd.any(axis=1).astype(float)
+        else:
+            since += 1
+            if since >= 20:
+                theta, since = theta / 2, 0
+        if math.ceil(best - 1e-6) >= upper:
+            break
+        g = np.where(sides.allowed, Xp - Xd, 0.0)
+        norm = float((g ** 2).sum())
+        if norm == 0.0:
+            break
+        lam = lam + theta * (upper + level - value) / norm * g
+    return Ascent(best, best_lam, taken, best_y, best_dev)
 
 
 def _penalties(sides: _Sides, lam: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -603,4 +703,5 @@ def compile_kernels() -> bool:
     p = sides.pricing[0]
     if p is not None:
         price(p, -lam[sides.flat[0], 0], max_candidates=10**6, kernel=kernel, limit=math.inf)
+    _large_evaluate(kernel, _LargeSides(comp), lam, LARGE_EPS, LARGE_NODES)
     return True

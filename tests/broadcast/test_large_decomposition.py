@@ -1,0 +1,130 @@
+"""The decomposition bound of large MBA components (``decomposition.large_ascent``; issue 16): its
+facility-location kernel is exact, its pricing kernel within ``eps`` with a valid lower bound,
+its ``L`` never above the exact one nor below it by more than ``Kc * eps``, and ``bnb`` with the
+large path forced on small instances stays exact."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from broadcast_cases import assert_exact_on_random_cases, components, random_instance
+from edgeinfer.broadcast.solvers import BnbConfig
+from edgeinfer.broadcast.solvers.decomposition import (
+    _evaluate,
+    _facility,
+    _large_evaluate,
+    _LargeSides,
+    _Sides,
+    _subset_sizes,
+    large_ascent,
+    root_node,
+)
+from edgeinfer.broadcast.solvers.lagrange import compiled, lp_multipliers
+
+kernel = compiled()
+needs_numba = pytest.mark.skipif(kernel is None, reason="numba missing: the large path is off")
+
+
+def _mckp_brute(scores, costs, offsets, need):
+    N = len(offsets) - 1
+    best = math.inf
+    for ch in itertools.product(*[range(offsets[n + 1] - offsets[n]) for n in range(N)]):
+        s = sum(scores[offsets[n] + ch[n]] for n in range(N))
+        c = sum(costs[offsets[n] + ch[n]] for n in range(N))
+        if s >= need and c < best:
+            best = c
+    return best
+
+
+@needs_numba
+def test_facility_location_kernel_equals_enumeration():
+    rng = np.random.default_rng(0)
+    for t in range(600):
+        m, K = int(rng.integers(1, 9)), int(rng.integers(1, 6))
+        cost = rng.normal(0.3, 0.6, (m, K)).round(int(rng.integers(0, 3)))  # rounding makes ties
+        cost[rng.random((m, K)) < 0.2] = np.inf
+        value, assign = kernel.ufl(cost)
+        served = np.isfinite(cost).any(axis=0).all()
+        if not served:
+            assert value == math.inf and (assign == -1).all()
+            continue
+        ref, _ = _facility(cost, _subset_sizes(m))
+        assert value == pytest.approx(ref, abs=1e-9), t
+        # the assignment is a real one: its blocks and costs give the value
+        assert len(set(assign.tolist())) + cost[assign, np.arange(K)].sum() == pytest.approx(value, abs=1e-9)
+
+
+@needs_numba
+@pytest.mark.parametrize("eps", [0.0, 1e-3, 0.5])
+def test_pricing_kernel_is_within_eps_with_a_valid_lower_bound(eps):
+    rng = np.random.default_rng(1)
+    for _ in range(500):
+        N = int(rng.integers(1, 5))
+        sizes = rng.integers(1, 5, N)
+        offsets = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+        scores = rng.integers(0, 6, offsets[-1]).astype(float)
+        costs = rng.normal(0, 1, offsets[-1]).round(int(rng.integers(0, 3)))
+        need = float(rng.integers(0, int(sizes.sum() * 3) + 1))
+        status, value, lower, choice = kernel.mckp(scores, costs, offsets, need, eps, -1)
+        opt = _mckp_brute(scores, costs, offsets, need)
+        if opt == math.inf:
+            assert status == 1
+            continue
+        assert status == 0 and lower <= opt + 1e-9 and value >= opt - 1e-9 and value - lower <= eps + 1e-9
+        picked = offsets[:-1] + choice
+        assert scores[picked].sum() >= need and costs[picked].sum() == pytest.approx(value, abs=1e-9)
+        status, _, lower, _ = kernel.mckp(scores, costs, offsets, need, eps, 1)  # at the node cap
+        assert status in (0, 2) and lower <= opt + 1e-9
+
+
+@needs_numba
+def test_large_evaluation_is_the_exact_one_up_to_eps():
+    """At the same multipliers the large path's ``L`` is at most the enumerated one and at most
+    ``Kc * eps`` below it (a valid bound, nearly as strong)."""
+    rng = np.random.default_rng(2)
+    eps = 1e-3
+    checked = 0
+    for seed in range(12):
+        inst = random_instance(seed, M=4, N=3, K=4)
+        for comp in components(inst):
+            sides, large = _Sides(comp, root_node(comp)), _LargeSides(comp)
+            for _ in range(4):
+                lam = np.where(np.isfinite(comp.S), rng.normal(0.0, 0.5, (comp.nb, comp.Kc)), 0.0)
+                exact = _evaluate(sides, lam, None)[0]
+                value = _large_evaluate(kernel, large, lam, eps, -1)[0]
+                assert exact - comp.Kc * eps - 1e-9 <= value <= exact + 1e-9
+                checked += 1
+    assert checked > 20
+
+
+@needs_numba
+def test_large_ascent_never_exceeds_the_optimum_and_lifts_the_lp_duals():
+    for seed in range(10):
+        inst = random_instance(seed, M=3, N=3, K=3)
+        for comp in components(inst):
+            opt = min(int(y.sum()) for y in _all_feasible(comp))
+            P = lp_multipliers(comp)
+            if P is None:
+                continue
+            first = large_ascent(comp, -P, float(opt), steps=1)
+            a = large_ascent(comp, -P, float(opt), steps=60)
+            assert a is not None and first is not None
+            assert first.value <= a.value <= opt + 1e-9 and 1 <= a.steps <= 60
+
+
+def _all_feasible(comp):
+    for bits in itertools.product((0.0, 1.0), repeat=comp.nb):
+        y = np.array(bits)
+        if comp.feasible(y):
+            yield y
+
+
+@needs_numba
+def test_bnb_with_the_large_path_forced_is_exact_and_order_independent():
+    cfg = BnbConfig(large_pairs=0, decomposition_max_pairs=0, large_decomposition_steps=40)
+    results = assert_exact_on_random_cases(cfg, permute=True, seeds=12)
+    assert sum(r.stats.get("large_decomposition_steps", 0) for r in results) > 0
