@@ -45,6 +45,7 @@ from edgeinfer.broadcast.solvers.lagrange import (
     lagrangian_bound,
     lagrangian_fixing,
     lp_multipliers,
+    root_lp,
 )
 from edgeinfer.broadcast.solvers.plan import POWER, solution_from_selection
 from edgeinfer.core.options import Param
@@ -129,7 +130,8 @@ class BnbConfig:
         branch-and-bound sides (:func:`~edgeinfer.broadcast.solvers.decomposition.large_ascent`,
         from the LP duals), before HiGHS' MILP, which stops once its incumbent reaches the bound;
         the bound joins the reported one at a limit (21 x 24 seed 0: 160 where every peer stops
-        at 159). 0: off; also off without numba.
+        at 159). With a time limit the steps take at most a third of the time left. 0: off; also
+        off without numba.
     search_jobs:
         Worker processes of that search (``fork``, Linux only): a level's nodes and the subtrees are independent,
         and their results are read in a fixed order, so any value gives the same answer, nodes and
@@ -521,9 +523,15 @@ def _large_component(comp: Component, start: np.ndarray | None, deadline: float,
         inc = np.ones(nb)
     known = None
     if float(inc.sum()) > comp.N and time.perf_counter() < deadline:
-        P = lp_multipliers(comp)
-        a = None if P is None else large_ascent(comp, -P, float(inc.sum()), steps=config.large_decomposition_steps,
-                                               deadline=deadline)
+        root = root_lp(comp)  # one LP solve: the ascent's start and the LP-rounding incumbent
+        if root is not None and root[1] is not None and root[1].sum() < inc.sum():
+            inc = root[1]
+            st["lp_round_blocks"] = int(inc.sum())
+        # with a time limit the ascent takes at most a third of what is left: HiGHS gets the rest
+        now = time.perf_counter()
+        until = now + (deadline - now) / 3 if math.isfinite(deadline) else math.inf
+        a = None if root is None else large_ascent(comp, -root[0], float(inc.sum()),
+                                                   steps=config.large_decomposition_steps, deadline=until)
         if a is not None and a.steps:
             st["large_decomposition_steps"] = a.steps
             if math.isfinite(a.value):
@@ -532,7 +540,7 @@ def _large_component(comp: Component, start: np.ndarray | None, deadline: float,
             yr = _primal(comp, a)
             if yr is not None and yr.sum() < inc.sum():
                 inc = yr
-    yb, lower, out = _highs_component(comp, inc, deadline, config, large=True, known_lower=known)
+    yb, lower, out = _highs_component(comp, inc, deadline, config, large=False, known_lower=known)
     if known is not None:
         lower = max(lower, float(min(yb.sum(), known)))
     out.update(st)
@@ -637,13 +645,8 @@ def lp_round(comp: Component) -> np.ndarray | None:
     """Primal heuristic for large components: the root LP's ``y`` rounded by
     :meth:`~edgeinfer.broadcast.solvers.component.Component.round_up` (blocks by decreasing LP value until every device meets its QoS,
     then redundant ones dropped). Only a starting solution: exactness is untouched."""
-    nb = comp.nb
-    ok, lb, ub, xm = comp.propagate(np.zeros(nb), np.ones(nb))
-    out = comp.lp(lb, ub, xm) if ok else None
-    comp._highs = None  # free the LP model before the MILP is built
-    if out is None:
-        return None
-    return comp.round_up(out[1], lb, ub)
+    out = root_lp(comp)
+    return None if out is None else out[1]
 
 
 def map_to_component(comp: Component, y: np.ndarray) -> np.ndarray | None:

@@ -36,7 +36,7 @@ from edgeinfer.broadcast.solvers.component import Component, highspy, quiet_high
 
 __all__ = ["KERNEL_MIN_PAIRS", "MAX_CANDIDATES", "LagrangianBound", "Pricing", "PricingTooLarge", "cheapest_assembly",
            "cheapest_through", "compiled", "kernels_for", "lagrangian_bound", "lagrangian_fixing", "lp_multipliers",
-           "cost_limit", "prepare_pricing", "price", "pricing_need", "shaved_need"]
+           "cost_limit", "prepare_pricing", "price", "pricing_need", "root_lp", "shaved_need"]
 
 #: float slack on the QoS threshold inside the pricing (a superset of the feasible
 #: assemblies is priced, so the bound stays valid under rounding)
@@ -532,14 +532,24 @@ def lagrangian_fixing(comp: Component, P: np.ndarray, target: float) -> tuple[np
 def lp_multipliers(comp: Component) -> np.ndarray | None:
     """The root LP's duals of the linking rows ``x <= y`` as multipliers ``[nb, Kc]`` (>= 0),
     or ``None`` if the LP does not solve; ``L`` of them is at least the LP bound."""
+    out = root_lp(comp)
+    return None if out is None else out[0]
+
+
+def root_lp(comp: Component) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """One solve of the component's root LP: its duals as in :func:`lp_multipliers`, and its ``y``
+    rounded up to a feasible selection (:meth:`~edgeinfer.broadcast.solvers.component.Component.round_up`,
+    ``None`` if that fails); ``None`` if the LP does not solve."""
     nb = comp.nb
     ok, lb, ub, xm = comp.propagate(np.zeros(nb), np.ones(nb))
-    if not ok or comp.lp(lb, ub, xm) is None or comp._highs is None:
+    out = comp.lp(lb, ub, xm) if ok else None
+    if out is None or comp._highs is None:
+        comp._highs = None
         return None
     duals = np.asarray(comp._highs.getSolution().row_dual)
     start = comp.Kc * comp.N + comp.Kc  # rows: assembly (Kc N), QoS (Kc), then linking (nx)
     pi = np.maximum(-duals[start:start + comp.nx], 0.0)
     P = np.zeros((nb, comp.Kc))
     P[comp.pairs[:, 0], comp.pairs[:, 1]] = pi
-    comp._highs = None
-    return P
+    comp._highs = None  # free the LP model before a MILP is built
+    return P, comp.round_up(out[1], lb, ub)
