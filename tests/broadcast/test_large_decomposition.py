@@ -128,3 +128,39 @@ def test_bnb_with_the_large_path_forced_is_exact_and_order_independent():
     cfg = BnbConfig(large_pairs=0, decomposition_max_pairs=0, large_decomposition_steps=40)
     results = assert_exact_on_random_cases(cfg, permute=True, seeds=12)
     assert sum(r.stats.get("large_decomposition_steps", 0) for r in results) > 0
+
+
+def _no_improving_move_left(comp, y):
+    """No single block can be dropped, and no two dropped with one added, keeping ``y`` feasible."""
+    sel, unsel = np.flatnonzero(y > 0.5), np.flatnonzero(y < 0.5)
+    for b in sel:
+        z = y.copy()
+        z[b] = 0
+        if comp.feasible(z):
+            return False
+    for b1, b2 in itertools.combinations(sel, 2):
+        for a in unsel:
+            z = y.copy()
+            z[[b1, b2]] = 0
+            z[a] = 1
+            if comp.feasible(z):
+                return False
+    return True
+
+
+@needs_numba
+def test_swap_descent_and_repair_give_feasible_local_optima():
+    from edgeinfer.broadcast.solvers.local_search import improve, repair
+    rng = np.random.default_rng(3)
+    checked = 0
+    for seed in range(16):
+        inst = random_instance(seed, M=4, N=3, K=4)
+        for comp in components(inst):
+            for _ in range(3):
+                start = (rng.random(comp.nb) < 0.3).astype(float)
+                y = repair(comp, start)
+                assert y is not None and comp.feasible(y) and (y >= start).all()
+                z = improve(comp, y)
+                assert comp.feasible(z) and z.sum() <= y.sum() and _no_improving_move_left(comp, z)
+                checked += 1
+    assert checked > 30

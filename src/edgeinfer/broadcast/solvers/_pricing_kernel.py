@@ -28,7 +28,7 @@ from numba import njit
 #: as ``lagrange.SLOPE_STEPS`` (kept equal by a test)
 SLOPE_STEPS = 12
 
-__all__ = ["evaluate", "facility_argmin", "mckp", "pareto_dp", "penalties", "through", "ufl"]
+__all__ = ["evaluate", "facility_argmin", "mckp", "pareto_dp", "penalties", "swap_descent", "through", "ufl"]
 
 
 @njit(cache=True)
@@ -887,3 +887,129 @@ def ufl(cost: np.ndarray) -> tuple[float, np.ndarray]:  # pragma: no cover - com
                 low = cost[b, k]
                 assign[k] = b
     return best, assign
+
+
+@njit(cache=True)
+def _position_best(S: np.ndarray, sel: np.ndarray, lo: int, hi: int, skip1: int, skip2: int,  # pragma: no cover - compiled
+                   out: np.ndarray) -> None:
+    """``out[k]``: the best score for device ``k`` over the selected rows ``lo..hi-1`` other than
+    ``skip1`` and ``skip2`` (``-inf`` if none)."""
+    K = S.shape[1]
+    for k in range(K):
+        out[k] = -np.inf
+    for b in range(lo, hi):
+        if sel[b] and b != skip1 and b != skip2:
+            for k in range(K):
+                if S[b, k] > out[k]:
+                    out[k] = S[b, k]
+
+
+@njit(cache=True)
+def swap_descent(S: np.ndarray, pos: np.ndarray, starts: np.ndarray, need: np.ndarray,  # pragma: no cover - compiled
+                 y: np.ndarray, max_moves: int) -> tuple[np.ndarray, int]:
+    """Local search on a feasible selection ``y`` (0/1 over the component's blocks, rows of ``S``
+    ``[nb, Kc]`` sorted by position, ``-inf``: unusable; position ``n`` at ``starts[n]:starts[n + 1]``):
+    drop a block nobody needs, or drop two blocks and add one, whenever every device's best
+    assembly still scores at least ``need``; first improvement in index order (deterministic),
+    at most ``max_moves`` moves. Returns the selection and the moves made."""
+    nb, K = S.shape
+    N = starts.shape[0] - 1
+    sel = y > 0.5
+    B = np.empty((N, K))
+    best1 = np.empty(K)
+    best2 = np.empty(K)
+    alt = np.empty(K)
+    d = np.empty(K)
+    moves = 0
+    while moves < max_moves:
+        for n in range(N):
+            _position_best(S, sel, starts[n], starts[n + 1], -1, -1, best1)
+            for k in range(K):
+                B[n, k] = best1[k]
+        T = np.zeros(K)
+        for n in range(N):
+            for k in range(K):
+                T[k] += B[n, k]
+        moved = False
+        members = np.flatnonzero(sel)
+        for i1 in range(members.shape[0]):  # one block nobody needs
+            b1 = members[i1]
+            n1 = pos[b1]
+            _position_best(S, sel, starts[n1], starts[n1 + 1], b1, -1, best1)
+            ok = True
+            for k in range(K):
+                if T[k] - B[n1, k] + best1[k] < need[k]:
+                    ok = False
+                    break
+            if ok:
+                sel[b1] = False
+                moved = True
+                break
+        if not moved:
+            for i1 in range(members.shape[0]):
+                b1 = members[i1]
+                n1 = pos[b1]
+                for i2 in range(i1 + 1, members.shape[0]):
+                    b2 = members[i2]
+                    n2 = pos[b2]
+                    # the best at n1 and n2 without b1 and b2, and each device's shortfall
+                    _position_best(S, sel, starts[n1], starts[n1 + 1], b1, b2, best1)
+                    if n2 != n1:
+                        _position_best(S, sel, starts[n2], starts[n2 + 1], b1, b2, best2)
+                    short = False
+                    for k in range(K):
+                        t = T[k] - B[n1, k] + best1[k]
+                        if n2 != n1:
+                            t += best2[k] - B[n2, k]
+                        d[k] = need[k] - t
+                        if d[k] > 0.0:
+                            short = True
+                    if not short:  # cannot happen after the single drops, kept for safety
+                        continue
+                    for a in range(nb):
+                        if sel[a]:
+                            continue
+                        na = pos[a]
+                        ok = True
+                        for k in range(K):
+                            if d[k] > 0.0:
+                                base = best1[k] if na == n1 else (best2[k] if na == n2 else B[na, k])
+                                if not (S[a, k] - base >= d[k] or (base == -np.inf and S[a, k] > -np.inf)):
+                                    ok = False
+                                    break
+                        if ok:
+                            # check the new selection in full (its sums in position order)
+                            sel[b1] = False
+                            sel[b2] = False
+                            sel[a] = True
+                            good = True
+                            for k in range(K):
+                                alt[k] = 0.0
+                            for n in range(N):
+                                _position_best(S, sel, starts[n], starts[n + 1], -1, -1, best1)
+                                for k in range(K):
+                                    alt[k] += best1[k]
+                            for k in range(K):
+                                if not alt[k] >= need[k]:
+                                    good = False
+                            if good:
+                                moved = True
+                                break
+                            sel[b1] = True
+                            sel[b2] = True
+                            sel[a] = False
+                            _position_best(S, sel, starts[n1], starts[n1 + 1], b1, b2, best1)
+                            if n2 != n1:
+                                _position_best(S, sel, starts[n2], starts[n2 + 1], b1, b2, best2)
+                    if moved:
+                        break
+                if moved:
+                    break
+        if not moved:
+            break
+        moves += 1
+    out = np.zeros(nb)
+    for b in range(nb):
+        if sel[b]:
+            out[b] = 1.0
+    return out, moves

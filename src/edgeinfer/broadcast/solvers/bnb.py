@@ -47,6 +47,7 @@ from edgeinfer.broadcast.solvers.lagrange import (
     lp_multipliers,
     root_lp,
 )
+from edgeinfer.broadcast.solvers.local_search import improve, repair
 from edgeinfer.broadcast.solvers.plan import POWER, solution_from_selection
 from edgeinfer.core.options import Param
 from edgeinfer.core.registry import register_solver
@@ -263,6 +264,9 @@ def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: f
         elif big:
             yb, lb, st = _large_component(comp, start, deadline, cfg)
             stats["large_decomposition_steps"] = stats.get("large_decomposition_steps", 0) + st["large_decomposition_steps"]
+            for key in ("lp_round_blocks", "lagrangian_heuristic_blocks", "swap_descent_blocks"):
+                if key in st:
+                    stats[key] = stats.get(key, 0) + st[key]
             lag_total = lag_total + float(st["lagrangian_bound"]) if math.isfinite(lag_total) else math.nan
         elif probe:
             yb, lb, st = _probe_component(comp, start, deadline, cfg)
@@ -537,12 +541,25 @@ def _large_component(comp: Component, start: np.ndarray | None, deadline: float,
             if math.isfinite(a.value):
                 st["lagrangian_bound"] = a.value
                 known = _ceil_bound(a.value, comp.N)
-            yr = _primal(comp, a)
-            if yr is not None and yr.sum() < inc.sum():
-                inc = yr
+            # Lagrangian heuristics: both sides' blocks rounded up, and the blocks both sides open
+            # repaired greedily, each improved by the swap descent
+            both = None if a.y is None or a.y_devices is None else repair(comp, a.y * a.y_devices)
+            for yr in (_primal(comp, a), both):
+                if yr is not None:
+                    yr = improve(comp, yr)
+                    if yr.sum() < inc.sum():
+                        inc = yr
+                        st["lagrangian_heuristic_blocks"] = int(inc.sum())
+    inc = improve(comp, inc)
     yb, lower, out = _highs_component(comp, inc, deadline, config, large=False, known_lower=known)
+    if known is None or yb.sum() > known:
+        better = improve(comp, yb)  # HiGHS' incumbent at a limit, improved by the swap descent
+        if better.sum() < yb.sum():
+            out["swap_descent_blocks"] = int(better.sum())
+            yb = better
     if known is not None:
         lower = max(lower, float(min(yb.sum(), known)))
+    lower = min(lower, float(yb.sum()))
     out.update(st)
     return yb, lower, out
 

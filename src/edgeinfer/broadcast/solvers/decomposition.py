@@ -704,4 +704,6 @@ def compile_kernels() -> bool:
     if p is not None:
         price(p, -lam[sides.flat[0], 0], max_candidates=10**6, kernel=kernel, limit=math.inf)
     _large_evaluate(kernel, _LargeSides(comp), lam, LARGE_EPS, LARGE_NODES)
+    from edgeinfer.broadcast.solvers.local_search import improve
+    improve(comp, np.ones(comp.nb))
     return True
