@@ -116,6 +116,26 @@ def test_large_ascent_never_exceeds_the_optimum_and_lifts_the_lp_duals():
             assert first.value <= a.value <= opt + 1e-9 and 1 <= a.steps <= 60
 
 
+@needs_numba
+def test_on_best_sees_every_new_best_point_and_the_last_is_the_returned_one():
+    calls, ascents = 0, 0
+    for seed in range(10):
+        inst = random_instance(seed, M=4, N=3, K=4)
+        for comp in components(inst):
+            opt = min(int(y.sum()) for y in _all_feasible(comp))
+            seen: list[tuple[np.ndarray, np.ndarray]] = []
+            a = large_ascent(comp, np.zeros((comp.nb, comp.Kc)), float(opt), steps=60,
+                             on_best=lambda y, d, seen=seen: seen.append((y.copy(), d.copy())))
+            assert a is not None and a.y is not None and a.y_devices is not None
+            assert 1 <= len(seen) <= a.steps
+            y, d = seen[-1]
+            assert np.array_equal(y, a.y) and np.array_equal(d, a.y_devices)
+            # the device side's blocks: every device's assembly, so feasible by itself
+            assert all(comp.feasible(dv) for _, dv in seen)
+            calls, ascents = calls + len(seen), ascents + 1
+    assert calls > ascents > 0  # some ascents from zero improve more than once
+
+
 def _all_feasible(comp):
     for bits in itertools.product((0.0, 1.0), repeat=comp.nb):
         y = np.array(bits)

@@ -32,6 +32,7 @@ from edgeinfer.broadcast.solvers.common import SelectionResult, prune_redundant,
 from edgeinfer.broadcast.solvers.component import Component, highspy
 from edgeinfer.broadcast.solvers.decomposition import (
     MAX_FACILITY_BLOCKS,
+    Ascent,
     _primal,
     ascend,
     decomposition_bound,
@@ -534,22 +535,29 @@ def _large_component(comp: Component, start: np.ndarray | None, deadline: float,
         # with a time limit the ascent takes at most a third of what is left: HiGHS gets the rest
         now = time.perf_counter()
         until = now + (deadline - now) / 3 if math.isfinite(deadline) else math.inf
+        heur: list[np.ndarray] = []
+
+        def lagrangian_heuristic(y: np.ndarray, y_devices: np.ndarray) -> None:
+            # at every new best point: both sides' blocks rounded up, and the blocks both sides
+            # open repaired greedily, each improved by the swap descent; the best is kept
+            pt = Ascent(0.0, np.zeros(0), 0, y, y_devices)
+            for yr in (_primal(comp, pt), repair(comp, y * y_devices)):
+                if yr is not None:
+                    yr = improve(comp, yr)
+                    if not heur or yr.sum() < heur[0].sum():
+                        heur[:] = [yr]
+
         a = None if root is None else large_ascent(comp, -root[0], float(inc.sum()),
-                                                   steps=config.large_decomposition_steps, deadline=until)
+                                                   steps=config.large_decomposition_steps, deadline=until,
+                                                   on_best=lagrangian_heuristic)
         if a is not None and a.steps:
             st["large_decomposition_steps"] = a.steps
             if math.isfinite(a.value):
                 st["lagrangian_bound"] = a.value
                 known = _ceil_bound(a.value, comp.N)
-            # Lagrangian heuristics: both sides' blocks rounded up, and the blocks both sides open
-            # repaired greedily, each improved by the swap descent
-            both = None if a.y is None or a.y_devices is None else repair(comp, a.y * a.y_devices)
-            for yr in (_primal(comp, a), both):
-                if yr is not None:
-                    yr = improve(comp, yr)
-                    if yr.sum() < inc.sum():
-                        inc = yr
-                        st["lagrangian_heuristic_blocks"] = int(inc.sum())
+            if heur and heur[0].sum() < inc.sum():
+                inc = heur[0]
+                st["lagrangian_heuristic_blocks"] = int(inc.sum())
     inc = improve(comp, inc)
     yb, lower, out = _highs_component(comp, inc, deadline, config, large=False, known_lower=known)
     if known is None or yb.sum() > known:

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -378,14 +379,18 @@ def _large_evaluate(kernel: Any, sides: _LargeSides, lam: np.ndarray, eps: float
 
 
 def large_ascent(comp: Component, lam: np.ndarray, upper: float, *, steps: int, eps: float = LARGE_EPS,
-                 max_nodes: int = LARGE_NODES, level: float = LARGE_LEVEL, deadline: float = math.inf) -> Ascent | None:
+                 max_nodes: int = LARGE_NODES, level: float = LARGE_LEVEL, deadline: float = math.inf,
+                 on_best: Callable[[np.ndarray, np.ndarray], None] | None = None) -> Ascent | None:
     """The decomposition bound of the module docstring on a component too large for the
     enumerated facility locations and the Pareto pricing (more than :data:`MAX_FACILITY_BLOCKS`
     blocks at a position, or thousands of usable pairs: 21 x 24), at the root only: subgradient
     ascent from ``lam`` with Polyak steps towards ``upper + level``, the step factor halved after
     20 steps without a new best, each ``L`` by :func:`_large_evaluate`. Stops after ``steps``
     steps (a count: the same bound on any machine), at ``deadline``, or once
-    ``ceil(best - 1e-6) >= upper``. ``None`` when the compiled kernels are missing (numba)."""
+    ``ceil(best - 1e-6) >= upper``. ``on_best(y, y_devices)``, if given, is called at every new
+    best point with the blocks the position side and the device side open there (``bnb``'s
+    Lagrangian heuristic keeps the best of its selections over all those points, so more steps
+    never give it a worse one). ``None`` when the compiled kernels are missing (numba)."""
     kernel = compiled()
     if kernel is None or steps <= 0:
         return None
@@ -403,6 +408,8 @@ def large_ascent(comp: Component, lam: np.ndarray, upper: float, *, steps: int, 
         if value > best + 1e-9:
             best, best_lam, best_y, since = value, lam.copy(), y, 0
             best_dev = Xd.any(axis=1).astype(float)
+            if on_best is not None:
+                on_best(best_y, best_dev)
         else:
             since += 1
             if since >= 20:
