@@ -268,23 +268,45 @@ def ascend(comp: Component, node: Node, lam: np.ndarray, upper: float, *, steps:
     # at a position whose blocks are all decided the position side is a constant and zero
     # multipliers there are optimal (docs/broadcast.md §3): keep them at zero
     move = node.allowed & sides.undecided[comp.pos][:, None]
-    lam = np.where(move, lam, 0.0)
-    best, best_lam, best_y, best_dev = -math.inf, lam.copy(), None, None
-    theta, since, taken = 1.0, 0, 0
     chosen = None
-    for _ in range(steps):
-        if time.perf_counter() > deadline:
-            break
+
+    def evaluate(lam: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray] | None:
+        nonlocal chosen
         try:
             value, Xp, Xd, y, chosen = _evaluate(sides, lam, max_candidates, chosen)
         except PricingTooLarge:
+            return None
+        return value, Xp, Xd, y
+
+    return _subgradient(evaluate, move, lam, upper, POLYAK_LEVEL, steps, deadline)
+
+
+def _subgradient(evaluate: Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray, np.ndarray] | None],
+                 move: np.ndarray, lam: np.ndarray, upper: float, level: float, steps: int, deadline: float,
+                 on_best: Callable[[np.ndarray, np.ndarray], None] | None = None) -> Ascent:
+    """The ascent loop of :func:`ascend` and :func:`large_ascent`: ``evaluate(lam)`` gives ``(L,
+    Xp, Xd, y)`` (``None``: stop, that step not counted); the multipliers move only where
+    ``move``; Polyak steps towards ``upper + level``, the factor halved after 20 steps without a
+    new best (``on_best(y, y_devices)`` at each); stops after ``steps`` steps, at ``deadline``,
+    once ``ceil(best - 1e-6) >= upper`` or when both sides agree wherever the multipliers move."""
+    lam = np.where(move, lam, 0.0)
+    best, best_lam, best_y, best_dev = -math.inf, lam.copy(), None, None
+    theta, since, taken = 1.0, 0, 0
+    for _ in range(steps):
+        if time.perf_counter() > deadline:
             break
+        out = evaluate(lam)
+        if out is None:
+            break
+        value, Xp, Xd, y = out
         taken += 1
         if not math.isfinite(value):
             return Ascent(math.inf, lam, taken, None)
         if value > best + 1e-9:
             best, best_lam, best_y, since = value, lam.copy(), y, 0
             best_dev = Xd.any(axis=1).astype(float)
+            if on_best is not None:
+                on_best(best_y, best_dev)
         else:
             since += 1
             if since >= 20:
@@ -295,7 +317,7 @@ def ascend(comp: Component, node: Node, lam: np.ndarray, upper: float, *, steps:
         norm = float((g ** 2).sum())
         if norm == 0.0:  # both sides agree wherever the multipliers move: no direction left
             break
-        lam = lam + theta * (upper + POLYAK_LEVEL - value) / norm * g
+        lam = lam + theta * (upper + level - value) / norm * g
     return Ascent(best, best_lam, taken, best_y, best_dev)
 
 
@@ -395,33 +417,8 @@ def large_ascent(comp: Component, lam: np.ndarray, upper: float, *, steps: int, 
     if kernel is None or steps <= 0:
         return None
     sides = _LargeSides(comp)
-    lam = np.where(sides.allowed, np.asarray(lam, float), 0.0)
-    best, best_lam, best_y, best_dev = -math.inf, lam.copy(), None, None
-    theta, since, taken = 1.0, 0, 0
-    for _ in range(steps):
-        if time.perf_counter() > deadline:
-            break
-        value, Xp, Xd, y = _large_evaluate(kernel, sides, lam, eps, max_nodes)
-        taken += 1
-        if not math.isfinite(value):
-            return Ascent(math.inf, lam, taken, None)
-        if value > best + 1e-9:
-            best, best_lam, best_y, since = value, lam.copy(), y, 0
-            best_dev = Xd.any(axis=1).astype(float)
-            if on_best is not None:
-                on_best(best_y, best_dev)
-        else:
-            since += 1
-            if since >= 20:
-                theta, since = theta / 2, 0
-        if math.ceil(best - 1e-6) >= upper:
-            break
-        g = np.where(sides.allowed, Xp - Xd, 0.0)
-        norm = float((g ** 2).sum())
-        if norm == 0.0:
-            break
-        lam = lam + theta * (upper + level - value) / norm * g
-    return Ascent(best, best_lam, taken, best_y, best_dev)
+    return _subgradient(lambda lam: _large_evaluate(kernel, sides, lam, eps, max_nodes), sides.allowed,
+                        np.asarray(lam, float), upper, level, steps, deadline, on_best)
 
 
 def _penalties(sides: _Sides, lam: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
