@@ -184,3 +184,28 @@ def test_swap_descent_and_repair_give_feasible_local_optima():
                 assert comp.feasible(z) and z.sum() <= y.sum() and _no_improving_move_left(comp, z)
                 checked += 1
     assert checked > 30
+
+
+def test_an_expired_time_limit_stops_the_large_path_with_a_valid_answer():
+    """A deadline already past (deterministic, no timing): no root LP, no ascent, no descent move,
+    no MILP; the start comes back with a valid bound and status ``time_limit``."""
+    import time
+
+    from edgeinfer.broadcast.solvers.bnb import _large_component
+    from edgeinfer.broadcast.solvers.lagrange import root_lp
+    from edgeinfer.broadcast.solvers.local_search import improve
+    past = time.perf_counter() - 1.0
+    checked = 0
+    for seed in range(10):
+        inst = random_instance(seed, M=4, N=3, K=4)
+        for comp in components(inst):
+            opt = min(int(y.sum()) for y in _all_feasible(comp))
+            start = np.ones(comp.nb)
+            assert root_lp(comp, past) is None
+            assert np.array_equal(improve(comp, start, deadline=past), start)
+            y, lower, st = _large_component(comp, start, past, BnbConfig())
+            assert comp.feasible(y) and comp.N <= lower <= opt <= y.sum()
+            if y.sum() > comp.N:
+                assert st["status"] == "time_limit" and st["large_decomposition_steps"] == 0
+                checked += 1
+    assert checked > 5

@@ -204,10 +204,12 @@ class Component:
                 return False, lb, ub, xmask
         return True, lb, ub, xmask
 
-    def lp(self, lb: np.ndarray, ub: np.ndarray, xmask: np.ndarray) -> tuple[float, np.ndarray] | None:
-        """Node LP: ``(value, y)`` or ``None`` if infeasible. Uses a persistent HiGHS model
-        (``highspy``, warm-started dual simplex after bound changes); should HiGHS end in any
-        other state, ``scipy.optimize.linprog`` solves the node afresh."""
+    def lp(self, lb: np.ndarray, ub: np.ndarray, xmask: np.ndarray, *,
+           time_limit_s: float | None = None) -> tuple[float, np.ndarray] | None:
+        """Node LP: ``(value, y)`` or ``None`` if infeasible, or if ``time_limit_s`` (seconds of
+        HiGHS' own limit, for the root LPs of large components) stopped it. Uses a persistent
+        HiGHS model (``highspy``, warm-started dual simplex after bound changes); should HiGHS end
+        in any other state, ``scipy.optimize.linprog`` solves the node afresh."""
         from scipy.optimize import linprog
         xub = xmask[self.pairs[:, 0], self.pairs[:, 1]].astype(float)
         lo = np.r_[lb, np.zeros(self.nx)]
@@ -218,8 +220,14 @@ class Component:
         h = self._highs
         n = len(lo)
         h.changeColsBounds(n, np.arange(n, dtype=np.int32), lo, hi)
+        if time_limit_s is not None:
+            h.setOptionValue("time_limit", max(0.01, float(time_limit_s)))
         h.run()
+        if time_limit_s is not None:
+            h.setOptionValue("time_limit", hs.kHighsInf)
         status = h.getModelStatus()
+        if status == hs.HighsModelStatus.kTimeLimit:
+            return None
         if status == hs.HighsModelStatus.kOptimal:
             x = np.asarray(h.getSolution().col_value)
             return float(h.getInfo().objective_function_value), x[: self.nb]

@@ -536,13 +536,15 @@ def lp_multipliers(comp: Component) -> np.ndarray | None:
     return None if out is None else out[0]
 
 
-def root_lp(comp: Component) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """One solve of the component's root LP: its duals as in :func:`lp_multipliers`, and its ``y``
+def root_lp(comp: Component, deadline: float = math.inf) -> tuple[np.ndarray, np.ndarray | None, float] | None:
+    """One solve of the component's root LP: its duals as in :func:`lp_multipliers`, its ``y``
     rounded up to a feasible selection (:meth:`~edgeinfer.broadcast.solvers.component.Component.round_up`,
-    ``None`` if that fails); ``None`` if the LP does not solve."""
+    ``None`` if that fails) and its value (a lower bound on the block count); ``None`` if the LP
+    does not solve, or not by ``deadline`` (``time.perf_counter()``; 40 x 40's LP takes ~80 s on 2 cores)."""
     nb = comp.nb
     ok, lb, ub, xm = comp.propagate(np.zeros(nb), np.ones(nb))
-    out = comp.lp(lb, ub, xm) if ok else None
+    limit = None if not math.isfinite(deadline) else deadline - time.perf_counter()
+    out = comp.lp(lb, ub, xm, time_limit_s=limit) if ok and (limit is None or limit > 0) else None
     if out is None or comp._highs is None:
         comp._highs = None
         return None
@@ -552,4 +554,4 @@ def root_lp(comp: Component) -> tuple[np.ndarray, np.ndarray | None] | None:
     P = np.zeros((nb, comp.Kc))
     P[comp.pairs[:, 0], comp.pairs[:, 1]] = pi
     comp._highs = None  # free the LP model before a MILP is built
-    return P, comp.round_up(out[1], lb, ub)
+    return P, comp.round_up(out[1], lb, ub), out[0]
