@@ -209,3 +209,24 @@ def test_an_expired_time_limit_stops_the_large_path_with_a_valid_answer():
                 assert st["status"] == "time_limit" and st["large_decomposition_steps"] == 0
                 checked += 1
     assert checked > 5
+
+
+def test_the_interior_point_root_lp_has_the_simplex_value_and_valid_duals():
+    """``root_lp(..., ipm=True)`` (the large path above ``bnb.IPM_PAIRS`` usable pairs): the same LP
+    value as dual simplex, a feasible rounding, and duals whose ``L`` is a lower bound at least
+    near the LP's (the ascent starts there)."""
+    from edgeinfer.broadcast.solvers.lagrange import root_lp
+    checked = 0
+    for seed in range(10):
+        inst = random_instance(seed, M=4, N=3, K=4)
+        for comp in components(inst):
+            simplex, ipm = root_lp(comp), root_lp(comp, ipm=True)
+            assert simplex is not None and ipm is not None
+            assert abs(simplex[2] - ipm[2]) <= 1e-6 * max(1.0, abs(simplex[2]))
+            assert ipm[1] is not None and comp.feasible(ipm[1])
+            opt = min(int(y.sum()) for y in _all_feasible(comp))
+            if kernel is not None:
+                value = _large_evaluate(kernel, _LargeSides(comp), -ipm[0], 1e-9, -1)[0]
+                assert ipm[2] - 1e-6 <= value <= opt + 1e-9
+            checked += 1
+    assert checked > 5
