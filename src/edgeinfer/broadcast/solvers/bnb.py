@@ -32,7 +32,6 @@ from edgeinfer.broadcast.solvers.common import SelectionResult, prune_redundant,
 from edgeinfer.broadcast.solvers.component import Component, highspy
 from edgeinfer.broadcast.solvers.decomposition import (
     MAX_FACILITY_BLOCKS,
-    Ascent,
     _primal,
     ascend,
     decomposition_bound,
@@ -412,7 +411,7 @@ def _highs_component(comp: Component, start: np.ndarray | None, deadline: float,
     if time.perf_counter() >= deadline:  # no time left to build the MILP (seconds at 40 x 40)
         st["status"] = "time_limit"
         return inc, float(min(max(comp.N, known_lower or 0), inc.sum())), st
-    if large and time.perf_counter() < deadline:
+    if large:
         yr = lp_round(comp, deadline)
         if yr is not None and yr.sum() < inc.sum():
             inc = yr
@@ -543,12 +542,12 @@ def _large_component(comp: Component, start: np.ndarray | None, deadline: float,
     inc = start if start is not None else comp.round_up(np.full(nb, 0.5), np.zeros(nb), np.ones(nb))
     if inc is None:  # cannot happen: every kept block together is feasible
         inc = np.ones(nb)
-    known, lp_lower = None, comp.N
+    known = None  # a proven lower bound: the root LP's, then the ascent's, rounded up
     if float(inc.sum()) > comp.N and time.perf_counter() < deadline:
         # one LP solve, within the time limit: the ascent's start, the LP-rounding incumbent and a bound
         root = root_lp(comp, deadline, ipm=comp.nx >= IPM_PAIRS)
-        if root is not None:  # the LP value rounded up as the other bounds (reported, not used to stop HiGHS)
-            lp_lower = _ceil_bound(root[2], comp.N)
+        if root is not None:
+            known = _ceil_bound(root[2], comp.N)
         if root is not None and root[1] is not None and root[1].sum() < inc.sum():
             inc = root[1]
             st["lp_round_blocks"] = int(inc.sum())
@@ -560,8 +559,7 @@ def _large_component(comp: Component, start: np.ndarray | None, deadline: float,
         def lagrangian_heuristic(y: np.ndarray, y_devices: np.ndarray) -> None:
             # at every new best point: both sides' blocks rounded up, and the blocks both sides
             # open repaired greedily, each improved by the swap descent; the best is kept
-            pt = Ascent(0.0, np.zeros(0), 0, y, y_devices)
-            for yr in (_primal(comp, pt), repair(comp, y * y_devices)):
+            for yr in (_primal(comp, y, y_devices), repair(comp, y * y_devices)):
                 if yr is not None:
                     yr = improve(comp, yr, deadline=until)
                     if not heur or yr.sum() < heur[0].sum():
@@ -574,7 +572,7 @@ def _large_component(comp: Component, start: np.ndarray | None, deadline: float,
             st["large_decomposition_steps"] = a.steps
             if math.isfinite(a.value):
                 st["lagrangian_bound"] = a.value
-                known = _ceil_bound(a.value, comp.N)
+                known = max(known or 0, _ceil_bound(a.value, comp.N))
             if heur and heur[0].sum() < inc.sum():
                 inc = heur[0]
                 st["lagrangian_heuristic_blocks"] = int(inc.sum())
@@ -586,7 +584,8 @@ def _large_component(comp: Component, start: np.ndarray | None, deadline: float,
         if better.sum() < yb.sum():
             out["swap_descent_blocks"] = int(better.sum())
             yb = better
-    lower = max(lower, float(min(yb.sum(), max(known or 0, lp_lower))))
+    if known is not None:
+        lower = max(lower, float(min(yb.sum(), known)))
     lower = min(lower, float(yb.sum()))
     out.update(st)
     return yb, lower, out

@@ -505,13 +505,14 @@ class SearchResult:
     steps: int
 
 
-def _primal(comp: Component, a: Ascent) -> np.ndarray | None:
-    """A feasible selection from an ascent: blocks by decreasing weight (open on both sides 1,
-    on one side 1/2: the union of the device side's assemblies is feasible by itself) until
-    feasible, redundant ones dropped (:meth:`Component.round_up`); ``None`` if none."""
-    if a.y is None or a.y_devices is None:
+def _primal(comp: Component, y: np.ndarray | None, y_devices: np.ndarray | None) -> np.ndarray | None:
+    """A feasible selection from a point of an ascent (the blocks its position side ``y`` and its
+    device side ``y_devices`` open): blocks by decreasing weight (open on both sides 1, on one
+    side 1/2: the union of the device side's assemblies is feasible by itself) until feasible,
+    redundant ones dropped (:meth:`Component.round_up`); ``None`` if none."""
+    if y is None or y_devices is None:
         return None
-    w = 0.5 * (a.y + a.y_devices)
+    w = 0.5 * (y + y_devices)
     yr = comp.round_up(w, np.zeros(comp.nb), np.ones(comp.nb))
     return yr if yr is not None and comp.feasible(yr) else None
 
@@ -542,7 +543,7 @@ def _process(comp: Component, node: Node, lam: np.ndarray, target: int, left: in
         if a.value - FIX_TOL * max(1.0, abs(target)) > target:
             return "pruned", None, steps
         lam = a.lam
-        yr = _primal(comp, a)
+        yr = _primal(comp, a.y, a.y_devices)
         if yr is not None and yr.sum() <= target:
             return "found", yr, steps
         new, up, down = fix(comp, node, lam, target, sides=sides)

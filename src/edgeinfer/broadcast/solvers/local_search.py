@@ -63,23 +63,19 @@ def repair(comp: Component, y: np.ndarray) -> np.ndarray | None:
 
 def improve(comp: Component, y: np.ndarray, max_moves: int = MAX_MOVES, deadline: float = math.inf) -> np.ndarray:
     """The swap descent from the feasible selection ``y``: a feasible selection with at most its
-    blocks (``y`` itself without numba, or if the descent's result fails the check). With a
-    ``deadline`` (``time.perf_counter()``) the kernel runs one move at a time and stops at it (a
-    move's scan takes up to ~0.8 s at 40 x 40); the moves are the same, the descent restarts its
-    scan after each move either way."""
+    blocks (``y`` itself without numba, or if the descent's result fails the check). The kernel
+    makes one move a call, so a ``deadline`` (``time.perf_counter()``) stops it between moves (a
+    move's scan takes up to ~0.8 s at 40 x 40); its scan restarts after each move either way."""
     kernel = compiled()
     if kernel is None:
         return y
     args = (np.ascontiguousarray(comp.S, float), np.ascontiguousarray(comp.pos, np.int64),
             np.r_[comp.starts, comp.nb].astype(np.int64), np.ascontiguousarray(_need(comp)))
     out = np.ascontiguousarray(y, float)
-    if not math.isfinite(deadline):
-        out, _ = kernel.swap_descent(*args, out, int(max_moves))
-    else:
-        for _ in range(int(max_moves)):
-            if time.perf_counter() >= deadline:
-                break
-            out, moved = kernel.swap_descent(*args, out, 1)
-            if not moved:
-                break
+    for _ in range(int(max_moves)):  # one move a call: the deadline is checked between moves
+        if time.perf_counter() >= deadline:
+            break
+        out, moved = kernel.swap_descent(*args, out, 1)
+        if not moved:
+            break
     return out if comp.feasible(out) and out.sum() <= y.sum() else y
