@@ -42,6 +42,7 @@ largest. The budget is a count of subgradient steps (deterministic); a time limi
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -587,13 +588,6 @@ def _depth_first(comp: Component, node: Node, lam: np.ndarray, target: int, max_
     return SearchResult("none", None, nodes, steps)
 
 
-_WORKER: list = []
-
-
-def _worker_init(comp: Component, target: int, max_candidates: int | None, deadline: float) -> None:
-    _WORKER[:] = [(comp, target, max_candidates, deadline)]
-
-
 def _task(comp: Component, target: int, max_candidates: int | None, deadline: float,
           task: tuple[bool, Node, np.ndarray, int]) -> tuple[str, object, int, int]:
     """A node (``_process``) or a whole subtree (``_depth_first``) with ``left`` steps:
@@ -604,11 +598,6 @@ def _task(comp: Component, target: int, max_candidates: int | None, deadline: fl
         return r.outcome, r.selection, r.steps, r.nodes
     kind, payload, used = _process(comp, node, lam, target, left, max_candidates, deadline)
     return kind, payload, used, 1
-
-
-def _worker_task(task: tuple[bool, Node, np.ndarray, int]) -> tuple[str, object, int, int]:
-    comp, target, max_candidates, deadline = _WORKER[0]
-    return _task(comp, target, max_candidates, deadline, task)
 
 
 def search(comp: Component, lam: np.ndarray, target: int, *, max_steps: int, max_candidates: int | None = None,
@@ -638,7 +627,7 @@ def search(comp: Component, lam: np.ndarray, target: int, *, max_steps: int, max
     def ordered(tasks: list, subtree: bool) -> Any:
         """The tasks' results in order, each the one it has with the budget left before it."""
         todo = [(subtree, node, lam_, max_steps - steps) for node, lam_ in tasks]
-        it = pool.imap(_worker_task, todo, chunksize=1) if pool is not None and len(todo) > 1 else None
+        it = pool.map(todo) if pool is not None and len(todo) > 1 else None
         for task in todo:
             now = max_steps - steps  # read after the caller has counted the results before this one
             out = next(it) if it is not None else None
@@ -665,14 +654,14 @@ def search(comp: Component, lam: np.ndarray, target: int, *, max_steps: int, max
         return SearchResult("none", None, nodes, steps)
     finally:
         if pool is not None:
-            pool.terminate()
-            pool.join()
+            pool.close()
 
 
 def _pool(comp: Component, target: int, max_candidates: int | None, deadline: float, jobs: int) -> Any:
-    """``jobs`` forked worker processes for :func:`search`, or ``None`` (everything in this process)
-    when ``jobs`` is 1 or not on Linux (macOS has ``fork``, but its system libraries are not safe after
-    it; Windows has none)."""
+    """``jobs`` forked worker processes for :func:`search` (:class:`~edgeinfer.core.forked.ForkedWorkers`:
+    one pipe each, killed at the end, so an early stop cannot hang as ``multiprocessing.Pool.terminate``
+    can), or ``None`` (everything in this process) when ``jobs`` is 1 or not on Linux (macOS has
+    ``fork``, but its system libraries are not safe after it; Windows has none)."""
     import sys
 
     if jobs <= 1 or not sys.platform.startswith("linux"):
@@ -681,8 +670,9 @@ def _pool(comp: Component, target: int, max_candidates: int | None, deadline: fl
 
     if "fork" not in mp.get_all_start_methods():  # pragma: no cover - Linux has it
         return None
-    return mp.get_context("fork").Pool(jobs, initializer=_worker_init,
-                                       initargs=(comp, target, max_candidates, deadline))
+    from edgeinfer.core.forked import ForkedWorkers
+
+    return ForkedWorkers(functools.partial(_task, comp, target, max_candidates, deadline), jobs)
 
 
 def compile_kernels() -> bool:
