@@ -77,3 +77,6 @@ _.max_time_in_seconds
 _.interleave_search
 _.linearization_level
 _.add_lp_constraints_lazily
+# pytest: module-level marks and collection hooks, read by name
+_.pytestmark
+_.pytest_collection_modifyitems

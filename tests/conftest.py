@@ -42,3 +42,11 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from tiny_models import build_tiny_models
 
     return build_tiny_models(tmp_path_factory.mktemp("tiny_models"), n_adapters=3)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long runs (``-m slow``: full reproductions, PPO training) are long by design: no per-test
+    time limit for them; every other test fails after pyproject's ``timeout`` (600 s)."""
+    for item in items:
+        if item.get_closest_marker("slow") is not None and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(0))
