@@ -16,6 +16,9 @@ def _square_or_fail(x):
         raise RuntimeError("boom")
     if x == "die":
         os.kill(os.getpid(), signal.SIGKILL)
+    if x == "ctrl-c":  # as a Ctrl-C at the terminal sends it to the whole process group
+        os.kill(os.getpid(), signal.SIGINT)
+        return "still here"
     if x == "hang":
         signal.pause()  # never answers: only close() ends it
     return x * x
@@ -48,3 +51,8 @@ def test_close_with_tasks_still_running_kills_and_reaps_the_workers():
 def test_jobs_must_be_positive():
     with pytest.raises(ValueError, match="at least one job"):
         ForkedWorkers(abs, 0)
+
+
+def test_a_workers_sigint_is_ignored_the_parent_handles_it():
+    with ForkedWorkers(_square_or_fail, 1) as w:
+        assert list(w.map(["ctrl-c", 3])) == ["still here", 9]

@@ -16,6 +16,7 @@ where an error surfaces as usual.
 from __future__ import annotations
 
 import multiprocessing as mp
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection, wait
@@ -27,7 +28,10 @@ REAP_S = 5.0
 
 def _serve(fn: Callable[[Any], Any], conn: Connection, inherited: list[Connection]) -> None:
     """A worker's loop: answer each task received on ``conn`` with ``("ok", fn(task))``, or with
-    ``("error", None)`` if ``fn`` raised; end when the parent's end closes."""
+    ``("error", None)`` if ``fn`` raised; end when the parent's end closes. ``SIGINT`` is ignored:
+    a Ctrl-C reaches the whole process group, and the parent, which handles it, kills the workers
+    (no traceback from each worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for other in inherited:  # the parent's ends of this and earlier workers' pipes: closed here, so
         other.close()        # that a worker sees EOF (and ends) when the parent is gone
     while True:
