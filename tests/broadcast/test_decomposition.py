@@ -5,6 +5,7 @@ selection of at most t blocks?" exactly, and ``bnb`` with it stays exact (issue 
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 
 import numpy as np
 import pytest
@@ -258,6 +259,7 @@ def test_the_search_in_worker_processes_is_the_search_in_one(monkeypatch, split)
         def both(budget, comp=comp, lam=lam, t=t):
             one = search(comp, lam, t, max_steps=budget, jobs=1)
             two = search(comp, lam, t, max_steps=budget, jobs=2)
+            assert not multiprocessing.active_children()  # its workers killed and reaped, even after an early stop
             assert (one.outcome, one.nodes, one.steps) == (two.outcome, two.nodes, two.steps)
             assert (one.selection is None) == (two.selection is None)
             if one.selection is not None:
