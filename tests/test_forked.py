@@ -56,3 +56,12 @@ def test_jobs_must_be_positive():
 def test_a_workers_sigint_is_ignored_the_parent_handles_it():
     with ForkedWorkers(_square_or_fail, 1) as w:
         assert list(w.map(["ctrl-c", 3])) == ["still here", 9]
+
+
+def test_a_map_after_an_abandoned_one_is_not_answered_by_its_tasks():
+    """A worker still computing a task of an abandoned ``map`` is killed by the next one: it would
+    never read the new task (here it is blocked for ever), or its late answer would be taken."""
+    with ForkedWorkers(_square_or_fail, 2) as w:
+        first = w.map([4, "hang", 6])
+        assert next(first) == 16  # one worker blocked in "hang", one idle
+        assert list(w.map([2, 3, 5])) == [4, 9, 25]

@@ -58,6 +58,7 @@ class ForkedWorkers:
         ctx = mp.get_context("fork")
         self._procs: list[Any] = []
         self._conns: list[Connection] = []
+        self._busy: dict[Connection, int] = {}  # worker -> index of the task it is computing
         try:
             for _ in range(jobs):
                 here, there = ctx.Pipe(duplex=True)
@@ -73,10 +74,16 @@ class ForkedWorkers:
     def map(self, tasks: Iterable[Any]) -> Iterator[Any]:
         """The results of ``tasks`` in their order, each ``None`` where its worker raised or died;
         a worker gets its next task as soon as it has answered. Stopping early leaves tasks
-        running until :meth:`close`."""
+        running until :meth:`close`, or until the next ``map``, which kills the workers still
+        computing them (their late answers would be taken for its own)."""
+        busy = self._busy
+        for conn in busy:
+            stale = self._procs[self._conns.index(conn)]
+            stale.kill()
+            stale.join(REAP_S)
+        busy.clear()
         todo = deque(enumerate(tasks))
-        busy: dict[Connection, int] = {}
-        free = list(self._conns)
+        free = [conn for conn, proc in zip(self._conns, self._procs, strict=True) if proc.is_alive()]
         done: dict[int, Any] = {}
         total = len(todo)
         for i in range(total):
@@ -118,6 +125,7 @@ class ForkedWorkers:
         for conn in self._conns:
             conn.close()
         self._procs, self._conns = [], []
+        self._busy.clear()
 
     def __enter__(self) -> ForkedWorkers:
         return self
