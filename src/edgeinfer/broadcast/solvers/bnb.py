@@ -44,7 +44,6 @@ from edgeinfer.broadcast.solvers.lagrange import (
     MAX_CANDIDATES,
     lagrangian_bound,
     lagrangian_fixing,
-    lp_multipliers,
     root_lp,
 )
 from edgeinfer.broadcast.solvers.local_search import improve, repair
@@ -411,11 +410,14 @@ def _highs_component(comp: Component, start: np.ndarray | None, deadline: float,
     if time.perf_counter() >= deadline:  # no time left to build the MILP (seconds at 40 x 40)
         st["status"] = "time_limit"
         return inc, float(min(max(comp.N, known_lower or 0), inc.sum())), st
+    root_bound = None  # the root LP's value, once solved (the bound if HiGHS stops before it has one)
     if large:
-        yr = lp_round(comp, deadline)
-        if yr is not None and yr.sum() < inc.sum():
-            inc = yr
-            st["lp_round_blocks"] = int(yr.sum())
+        root = root_lp(comp, deadline)
+        if root is not None:
+            root_bound = root[2]
+            if root[1] is not None and root[1].sum() < inc.sum():
+                inc = root[1]
+                st["lp_round_blocks"] = int(inc.sum())
     h = comp._build_highs(canonical=config.best_block_rows)
     h.setOptionValue("presolve", "on")
     h.setOptionValue("mip_abs_gap", 0.999)  # integral objective
@@ -456,9 +458,9 @@ def _highs_component(comp: Component, start: np.ndarray | None, deadline: float,
         st["status"] = "time_limit"
         bound = float(info.mip_dual_bound)
         if not math.isfinite(bound):  # stopped before HiGHS had a bound: the root LP's, if it is
-            bound = float(comp.N)     # solved in the time left (else one block per position)
-            left = deadline - time.perf_counter()
-            if left > 0:
+            bound = float(comp.N) if root_bound is None else root_bound  # solved (else one block
+            left = deadline - time.perf_counter()                          # per position)
+            if root_bound is None and left > 0:
                 ok, lb0, ub0, xm = comp.propagate(np.zeros(nb), np.ones(nb))
                 out = comp.lp(lb0, ub0, xm, time_limit_s=left) if ok else None
                 if out is not None:
@@ -483,13 +485,13 @@ def _decomposed_component(comp: Component, start: np.ndarray | None, deadline: f
     if inc is None:  # cannot happen: every kept block together is feasible
         inc = np.ones(nb)
     timed = math.isfinite(deadline)
-    yr = lp_round(comp)
-    if yr is not None and yr.sum() < inc.sum():
-        inc = yr
+    root = root_lp(comp)  # one LP solve: the LP-rounding incumbent and the warm start
+    if root is not None and root[1] is not None and root[1].sum() < inc.sum():
+        inc = root[1]
     bound = -math.inf
     lam = None
     if float(inc.sum()) > comp.N and time.perf_counter() < deadline:
-        warm = lp_multipliers(comp)
+        warm = None if root is None else root[0]
         left = max(0.01, deadline - time.perf_counter()) if timed else None
         lag = lagrangian_bound(comp, inc, max_iterations=config.lagrangian_iterations, time_limit_s=left,
                                warm=warm, smoothing=0.5, master_ip_nodes=0, max_candidates=MAX_CANDIDATES)
@@ -616,10 +618,10 @@ def _probe_component(comp: Component, start: np.ndarray | None, deadline: float,
         st["lagrangian_bound"] = float(inc.sum())
         return inc, float(inc.sum()), st
     timed = math.isfinite(deadline)
-    yr = lp_round(comp)
-    if yr is not None and yr.sum() < inc.sum():
-        inc = yr
-    warm = lp_multipliers(comp)
+    root = root_lp(comp)  # one LP solve: the LP-rounding incumbent and the warm start
+    if root is not None and root[1] is not None and root[1].sum() < inc.sum():
+        inc = root[1]
+    warm = None if root is None else root[0]
     left = max(0.01, deadline - time.perf_counter()) if timed else None
     lag = lagrangian_bound(comp, inc, max_iterations=config.lagrangian_iterations, time_limit_s=left, warm=warm,
                            smoothing=0.5, master_ip_nodes=0)
