@@ -9,7 +9,7 @@ import itertools
 import math
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from broadcast_cases import assert_exact_on_random_cases, brute_force, components, random_instance
@@ -336,6 +336,9 @@ def test_a_cost_limit_never_changes_the_pricing(seed, N, G, frac, grid, cap, sla
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 10**6), N=st.integers(1, 9), G=st.integers(1, 10), twentieths=st.integers(1, 19),
        grid=st.sampled_from([0.0, 0.1, 0.5]), slack=st.sampled_from([0.0, 0.05, 0.5, 3.0]))
+# found by a random run: rounding gives equal scores inside one block's shifted list, which the
+# compiled frontier used to keep both of (one state more, so the work cap ended it at a smaller size)
+@example(seed=49697, N=8, G=6, twentieths=1, grid=0.1, slack=3.0)
 def test_the_limited_programmes_keep_the_same_states(seed, N, G, twentieths, grid, slack):
     """Under a cost limit (the least-cost and the slope bound, :func:`lagrange._slope_tail`) the
     NumPy and the compiled programme keep the same states: the same slope ``mu`` to the bit, and

@@ -111,7 +111,13 @@ def pareto_dp(scores: np.ndarray, costs: np.ndarray, offsets: np.ndarray, need: 
                 else:
                     xs, xc, xi = sc[b] + s, co[b] + c, b * m + j
                     b += 1
-                if q == 0 or xc < run_min:
+                # a block's shifted list can hold equal scores (rounding) in cost-descending order:
+                # the cheaper replaces the kept one, as the NumPy frontier keeps one state per score
+                if q > 0 and xs == gs[q - 1]:
+                    if xc < run_min:
+                        gc[q - 1], gi[q - 1] = xc, xi
+                        run_min = xc
+                elif q == 0 or xc < run_min:
                     gs[q], gc[q], gi[q] = xs, xc, xi
                     q += 1
                     run_min = xc
@@ -429,7 +435,11 @@ def _extend(sc: np.ndarray, co: np.ndarray, s_blk: np.ndarray, c_blk: np.ndarray
             else:
                 xs, xc = sc[b] + s, co[b] + c
                 b += 1
-            if q == 0 or xc < run_min:
+            if q > 0 and xs == gs[q - 1]:  # equal scores in a shifted list: keep the cheaper
+                if xc < run_min:
+                    gc[q - 1] = xc
+                    run_min = xc
+            elif q == 0 or xc < run_min:
                 gs[q], gc[q] = xs, xc
                 q += 1
                 run_min = xc
