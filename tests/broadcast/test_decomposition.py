@@ -258,8 +258,10 @@ def test_the_search_in_worker_processes_is_the_search_in_one(monkeypatch, split)
 
         def both(budget, comp=comp, lam=lam, t=t):
             one = search(comp, lam, t, max_steps=budget, jobs=1)
+            others = set(multiprocessing.active_children())  # e.g. joblib's reusable workers from earlier tests
             two = search(comp, lam, t, max_steps=budget, jobs=2)
-            assert not multiprocessing.active_children()  # its workers killed and reaped, even after an early stop
+            # its workers killed and reaped, even after an early stop
+            assert set(multiprocessing.active_children()) <= others
             assert (one.outcome, one.nodes, one.steps) == (two.outcome, two.nodes, two.steps)
             assert (one.selection is None) == (two.selection is None)
             if one.selection is not None:
