@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import numpy as np
 import pytest
@@ -166,6 +167,10 @@ def test_bnb_config_is_checked_and_frozen():
     for jobs in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="search_jobs"):
             BnbConfig(search_jobs=jobs)  # type: ignore[arg-type]
+    for gap in (-0.5, math.inf, math.nan, True, "1"):
+        with pytest.raises(ValueError, match="search_gap"):
+            BnbConfig(search_gap=gap)  # type: ignore[arg-type]
+    assert BnbConfig(search_gap=2).search_gap == 2
     with pytest.raises(dataclasses.FrozenInstanceError):
         BnbConfig().engine = "tree"  # type: ignore[misc]
 
@@ -194,7 +199,8 @@ def test_declared_params():
                for d in declared.values())
     assert set(declared["greedy"]) == {"power", "order", "variant"}
     assert set(declared["bnb"]) == {"power", "engine", "node_limit", "lagrangian_iterations", "decomposition_steps",
-                                    "search_steps", "search_jobs", "large_decomposition_steps"}
+                                    "search_steps", "search_gap", "search_jobs", "large_decomposition_steps"}
+    assert declared["bnb"]["search_gap"].default == BnbConfig().search_gap == 1.5
     assert declared["bnb"]["large_decomposition_steps"].default == BnbConfig().large_decomposition_steps
     assert declared["bnb"]["search_jobs"].default == BnbConfig().search_jobs == 1
     assert declared["bnb"]["decomposition_steps"].default == BnbConfig().decomposition_steps
@@ -203,6 +209,25 @@ def test_declared_params():
     assert set(declared["milp"]) == {"power", "reduce"} and declared["milp"]["reduce"].default is False
     assert set(declared["unicast"]) == {"power"}
     assert set(declared["latency"]) == {"power", "rounds"} and declared["latency"]["rounds"].default == 6
+
+
+def test_search_gap_param_reaches_the_search(example_path, monkeypatch):
+    import edgeinfer.broadcast.solvers.bnb as bnb_module
+    inst = load_instance(json.loads(example_path.read_text()))
+    seen = []
+    real = bnb_module.bnb_select
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["config"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bnb_module, "bnb_select", spy)
+    sol = solve("mba", "bnb", inst, SolveOptions(params={"search_gap": "2.5", "search_steps": "1000"}))
+    assert verify(inst, sol).ok and seen[-1].search_gap == 2.5 and seen[-1].search_steps == 1000
+    for bad in ("-1", "inf", "nan", "wide"):
+        with pytest.raises(InvalidOptionError) as ei:
+            solve("mba", "bnb", inst, SolveOptions(params={"search_gap": bad}))
+        assert ei.value.field == "search_gap"
 
 
 def test_cli_params_are_typed(example_path):

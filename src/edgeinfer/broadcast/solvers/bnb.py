@@ -116,12 +116,17 @@ class BnbConfig:
         bound on the decomposition (:func:`~edgeinfer.broadcast.solvers.decomposition.search`),
         asking for ``t = ceil(bound)``, then ``t + 1``, ... whether a selection of at most ``t``
         blocks exists: "no" raises the bound to ``t + 1``, a selection is then optimal. Before
-        HiGHS' MILP, which gets what is left of the time. 0: off.
+        HiGHS' MILP, which gets what is left of the time. 0: off. The default 1,000,000 lets the
+        search decide the levels HiGHS does not move in 10 minutes (12 x 12 seed 2's ``t = 58``:
+        650,832 steps; seed 4's: 237,027); a time limit still ends it first.
     search_gap:
         Only levels ``t`` with ``t - bound <= search_gap`` are searched (the search proves a level
         when the bound is close to it: 12 x 12 seed 2, ``t = 57`` at 56.84, in 17 nodes; seed 1,
-        ``t = 55`` at 54.16, in 1,263 nodes and 91,628 steps; seed 2's ``t = 58`` at 1.17 above takes
-        655,682 steps, beyond the default budget, so 1.0 keeps it for HiGHS).
+        ``t = 55`` at 54.16, in 1,263 nodes and 91,628 steps; seed 2's ``t = 58`` at 1.17 above in
+        8,823 nodes and 650,832 steps, where HiGHS stays at bound 58 for 10 minutes). The default
+        1.5 leaves a level further above to HiGHS, which usually finds a selection there first
+        (seed 3's ``t = 57``, 1.59 above). Any finite value ``>= 0`` (``--param search_gap``); the
+        budget is shared by all levels, and an undecided level ends the search.
     large_decomposition_steps:
         Engine ``highs``, components with at least ``large_pairs`` usable pairs that the
         decomposition above does not take (``decomposition_max_pairs`` or more pairs, or more than
@@ -149,8 +154,8 @@ class BnbConfig:
     probe_max_pairs: int = 0
     decomposition_steps: int = 300
     decomposition_max_pairs: int = 4000
-    search_steps: int = 150_000
-    search_gap: float = 1.0
+    search_steps: int = 1_000_000
+    search_gap: float = 1.5
     search_jobs: int = 1
     large_decomposition_steps: int = 200
 
@@ -166,8 +171,8 @@ class BnbConfig:
         if self.search_jobs < 1:
             raise ValueError(f"BnbConfig.search_jobs must be at least 1, got {self.search_jobs!r}")
         if not (isinstance(self.search_gap, (int, float)) and not isinstance(self.search_gap, bool)
-                and 0.0 <= self.search_gap <= 1.0):
-            raise ValueError(f"BnbConfig.search_gap must be a number in [0, 1], got {self.search_gap!r}")
+                and math.isfinite(self.search_gap) and self.search_gap >= 0.0):
+            raise ValueError(f"BnbConfig.search_gap must be a finite number >= 0, got {self.search_gap!r}")
 
 
 def bnb_select(I: np.ndarray, c: np.ndarray, own: np.ndarray, *, time_limit_s: float | None = None,
@@ -740,6 +745,9 @@ def map_to_component(comp: Component, y: np.ndarray) -> np.ndarray | None:
                                "subgradient steps in all of the branch and bound on the decomposition, which "
                                "raises the bound (or finds the optimum) on mid-size components before HiGHS; 0: off",
                                bounds=(0, None)),
+                         Param("search_gap", BnbConfig.search_gap, float,
+                               "that search asks about block counts at most this far above the proven bound "
+                               "(the rest is left to HiGHS)", bounds=(0, None)),
                          Param("large_decomposition_steps", BnbConfig.large_decomposition_steps, int,
                                "subgradient steps of the decomposition bound on components too large for the "
                                "above (e.g. 21 devices x 24 positions), before HiGHS; 0: off", bounds=(0, None)),
@@ -752,6 +760,7 @@ def solve_bnb(inst: MBAInstance, *, options: SolveOptions) -> MBASolution:
                      config=BnbConfig(engine=p["engine"], node_limit=p["node_limit"],
                                       lagrangian_iterations=p["lagrangian_iterations"],
                                       decomposition_steps=p["decomposition_steps"],
-                                      search_steps=p["search_steps"], search_jobs=p["search_jobs"],
+                                      search_steps=p["search_steps"], search_gap=float(p["search_gap"]),
+                                      search_jobs=p["search_jobs"],
                                       large_decomposition_steps=p["large_decomposition_steps"]))
     return solution_from_selection(inst, sel, algorithm="bnb", power=p["power"], exact=True)
