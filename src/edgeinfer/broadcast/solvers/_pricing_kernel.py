@@ -61,6 +61,7 @@ def pareto_dp(scores: np.ndarray, costs: np.ndarray, offsets: np.ndarray, need: 
         if max_candidates >= 0 and S * m > max_candidates:
             return 2, 0.0, choice
         rest = best_rest[n + 1]
+        t1 = tail[n + 1]
         # per block: how many states (a prefix: the sums fall with the state index) stay reachable
         lens = np.zeros(m, np.int64)
         for j in range(m):
@@ -111,6 +112,11 @@ def pareto_dp(scores: np.ndarray, costs: np.ndarray, offsets: np.ndarray, need: 
                 else:
                     xs, xc, xi = sc[b] + s, co[b] + c, b * m + j
                     b += 1
+                    # a candidate failing the slope bound below is dropped there, and so is every state it
+                    # dominates (the bound is monotone in cost and score, in floats too): leaving it out of
+                    # the merge keeps the same states, with fewer to merge (~25 % faster at 12 x 12)
+                    if mu > 0.0 and xc + (t1 + mu * (need - xs)) > limit:
+                        continue
                 # a block's shifted list can hold equal scores (rounding) in cost-descending order:
                 # the cheaper replaces the kept one, as the NumPy frontier keeps one state per score
                 if q > 0 and xs == gs[q - 1]:
@@ -125,8 +131,9 @@ def pareto_dp(scores: np.ndarray, costs: np.ndarray, offsets: np.ndarray, need: 
             fc, gc = gc, fc
             fi, gi = gi, fi
             k = q
-        if mu > 0.0:  # the slope bound: cost + tail + mu (need - score) > limit cannot finish
-            t1 = tail[n + 1]
+        # the slope bound: cost + tail + mu (need - score) > limit cannot finish (the merge above already left out
+        # the candidates failing it, so this keeps every state; it stays as the test's reference form)
+        if mu > 0.0:
             q = 0
             for i in range(k):
                 if fc[i] + (t1 + mu * (need - fs[i])) <= limit:
