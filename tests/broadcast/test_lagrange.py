@@ -380,3 +380,32 @@ def test_the_limited_programmes_keep_the_same_states(seed, N, G, twentieths, gri
         if a != "too large":
             assert a == plain  # the same value and assembly as without the limit
             break
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 10**6), N=st.integers(2, 8), G=st.integers(2, 10), twentieths=st.integers(10, 19),
+       grid=st.sampled_from([0.0, 0.1]))
+def test_the_slope_bound_keeps_the_cheapest_assembly_at_a_tight_limit(seed, N, G, twentieths, grid):
+    """With the limit at the cheapest assembly's own cost and a binding QoS (``mu`` > 0: the slope
+    bound is at its tightest), both programmes still return the cheapest assembly without falling
+    back: a slope test that drops states within a few per cent below the limit fails here."""
+    from edgeinfer.broadcast.solvers import _pricing_kernel
+    from edgeinfer.broadcast.solvers.lagrange import (
+        _cheapest_assembly_numpy,
+        _slope_tail,
+        cost_limit,
+        prepare_pricing,
+    )
+    scores, costs = _pricing_case(seed, N, G, grid)
+    p = prepare_pricing(scores, twentieths / 20 * sum(float(s.max()) for s in scores))
+    if p is None:
+        return
+    flat = np.concatenate(costs)
+    if _slope_tail(p, flat)[0] <= 0.0:
+        return
+    plain = _cheapest_assembly_numpy(p, flat, None)
+    assert isinstance(plain, tuple)
+    limit = cost_limit(sum(float(c[j]) for c, j in zip(costs, plain[1])))
+    assert _cheapest_assembly_numpy(p, flat, None, limit) == plain
+    status, value, choice = _pricing_kernel.pareto_dp(p.scores, flat, p.offsets, p.need, p.best_rest, -1, limit)
+    assert status == 0 and (float(value), choice.tolist()) == plain
