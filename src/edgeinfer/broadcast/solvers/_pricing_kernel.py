@@ -112,9 +112,10 @@ def pareto_dp(scores: np.ndarray, costs: np.ndarray, offsets: np.ndarray, need: 
                 else:
                     xs, xc, xi = sc[b] + s, co[b] + c, b * m + j
                     b += 1
-                    # a candidate failing the slope bound below is dropped there, and so is every state it
-                    # dominates (the bound is monotone in cost and score, in floats too): leaving it out of
-                    # the merge keeps the same states, with fewer to merge (~25 % faster at 12 x 12)
+                    # the slope bound: cost + tail + mu (need - score) > limit cannot finish. Every state a
+                    # failing candidate dominates fails too (the bound is monotone in cost and score, in
+                    # floats as well), so testing before the merge keeps the states that testing the merged
+                    # frontier (lagrange._cheapest_assembly_numpy) keeps, with fewer to merge
                     if mu > 0.0 and xc + (t1 + mu * (need - xs)) > limit:
                         continue
                 # a block's shifted list can hold equal scores (rounding) in cost-descending order:
@@ -131,16 +132,7 @@ def pareto_dp(scores: np.ndarray, costs: np.ndarray, offsets: np.ndarray, need: 
             fc, gc = gc, fc
             fi, gi = gi, fi
             k = q
-        # the slope bound: cost + tail + mu (need - score) > limit cannot finish (the merge above already left out
-        # the candidates failing it, so this keeps every state; it stays as the test's reference form)
-        if mu > 0.0:
-            q = 0
-            for i in range(k):
-                if fc[i] + (t1 + mu * (need - fs[i])) <= limit:
-                    fs[q], fc[q], fi[q] = fs[i], fc[i], fi[i]
-                    q += 1
-            k = q
-        if k == 0:
+        if k == 0:  # every candidate unreachable, over the limit or failing the slope bound
             return (1 if limit == np.inf else 3), 0.0, choice
         while used + k > cap:
             cap *= 2
