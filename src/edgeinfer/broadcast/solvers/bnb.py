@@ -462,9 +462,11 @@ def _highs_component(comp: Component, start: np.ndarray | None, deadline: float,
     else:
         st["status"] = "time_limit"
         bound = float(info.mip_dual_bound)
-        if not math.isfinite(bound):  # stopped before HiGHS had a bound: the root LP's, if it is
-            bound = float(comp.N) if root_bound is None else root_bound  # solved (else one block
-            left = deadline - time.perf_counter()                          # per position)
+        if not math.isfinite(bound):
+            # stopped before HiGHS had a bound: the root LP's, if it is solved (in the time left when the
+            # large path did not solve it already), else one block per position
+            bound = float(comp.N) if root_bound is None else root_bound
+            left = deadline - time.perf_counter()
             if root_bound is None and left > 0:
                 ok, lb0, ub0, xm = comp.propagate(np.zeros(nb), np.ones(nb))
                 out = comp.lp(lb0, ub0, xm, time_limit_s=left) if ok else None
