@@ -89,6 +89,18 @@ def test_bad_instances_name_the_field() -> None:
         spec.load_instance(d)
 
 
+@pytest.mark.parametrize("bandwidth_hz", [1.6e169, 1e-300])
+def test_a_bandwidth_outside_its_range_is_refused_not_a_crash(bandwidth_hz: float) -> None:
+    # both crashed greedy-dpp with "math domain error" (exit 3) before the range [1, 1e12] Hz
+    d = _free(DOC)
+    d.setdefault("system", {})["bandwidth_hz"] = bandwidth_hz
+    with pytest.raises(InvalidInstanceError, match=r"system\.bandwidth_hz"):
+        get_problem("lymdo_slot").load_instance(d)
+    for edge in (1.0, 1e12):  # the ends of the range solve
+        d["system"]["bandwidth_hz"] = edge
+        assert solve("lymdo_slot", "greedy-dpp", get_problem("lymdo_slot").load_instance(d)).objective is not None
+
+
 def test_unsupported_and_infeasible() -> None:
     _, inst = load_instance(_free(DOC))
     with pytest.raises(UnsupportedInstanceError):

@@ -49,7 +49,8 @@ _MAX_NAME = 100
 
 
 class SystemModel(StrictModel):
-    bandwidth_hz: PositiveFloat = 5e6
+    #: [1 Hz, 1 THz]: outside it greedy-dpp's arithmetic fails (1.6e169 Hz and 1e-300 Hz: math domain error)
+    bandwidth_hz: Annotated[float, Field(ge=1.0, le=1e12)] = 5e6
     #: thermal noise is -174 dBm/Hz; [-300, 300] dBm/Hz covers anything physical (and more), and keeps
     #: 10**(x/10) finite and normal
     noise_psd_dbm_per_hz: Annotated[float, Field(ge=-300.0, le=300.0)] = -174.0
