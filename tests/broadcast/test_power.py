@@ -121,3 +121,84 @@ def test_latency_never_worse_than_p21_optimum(example_path):
     assert lat.total_latency_s <= lat.stats["start_latency_s"] * (1 + 1e-12)
     assert lat.stats["bound"] <= lat.total_latency_s * (1 + 1e-9)
     assert lat.stats["iterations"] == len(lat.stats["history"]) - 1 and 0 <= lat.stats["gap"] < 1
+
+
+def _sound(plan, H, b, n0, q, E) -> bool:
+    """A plan the verifier accepts: finite positive powers, durations in (0, MAX_DURATION_S],
+    within the budget and delivering every block (the verifier's tolerances)."""
+    from edgeinfer.broadcast.model import MAX_DURATION_S, rate_bps
+    from edgeinfer.broadcast.problem import BITS_RTOL, ENERGY_RTOL
+    bits = plan.duration_s * rate_bps(plan.power_w, H, b, n0)
+    return bool(np.all(np.isfinite(plan.power_w)) and np.all(plan.power_w > 0) and np.all(plan.duration_s > 0)
+                and np.all(plan.duration_s <= MAX_DURATION_S)
+                and float(np.dot(plan.power_w, plan.duration_s)) <= E * (1 + ENERGY_RTOL)
+                and np.all(bits >= q * (1 - BITS_RTOL)))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_power_control_gives_a_sound_plan_or_none_over_wide_ranges(seed):
+    """Bandwidths 1 Hz-100 THz, noise 1e-40-1e3 W, blocks 1 bit-100 Tbit, gains spread up to 1e40
+    and budgets from 1e-13 above the least energy to MAX_BUDGET_SPAN times it: before, budgets
+    above ~1e163 times the least energy raised ArithmeticError (exit 3), budgets near it broke
+    the constant power's bracket, and log2(1 + s) lost the digits the verifier needs."""
+    from edgeinfer.broadcast.model import MAX_BUDGET_SPAN, budget_span
+    rng = np.random.default_rng(seed)
+    done = 0
+    while done < 60:
+        b, n0, q = 10 ** rng.uniform(0, 14), 10 ** rng.uniform(-40, 3), 10 ** rng.uniform(0, 14)
+        H = 10 ** (rng.uniform(-30, 5) + rng.uniform(0, rng.uniform(0, 40), int(rng.integers(1, 30))))
+        lr = rng.uniform(-13, 160)
+        E = min_energy_j(H, b, n0, q) * ((1 + 10 ** lr) if lr < 0 else 10 ** lr)
+        if not (math.isfinite(E) and E > 0) or budget_span(E, b, n0, q, float(H.max()), 1) > MAX_BUDGET_SPAN:
+            continue
+        done += 1
+        for control in (optimal_power, constant_power):
+            plan = control(H, bandwidth_hz=b, noise_w=n0, block_bits=q, energy_j=E)
+            assert plan is None or _sound(plan, H, b, n0, q, E), (control.__name__, b, n0, q, E)
+
+
+def test_the_longest_transmission_is_kept():
+    """A budget a hair above the least energy would need transmissions of ~1e11 s: the plan keeps
+    every one at most MAX_DURATION_S, or there is none (the energy within it exceeds the budget)."""
+    from edgeinfer.broadcast.model import MAX_DURATION_S, least_energy_j
+    H = np.array([1e-3, 2e-4, 5e-5])
+    e_min, e_cap = min_energy_j(H, B, N0, Q), least_energy_j(H, B, N0, Q)
+    assert e_min < e_cap < e_min * (1 + 1e-10)
+    for control in (optimal_power, constant_power):
+        assert control(H, bandwidth_hz=B, noise_w=N0, block_bits=Q, energy_j=e_min * (1 + 1e-12)) is None
+        plan = control(H, bandwidth_hz=B, noise_w=N0, block_bits=Q, energy_j=e_min * (1 + 1e-9))
+        assert plan is not None and _sound(plan, H, B, N0, Q, e_min * (1 + 1e-9))
+        assert plan.duration_s.max() <= MAX_DURATION_S
+    opt = optimal_power(H, bandwidth_hz=B, noise_w=N0, block_bits=Q, energy_j=e_cap * (1 + 3e-12))
+    assert opt is not None and _sound(opt, H, B, N0, Q, e_cap * (1 + 3e-12))
+    assert opt.duration_s.max() >= MAX_DURATION_S * (1 - 1e-12)  # on the bound: it binds
+
+
+@pytest.mark.parametrize("rel", [1e-6, 1e-9])
+@pytest.mark.parametrize("power", ["optimal", "constant"])
+def test_unicast_near_its_least_energy_verifies(example_path, rel, power):
+    """Before log1p in the rate, unicast's optimal plan at a budget 1e-6 above its least energy
+    failed verification (a block delivered 1e-7 short of its bits): exit 3."""
+    import json
+
+    from edgeinfer.broadcast.problem import load_instance
+    doc = json.loads(example_path.read_text())
+    inst = load_instance(doc)
+    doc["energy_j"] = min_energy_j(np.repeat(inst.gains, inst.num_positions), inst.bandwidth_hz, inst.noise_w,
+                                   inst.block_bits) * (1 + rel)
+    inst = load_instance(doc)
+    sol = solve("mba", "unicast", inst, SolveOptions(params={"power": power}))
+    assert sol.status is SolveStatus.FEASIBLE
+    assert verify(inst, sol).ok
+
+
+def test_a_duration_on_the_cap_is_not_an_ulp_above_it():
+    """Found by the wide-range draw: here the clipped ``u`` gives a duration one ulp above
+    MAX_DURATION_S, which the verifier refuses; the plan clips it (the bits fall by 1e-16)."""
+    H = np.array([1.0443429961367289e-07, 2.875435661874646e-08, 1.0661302269549406e-08, 3.1127202679572567e-07,
+                  5.041095189072122e-11, 5.0337124613660505e-09, 5.778457962489215e-13, 8.354267483031976e-14,
+                  8.63354269598277e-13, 3.1752222987826104e-05, 1.9454634078537203e-08, 5.2734896461828214e-11,
+                  1.2694741216973348e-07, 7.62213074295115e-12])
+    b, n0, q, E = 74.13350468462583, 2.6223327356413094e-16, 7697719.250136315, 283.67263551114576
+    plan = optimal_power(H, bandwidth_hz=b, noise_w=n0, block_bits=q, energy_j=E)
+    assert plan is not None and _sound(plan, H, b, n0, q, E)

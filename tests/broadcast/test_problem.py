@@ -171,3 +171,28 @@ def test_scenario_make_instance_is_a_validated_random_draw():
     with pytest.raises(InvalidOptionError) as ei:
         make_instance(num_device=3)
     assert ei.value.field == "num_device" and "num_devices" in str(ei.value)
+
+
+@pytest.mark.parametrize("field, value", [("bandwidth_hz", 1.6e169), ("bandwidth_hz", 1e300), ("noise_w", 1e-300),
+                                          ("energy_j", 1e300)])
+def test_a_budget_beyond_the_power_controls_range_is_refused_not_a_crash(doc, field, value, tmp_path, capsys):
+    """Each of these crashed every mba solver with "could not bracket beta" (exit 3): the budget
+    was over 1e163 times the least energy of any broadcast. Now the instance is refused, one line
+    naming energy_j (exit 2); a budget just inside the range solves and verifies."""
+    from edgeinfer.broadcast.model import MAX_BUDGET_SPAN, budget_span
+    from edgeinfer.cli import main
+    bad = {**doc, field: value}
+    with pytest.raises(InvalidInstanceError, match=r"energy_j"):
+        load_instance(bad)
+    path = tmp_path / "i.json"
+    path.write_text(json.dumps(bad))
+    assert main(["solve", str(path), "-a", "greedy", "-o", str(tmp_path / "s.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "energy_j" in err and len(err.splitlines()) == 1
+    span = budget_span(doc["energy_j"], doc["bandwidth_hz"], doc["noise_w"], doc["block_bits"],
+                       max(d["channel_gain"] for d in doc["devices"]), doc["num_positions"])
+    edge = {**doc, "energy_j": doc["energy_j"] * MAX_BUDGET_SPAN / span * (1 - 1e-9)}
+    inst = load_instance(edge)
+    for algorithm in ("greedy", "unicast"):
+        sol = solve("mba", algorithm, inst)
+        assert sol.status.has_solution and verify(inst, sol).ok

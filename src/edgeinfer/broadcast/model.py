@@ -25,6 +25,19 @@ Each block ``b`` is sent to its requesting devices at the rate of the worst one,
 
 Both return ``None`` when ``E <= E_min`` (infeasible even at the energy-minimal limit).
 
+**Longest transmission.** A transmission lasts at most :data:`MAX_DURATION_S` (the solution
+format's limit: a plan beyond it is not a broadcast anyone runs). Both controls keep it: in
+:func:`optimal_power` each block minimises ``T (1 + beta p)`` over ``T <= MAX_DURATION_S``, a
+convex problem whose solution is the unconstrained one clipped, i.e. ``u_b = max(w_b + 1,
+u_min)`` with ``u_min = Q ln2 / (B MAX_DURATION_S)`` (still the KKT point of P3.1 with the
+bound), and the energy then falls to ``E_cap = sum_b N0 / H_b (e^{u_min} - 1) Q ln2 /
+(B u_min)``; in :func:`constant_power` the power is at least the one that delivers the
+weakest block in :data:`MAX_DURATION_S`. Both return ``None`` when the budget does not cover
+that least energy (budgets within ~1e-10 relative of ``E_min`` at the example's numbers).
+The rate is ``B log1p(s) / ln 2`` (:func:`rate_bps`): ``log2(1 + s)`` loses the digits of
+small ``s``, and a verifier recomputing the delivered bits from it refused plans whose
+budget was 1e-6 above ``E_min``.
+
 Derivation check (docs/broadcast.md): for fixed ``beta`` each block minimises
 ``T (1 + beta p)`` with ``T = Q / (B log2(1 + s))``, ``s = p H / N0``; the stationarity
 condition is ``(1 + s) ln(1 + s) - s = H / (beta N0)``, i.e. ``v (ln v - 1) = (H - beta N0) /
@@ -52,6 +65,10 @@ __all__ = [
     "is_feasible",
     "worst_gains",
     "PowerPlan",
+    "MAX_BUDGET_SPAN",
+    "MAX_DURATION_S",
+    "budget_span",
+    "least_energy_j",
     "min_energy_j",
     "w_plus_1",
     "block_cost",
@@ -61,6 +78,13 @@ __all__ = [
 ]
 
 _LN2 = math.log(2.0)
+#: Longest transmission a plan may schedule (s): about 32 years, beyond any physical broadcast
+#: (the solution format's limit, :mod:`edgeinfer.broadcast.problem`).
+MAX_DURATION_S = 1e9
+#: Largest budget, as a multiple of the least energy of any broadcast, whose power control is
+#: computed (:func:`budget_span`; ``load_instance`` refuses instances above it): the bracket of
+#: :func:`optimal_power`'s root search spans ``e^400`` around its start, ``e^345 = 1e150``.
+MAX_BUDGET_SPAN = 1e150
 #: Relative tolerance on the QoS threshold (C2): ``score >= c - QOS_REL_TOL * max(1, |c|)``.
 QOS_REL_TOL = 1e-9
 
@@ -73,8 +97,9 @@ def qos_tol(c: np.ndarray | float) -> np.ndarray | float:
 
 def rate_bps(power_w: np.ndarray | float, gain: np.ndarray | float, bandwidth_hz: float,
              noise_w: float) -> np.ndarray | float:
-    """Eq. (2): ``B log2(1 + p H / N0)`` (``N0`` a noise power in W, docs/broadcast.md)."""
-    return bandwidth_hz * np.log2(1.0 + power_w * gain / noise_w)
+    """Eq. (2): ``B log2(1 + p H / N0)`` (``N0`` a noise power in W, docs/broadcast.md), as
+    ``B log1p(p H / N0) / ln 2``, which keeps the digits of a small SNR."""
+    return bandwidth_hz * np.log1p(power_w * gain / noise_w) / _LN2
 
 
 def best_assembly(I: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -131,6 +156,27 @@ def min_energy_j(gains: np.ndarray, bandwidth_hz: float, noise_w: float, block_b
     return float(noise_w * block_bits * _LN2 / bandwidth_hz * np.sum(1.0 / g))
 
 
+def least_energy_j(gains: np.ndarray, bandwidth_hz: float, noise_w: float, block_bits: float) -> float:
+    """The least energy that delivers a block to each worst gain in ``gains`` within
+    :data:`MAX_DURATION_S`: ``sum_b N0 T / H_b (2^(Q / (B T)) - 1)`` at ``T = MAX_DURATION_S``
+    (the energy of one block falls as its duration grows), a little above :func:`min_energy_j`
+    (relative ``Q ln2 / (2 B T)``); ``inf`` when it overflows."""
+    g = np.asarray(gains, dtype=float)
+    with np.errstate(over="ignore"):
+        per = noise_w * MAX_DURATION_S * np.expm1(block_bits * _LN2 / (bandwidth_hz * MAX_DURATION_S))
+        return float(per * np.sum(1.0 / g))
+
+
+def budget_span(energy_j: float, bandwidth_hz: float, noise_w: float, block_bits: float, best_gain: float,
+                num_positions: int) -> float:
+    """The budget as a multiple of the least energy any broadcast needs: at least
+    ``num_positions`` blocks, each at a worst gain of at most ``best_gain``, so at least
+    ``num_positions N0 Q ln2 / (B best_gain)`` (computed in logs: ``inf`` when it overflows)."""
+    log_span = (math.log(energy_j) + math.log(bandwidth_hz) + math.log(best_gain) - math.log(num_positions)
+                - math.log(noise_w) - math.log(block_bits) - math.log(_LN2))
+    return math.exp(log_span) if log_span < 709.0 else math.inf
+
+
 def w_plus_1(gains: np.ndarray, beta: float, noise_w: float) -> np.ndarray:
     """``u = W0((H/(beta N0) - 1)/e) + 1`` (> 0) of eq. (11), accurate near the branch point."""
     from scipy.special import lambertw
@@ -158,16 +204,12 @@ def block_cost(gains: np.ndarray, beta: float, *, bandwidth_hz: float, noise_w: 
     return T * (1.0 + beta * p)
 
 
-def _energy_at(gains: np.ndarray, beta: float, bandwidth_hz: float, noise_w: float, block_bits: float) -> float:
-    u = w_plus_1(gains, beta, noise_w)
-    # p T = N0/H (e^u - 1) * Q ln2 / (B u), with expm1 for accuracy
-    return float(noise_w * block_bits * _LN2 / bandwidth_hz * np.sum(np.expm1(u) / (gains * u)))
-
-
 def optimal_power(
     gains: np.ndarray, *, bandwidth_hz: float, noise_w: float, block_bits: float, energy_j: float
 ) -> PowerPlan | None:
-    """Proposition 2 with ``beta*`` from eq. (12). ``None`` if ``E <= E_min``."""
+    """Proposition 2 with ``beta*`` from eq. (12), each transmission at most
+    :data:`MAX_DURATION_S` (module docstring). ``None`` if the budget does not cover the least
+    energy (``E_min``, or ``E_cap`` with the longest transmission)."""
     from scipy.optimize import brentq
     g = np.asarray(gains, dtype=float)
     if g.size == 0:
@@ -177,33 +219,48 @@ def optimal_power(
     e_min = min_energy_j(g, bandwidth_hz, noise_w, block_bits)
     if not energy_j > e_min * (1 + 1e-12):
         return None
+    u_min = block_bits * _LN2 / (bandwidth_hz * MAX_DURATION_S)
+
+    def u_at(beta: float) -> np.ndarray:
+        return np.maximum(w_plus_1(g, beta, noise_w), u_min)
+
+    def energy(u: np.ndarray) -> float:  # p T = N0/H (e^u - 1) * Q ln2 / (B u), with expm1 for accuracy
+        with np.errstate(over="ignore"):
+            return float(noise_w * block_bits * _LN2 / bandwidth_hz * np.sum(np.expm1(u) / (g * u)))
+
+    if not energy_j > energy(np.full_like(g, u_min)) * (1 + 1e-12):
+        return None  # even the longest transmissions need more than the budget
 
     def f(t: float) -> float:
-        return math.log(_energy_at(g, math.exp(t), bandwidth_hz, noise_w, block_bits)) - math.log(energy_j)
+        return math.log(energy(u_at(math.exp(t)))) - math.log(energy_j)
 
-    # beta scale: H / N0 is where x crosses 0; bracket around it
+    # beta scale: H / N0 is where x crosses 0; bracket around it (wide enough for the gains'
+    # spread and budgets up to MAX_BUDGET_SPAN times the least energy)
     t0 = math.log(float(np.median(g)) / noise_w)
+    reach = 400.0 + math.log(float(g.max()) / float(g.min()))
     lo, hi = t0 - 2.0, t0 + 2.0
     while f(lo) < 0:  # energy too small at lo: decrease beta
         lo -= 4.0
-        if lo < t0 - 400:
+        if lo < t0 - reach:
             raise ArithmeticError("could not bracket beta (energy budget too large)")
     while f(hi) > 0:  # energy too large at hi: increase beta
         hi += 4.0
-        if hi > t0 + 400:
+        if hi > t0 + reach:
             raise ArithmeticError("could not bracket beta (energy budget too close to the minimum)")
     t = brentq(f, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=200)
     beta = math.exp(t)
-    u = w_plus_1(g, beta, noise_w)
+    u = u_at(beta)
     dur = block_bits * _LN2 / (bandwidth_hz * u)
     pw = noise_w / g * np.expm1(u)
     return _finish(pw, dur, energy_j, beta)
 
 
 def _finish(pw: np.ndarray, dur: np.ndarray, energy_j: float, beta: float | None) -> PowerPlan:
+    # a duration at the cap may come out an ulp above it (the bits it delivers fall by as much)
+    dur = np.minimum(dur, MAX_DURATION_S)
     e = float(np.dot(pw, dur))
     if e > energy_j:  # round-off: scale powers down by a hair so C3 holds exactly
-        pw = pw * (energy_j / e) * (1 - 1e-12)
+        pw = pw * (energy_j / e) * (1 - 1e-14)
         e = float(np.dot(pw, dur))
     return PowerPlan(pw, dur, float(dur.sum()), e, beta)
 
@@ -215,7 +272,9 @@ def _durations(p: float, g: np.ndarray, bandwidth_hz: float, noise_w: float, blo
 def constant_power(
     gains: np.ndarray, *, bandwidth_hz: float, noise_w: float, block_bits: float, energy_j: float
 ) -> PowerPlan | None:
-    """One power for all blocks, spending the whole budget. ``None`` if ``E <= E_min``."""
+    """One power for all blocks, spending the whole budget, at least the power that sends the
+    weakest block in :data:`MAX_DURATION_S`. ``None`` if the budget does not cover the energy
+    at that power."""
     from scipy.optimize import brentq
     g = np.asarray(gains, dtype=float)
     if g.size == 0:
@@ -224,21 +283,27 @@ def constant_power(
     if not energy_j > e_min * (1 + 1e-12):
         return None
 
-    def f(t: float) -> float:
-        p = math.exp(t)
-        return math.log(p * float(_durations(p, g, bandwidth_hz, noise_w, block_bits).sum())) - math.log(energy_j)
+    def energy(p: float) -> float:
+        return p * float(_durations(p, g, bandwidth_hz, noise_w, block_bits).sum())
 
-    t0 = math.log(noise_w / float(np.median(g)))
-    lo, hi = t0 - 2.0, t0 + 2.0
-    while f(lo) > 0:
-        lo -= 4.0
-        if lo < t0 - 400:
-            raise ArithmeticError("could not bracket the constant power")
+    # the least power: the weakest block in the longest transmission (energy rises with p)
+    with np.errstate(over="ignore"):
+        p_min = float(noise_w / float(g.min()) * np.expm1(block_bits * _LN2 / (bandwidth_hz * MAX_DURATION_S)))
+    if not (math.isfinite(p_min) and energy_j > energy(p_min) * (1 + 1e-12)):
+        return None
+
+    def f(t: float) -> float:
+        return math.log(energy(math.exp(t))) - math.log(energy_j)
+
+    lo = math.log(p_min)  # f(lo) < 0
+    t0 = max(lo, math.log(noise_w / float(np.median(g))))
+    reach = 400.0 + math.log(float(g.max()) / float(g.min()))
+    hi = t0 + 2.0
     while f(hi) < 0:
         hi += 4.0
-        if hi > t0 + 400:
+        if hi > t0 + reach:
             raise ArithmeticError("could not bracket the constant power")
-    p = math.exp(brentq(f, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=200))
+    p = max(p_min, math.exp(brentq(f, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=200)))
     dur = _durations(p, g, bandwidth_hz, noise_w, block_bits)
     return _finish(np.full_like(g, p), dur, energy_j, None)
 

@@ -27,7 +27,14 @@ from typing import Annotated, Any, Literal, NamedTuple
 import numpy as np
 from pydantic import Field
 
-from edgeinfer.broadcast.model import min_energy_j, qos_tol, rate_bps
+from edgeinfer.broadcast.model import (
+    MAX_BUDGET_SPAN,
+    MAX_DURATION_S,
+    budget_span,
+    least_energy_j,
+    qos_tol,
+    rate_bps,
+)
 from edgeinfer.core.errors import InvalidInstanceError, InvalidSolutionError
 from edgeinfer.core.registry import ProblemSpec, register_problem
 from edgeinfer.core.solution import Solution, VerifyReport, Violations
@@ -71,8 +78,6 @@ BITS_RTOL = 1e-12
 ENERGY_RTOL = 1e-12
 #: Relative and absolute tolerance on a claimed ``total_latency_s`` / ``energy_j``.
 CLAIM_RTOL, CLAIM_ATOL = 1e-9, 1e-12
-#: Longest transmission a solution may schedule (s): about 32 years, beyond any physical broadcast.
-MAX_DURATION_S = 1e9
 
 
 # --------------------------------------------------------------------------- formats
@@ -241,6 +246,11 @@ def load_instance(doc: Any) -> MBAInstance:
     for k, d in enumerate(m.devices):  # the SNR per watt the rate of eq. (2) needs must be finite
         if not math.isfinite(d.channel_gain / m.noise_w):
             raise InvalidInstanceError(f"devices[{k}].channel_gain", "channel_gain / noise_w overflows (not finite)")
+    span = budget_span(m.energy_j, m.bandwidth_hz, m.noise_w, m.block_bits, max(d.channel_gain for d in m.devices), N)
+    if not span <= MAX_BUDGET_SPAN:  # the power control's range (model.MAX_BUDGET_SPAN)
+        raise InvalidInstanceError("energy_j", f"the budget is {span:.3g} times the least energy of any broadcast "
+                                   f"(num_positions * noise_w * block_bits * ln 2 / (bandwidth_hz * the best "
+                                   f"channel_gain)); at most {MAX_BUDGET_SPAN:g} is supported")
     scores = np.array(m.scores, dtype=float).reshape(M, N, K)
     scores.setflags(write=False)
     own = np.array([index[d.model] for d in m.devices], dtype=np.int64)
@@ -342,7 +352,8 @@ def infeasibility_certificate(inst: MBAInstance) -> str | None:
         device needs one block per position, so ``N`` blocks at least must be sent, each
         needing ``N0 Q ln2 / (B H)`` with ``H`` at most the best gain among their users.
         The bound used is per position, the least-energy block serving all devices at once
-        has worst gain ``min_k H_k``: ``N * N0 Q ln2 / (B min_k H_k)``.
+        has worst gain ``min_k H_k``: ``N * N0 Q ln2 / (B min_k H_k)``, raised to the least
+        energy within the longest transmission (:func:`~edgeinfer.broadcast.model.least_energy_j`).
     """
     best = inst.best_scores()
     bad = np.flatnonzero(best < inst.qos - qos_tol(inst.qos))
@@ -350,9 +361,10 @@ def infeasibility_certificate(inst: MBAInstance) -> str | None:
         k = int(bad[0])
         return (f"device {inst.device_ids[k]!r} cannot reach qos {inst.qos[k]:g}: its best assembly "
                 f"from the whole library scores {best[k]:g}")
-    # every device receives one block per position; the weakest device needs N blocks at gain <= H_min
-    e_min = inst.num_positions * min_energy_j(inst.gains.min(keepdims=True), inst.bandwidth_hz, inst.noise_w,
-                                              inst.block_bits)
+    # every device receives one block per position; the weakest device needs N blocks at gain <= H_min,
+    # each lasting at most MAX_DURATION_S
+    e_min = inst.num_positions * least_energy_j(inst.gains.min(keepdims=True), inst.bandwidth_hz, inst.noise_w,
+                                                inst.block_bits)
     if e_min >= inst.energy_j:
         k = int(np.argmin(inst.gains))
         return (f"energy budget {inst.energy_j:g} J is below the least energy {e_min:g} J needed to deliver "

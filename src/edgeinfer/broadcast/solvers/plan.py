@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeinfer.broadcast.model import best_assembly, min_energy_j, power_control, worst_gains
+from edgeinfer.broadcast.model import best_assembly, least_energy_j, power_control, worst_gains
 from edgeinfer.broadcast.problem import PROBLEM, MBAInstance, MBASolution, Transmission
 from edgeinfer.broadcast.solvers.common import SelectionResult
 from edgeinfer.core.options import Param
@@ -42,7 +42,7 @@ def solution_from_requests(inst: MBAInstance, requests: np.ndarray, *, algorithm
                          block_bits=inst.block_bits, energy_j=inst.energy_j)
     stats = {**stats, "blocks": len(blocks), "power": power}
     if plan is None:
-        e_min = min_energy_j(H, inst.bandwidth_hz, inst.noise_w, inst.block_bits)
+        e_min = least_energy_j(H, inst.bandwidth_hz, inst.noise_w, inst.block_bits)
         return infeasible_solution(algorithm, f"energy budget {inst.energy_j:g} J is below the least energy "
                                    f"{e_min:g} J needed to broadcast the {len(blocks)} selected blocks", stats)
     # eq. (6): each device takes its best received block per position

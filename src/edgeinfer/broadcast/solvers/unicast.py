@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeinfer.broadcast.model import power_control, qos_tol
+from edgeinfer.broadcast.model import MAX_DURATION_S, power_control, qos_tol
 from edgeinfer.broadcast.problem import (
     PROBLEM,
     MBAInstance,
@@ -48,9 +48,9 @@ def unicast_plan(inst: MBAInstance, power: str) -> MBASolution:
     if plan is None:
         if infeasibility_certificate(inst) is not None:
             return infeasible_solution("unicast", f"energy budget {inst.energy_j:g} J is below the least energy "
-                                       f"needed to unicast {K * N} blocks")
+                                       f"needed to unicast {K * N} blocks, each within {MAX_DURATION_S:g} s")
         raise UnsupportedInstanceError(f"unicast: energy budget {inst.energy_j:g} J is below the least energy "
-                                       f"needed to unicast {K * N} blocks")
+                                       f"needed to unicast {K * N} blocks, each within {MAX_DURATION_S:g} s")
     tx = tuple(Transmission(inst.model_ids[int(inst.own_model[k])], n, float(plan.power_w[k * N + n]),
                             float(plan.duration_s[k * N + n])) for k in range(K) for n in range(N))
     asm = {inst.device_ids[k]: tuple([inst.model_ids[int(inst.own_model[k])]] * N) for k in range(K)}
