@@ -99,11 +99,11 @@ def test_out_of_range_resources_are_invalid(field: str, value: float) -> None:
 
 
 def test_overflowing_objective_is_invalid_and_solvers_answer_infeasible() -> None:
-    doc = _free(DOC)
-    for d in doc["devices"]:
-        d["energy_queue"] = 1e308
-        d["arrival_rate"] = 1e6
-    inst = load_instance(doc)
+    # the file format refuses such queues and rates now (energy_queue <= 1e15, arrival_rate <= 1e9:
+    # 1.7e308 crashed the bandwidth split); the solvers' own guard is tested on a slot built in code
+    import dataclasses
+    inst = load_instance(_free(DOC))
+    inst = dataclasses.replace(inst, Q=np.full(len(inst.ids), 1e308), lam=np.full(len(inst.ids), 1e6))
     for algo in ("exhaustive", "greedy-dpp"):
         sol = solve("lymdo_slot", algo, inst, SolveOptions())
         assert sol.status.value == "infeasible"

@@ -137,12 +137,13 @@ def test_overflowing_instance_is_refused_not_verified() -> None:
 
 
 def test_non_finite_recomputed_values_make_a_solution_invalid(small) -> None:
-    """A rate that rounds to zero (a vanishing gain) gives an infinite latency: invalid, whatever
-    the claim."""
+    """A rate so small (the smallest positive gain) that the latency overflows: invalid, whatever
+    the claim. (1e-300 did it while the rate was log2(1 + SNR), which rounds to zero; with log1p
+    the rate keeps its digits and that latency is finite.)"""
     inst, ref = small
     k = int(np.flatnonzero(ref.split < inst.num_layers)[0])
     g = inst.uplink_gain.copy()
-    g[k] = 1e-300
+    g[k] = 5e-324
     bad = copy.copy(inst)
     object.__setattr__(bad, "uplink_gain", g)
     rep = verify(bad, load_solution(_doc(ref) | {"devices": [

@@ -76,6 +76,10 @@ PROBLEM = "mba"
 #: :data:`~edgeinfer.broadcast.model.QOS_REL_TOL`, the one the solvers select with.
 BITS_RTOL = 1e-12
 ENERGY_RTOL = 1e-12
+#: Largest magnitude of a reusability score: HiGHS takes matrix entries from 1e15 on as infinite
+#: (``large_matrix_value``), and with a score of 1e15 ``milp`` and ``latency`` reported a feasible
+#: instance infeasible (found by the field-extremes fuzz, docs/formats.md).
+MAX_SCORE = 1e12
 #: Relative and absolute tolerance on a claimed ``total_latency_s`` / ``energy_j``.
 CLAIM_RTOL, CLAIM_ATOL = 1e-9, 1e-12
 
@@ -252,6 +256,11 @@ def load_instance(doc: Any) -> MBAInstance:
                                    f"(num_positions * noise_w * block_bits * ln 2 / (bandwidth_hz * the best "
                                    f"channel_gain)); at most {MAX_BUDGET_SPAN:g} is supported")
     scores = np.array(m.scores, dtype=float).reshape(M, N, K)
+    big = np.argwhere(np.abs(scores) > MAX_SCORE)
+    if big.size:  # HiGHS reads matrix entries from 1e15 on as infinite: milp and latency said "infeasible"
+        i, n, k = (int(x) for x in big[0])
+        raise InvalidInstanceError(f"scores[{i}][{n}][{k}]", f"{scores[i, n, k]:.10g} is outside [-{MAX_SCORE:g}, "
+                                   f"{MAX_SCORE:g}] (the MILP solvers' numeric range)")
     scores.setflags(write=False)
     own = np.array([index[d.model] for d in m.devices], dtype=np.int64)
     gains = np.array([d.channel_gain for d in m.devices], dtype=float)

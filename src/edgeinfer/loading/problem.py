@@ -24,6 +24,7 @@ solvers plan with. Importing this module registers the problem (``SPEC``).
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -263,6 +264,11 @@ def load_instance(doc: Any) -> PartialLoadingInstance:
         if not math.isfinite(d.bandwidth_hz * u.spectral_efficiency):
             raise InvalidInstanceError(f"users[{k}].spectral_efficiency",
                                        "bandwidth_hz * spectral_efficiency overflows (not a finite rate)")
+        # a whole-band upload time below the smallest normal double: shares computed from it came out 0
+        # and 5e-324 bits crashed every general solver's plan (exit 3; the field-extremes fuzz)
+        if not u.data_bits / (d.bandwidth_hz * u.spectral_efficiency) >= sys.float_info.min:
+            raise InvalidInstanceError(f"users[{k}].data_bits", "data_bits / (bandwidth_hz * spectral_efficiency) "
+                                       f"underflows (an upload time below {sys.float_info.min:g} s)")
     if not math.isfinite(1.0 / d.load.disk_bytes_per_s + 1.0 / d.load.host_to_device_bytes_per_s):
         raise InvalidInstanceError("load", "loading speeds so small that a byte's loading time overflows")
     return PartialLoadingInstance(

@@ -61,8 +61,10 @@ class SystemModel(StrictModel):
     kappa: PositiveFloat = 1e-28
     gamma_ue: NonNegativeFloat = 0.2
     gamma_es: NonNegativeFloat = 0.8
-    f_ue_max_hz: PositiveFloat = 1.5e9
-    f_es_max_hz: PositiveFloat = 15e9
+    #: CPU clocks in [1 Hz, 1 THz]: 1e300 Hz on the device and 5e-324 or 1.7e308 Hz on the server
+    #: crashed exhaustive and greedy-dpp (division by zero, a non-finite clock in the solution)
+    f_ue_max_hz: Annotated[float, Field(ge=1.0, le=1e12)] = 1.5e9
+    f_es_max_hz: Annotated[float, Field(ge=1.0, le=1e12)] = 15e9
     slot_s: PositiveFloat = 1.0
     energy_unit_j: PositiveFloat = 1.0
     memory_unit_bytes: PositiveFloat = 1e9
@@ -71,10 +73,13 @@ class SystemModel(StrictModel):
 class DeviceModel(StrictModel):
     id: Id
     model: str
-    channel_gain: PositiveFloat
-    arrival_rate: NonNegativeFloat
-    energy_queue: NonNegativeFloat = 0.0
-    memory_queue: NonNegativeFloat = 0.0
+    #: ranges wide beyond anything physical that keep the bandwidth split's arithmetic finite: a gain of
+    #: 5e-324 or 1e300, an arrival rate or energy queue of 1.7e308 crashed exhaustive and greedy-dpp
+    #: (math domain error; the field-extremes fuzz, tests/fuzz/test_field_extremes.py)
+    channel_gain: Annotated[float, Field(ge=1e-30, le=1e6)]
+    arrival_rate: Annotated[float, Field(ge=0.0, le=1e9)]
+    energy_queue: Annotated[float, Field(ge=0.0, le=1e15)] = 0.0
+    memory_queue: Annotated[float, Field(ge=0.0, le=1e15)] = 0.0
     split: NonNegativeInt | None = None
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -54,21 +54,31 @@ CLAIM_REL_TOL = 1e-9
 CLAIM_ABS_TOL = 1e-15
 
 
+#: [1 Hz, 1 THz], as ``lymdo_slot``'s: 1e30 Hz overflowed edge-only's objective (the field-extremes fuzz)
+Bandwidth = Annotated[float, Field(ge=1.0, le=1e12)]
+#: a weight in [0, 1e6]: 1.7e308 made the weighted objective overflow
+Weight = Annotated[float, Field(ge=0.0, le=1e6)]
+
+
 class SystemModel(StrictModel):
-    bandwidth_up_hz: PositiveFloat = 10e6
-    bandwidth_down_hz: PositiveFloat = 10e6
+    bandwidth_up_hz: Bandwidth = 10e6
+    bandwidth_down_hz: Bandwidth = 10e6
     num_subchannels: PositiveInt = 6
     max_devices_per_subchannel: PositiveInt = 3
-    noise_psd_dbm_per_hz: float = -174.0
+    #: thermal noise is -174 dBm/Hz; [-300, 300] keeps 10**(x/10) finite and normal (as lymdo_slot)
+    noise_psd_dbm_per_hz: Annotated[float, Field(ge=-300.0, le=300.0)] = -174.0
     device_power_min_w: PositiveFloat = 1e-3
     device_power_max_w: PositiveFloat = float(dbm_to_w(25.0))
     ap_power_min_w: PositiveFloat = 1e-3
     ap_power_max_w: PositiveFloat = 1.0
-    edge_unit_flops_per_s: PositiveFloat = 25e9
-    compute_units_min: PositiveFloat = 1.0
-    compute_units_max: PositiveFloat = 16.0
+    #: [1, 1e18] FLOP/s per unit (1e300 and 5e-324 overflowed the edge's latency or energy)
+    edge_unit_flops_per_s: Annotated[float, Field(ge=1.0, le=1e18)] = 25e9
+    #: at most 1e6 units (1e300 overflowed the edge energy kappa r^3)
+    compute_units_min: Annotated[float, Field(gt=0.0, le=1e6)] = 1.0
+    compute_units_max: Annotated[float, Field(gt=0.0, le=1e6)] = 16.0
     speedup_exponent: float = Field(default=0.9, gt=0.0, le=2.0)
-    edge_kappa: PositiveFloat = 1e-33
+    #: the edge's switched capacitance (CMOS: ~1e-28-1e-33); at most 1e-9 (1e300 overflowed its energy)
+    edge_kappa: Annotated[float, Field(gt=0.0, le=1e-9)] = 1e-33
 
 
 class APModel(StrictModel):
@@ -95,8 +105,8 @@ class DeviceModel(StrictModel):
     model: Id
     flops_per_s: PositiveFloat
     kappa: NonNegativeFloat
-    weight_latency: NonNegativeFloat = 0.5
-    weight_energy: NonNegativeFloat = 0.5
+    weight_latency: Weight = 0.5
+    weight_energy: Weight = 0.5
     uplink_gain: list[list[PositiveFloat]]
     downlink_gain: list[list[PositiveFloat]]
 

@@ -44,6 +44,7 @@ from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
 from edgeinfer.split.model import (
+    LN2,
     Decision,
     RelaxedState,
     SplitInstance,
@@ -277,7 +278,7 @@ def _group_cost(inst: SplitInstance, idx: np.ndarray, m: int, power: np.ndarray,
                                   inst.downlink_gain[idx, :, m], inst.noise_down_w)
         band = inst.bandwidth_down_hz / inst.num_subchannels
     cost = (inst.w_latency[idx] + inst.w_energy[idx] * power[idx]) * bits[idx]
-    return float((cost / (band * np.log2(1.0 + sinr))).sum())
+    return float((cost / (band * (np.log1p(sinr) / LN2))).sum())
 
 
 def alone_power(inst: SplitInstance, *, uplink: bool) -> np.ndarray:
@@ -287,7 +288,7 @@ def alone_power(inst: SplitInstance, *, uplink: bool) -> np.ndarray:
     noise = inst.noise_up_w if uplink else inst.noise_down_w
     lo, hi = (inst.p_min_w, inst.p_max_w) if uplink else (inst.ap_p_min_w, inst.ap_p_max_w)
     u = inst.num_devices
-    return golden_section(lambda x: (wt + we * x) / np.log2(1.0 + x * g / noise), np.full(u, lo), np.full(u, hi))
+    return golden_section(lambda x: (wt + we * x) / (np.log1p(x * g / noise) / LN2), np.full(u, lo), np.full(u, hi))
 
 
 def local_search(inst: SplitInstance, sub: np.ndarray, power: np.ndarray, bits: np.ndarray, *, uplink: bool,
@@ -505,7 +506,7 @@ def split_lower_bounds(inst: SplitInstance) -> np.ndarray:
 
     def best(g: np.ndarray, band: float, noise: float, lo: float, hi: float) -> np.ndarray:
         def f(x: np.ndarray) -> np.ndarray:
-            return (wt + we * x) / (band * np.log2(1.0 + x * g / noise))
+            return (wt + we * x) / (band * (np.log1p(x * g / noise) / LN2))
 
         x = golden_section(f, np.full(u, lo), np.full(u, hi))
         return np.minimum(f(x), np.minimum(f(np.full(u, lo)), f(np.full(u, hi))))

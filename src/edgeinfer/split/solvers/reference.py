@@ -201,6 +201,9 @@ def _run_reference_impl(inst: SplitInstance, options: SolveOptions) -> tuple[Dec
                 tot, p, split = 0.0, np.zeros(u), nl.copy()
                 for k, g in groups(members, combo).items():
                     v, sp, x = group_up(g, k)
+                    if not math.isfinite(v):  # no split and power of the group has a finite cost
+                        tot = math.inf
+                        break
                     tot += v
                     p[list(g)] = x
                     split[list(g)] = sp

@@ -1,0 +1,94 @@
+"""Every numeric field of every example at the extremes of a double, through ``edgeinfer solve``.
+
+The Hypothesis fuzz (``test_fuzz_files.py``) mutates up to three random places of a document;
+in 45 draws a run it rarely sets one given field to one given extreme, and the crashes below
+all survived it. Here every numeric field kind (each key once; the first item of every list)
+is set, one at a time, to each of :data:`EXTREMES`, and solved with the example's fast
+algorithm: the answer must be exit 0 (solved, and ``solve`` verified it) or exit 2 with one
+line, never exit 3. ``test_found_crashes`` pins the field, value and algorithm of each crash
+this systematic sweep found (2026-12-04), with the algorithm that crashed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fuzz.fuzzkit import SEEDS, check_one_line_error, instance_doc, run_cli
+
+EXTREMES = (0, -1, 5e-324, 1e-300, 1e30, 1e300, 1.7e308)
+
+
+def _kinds(doc: Any, prefix: tuple = ()) -> Iterator[tuple]:
+    """One path per numeric field kind: dict keys, and the first item of every list."""
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            yield from _kinds(v, prefix + (k,))
+    elif isinstance(doc, list) and doc:
+        yield from _kinds(doc[0], prefix + (0,))
+    elif isinstance(doc, int | float) and not isinstance(doc, bool):
+        yield prefix
+
+
+def _set(doc: Any, path: tuple, value: Any) -> Any:
+    out = copy.deepcopy(doc)
+    d = out
+    for p in path[:-1]:
+        d = d[p]
+    d[path[-1]] = value
+    return out
+
+
+def _contract(doc: Any, algorithm: str, what: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "i.json"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        res = run_cli(["solve", str(path), "-a", algorithm, "--time-limit", "5", "-o", str(Path(tmp) / "o.json")])
+    assert res.rc in (0, 2), f"{what} -a {algorithm}: exit {res.rc}: {res.err.strip()}"
+    if res.rc == 2:
+        check_one_line_error(res, what)
+
+
+@pytest.mark.parametrize("example", sorted(SEEDS))
+def test_every_numeric_field_at_the_extremes_is_solved_or_refused(example: str) -> None:
+    doc = instance_doc(example)
+    for path in _kinds(doc):
+        for value in EXTREMES:
+            _contract(_set(doc, path, value), SEEDS[example][0], f"{example} {path} = {value!r}")
+
+
+#: (example, field, value, algorithm): each exited 3 before the fix named in docs/formats.md
+FOUND = [
+    ("mba_small", ("bandwidth_hz",), 1.6e169, "greedy"),
+    ("mba_small", ("noise_w",), 1e-300, "bnb"),
+    ("mba_small", ("energy_j",), 1e300, "milp"),
+    ("mba_small", ("block_bits",), 5e-324, "bnb"),
+    ("mba_small", ("scores", 0, 0, 0), 1e15, "milp"),
+    ("mba_small", ("scores", 0, 0, 0), 1e30, "latency"),
+    ("lymdo_slot_small", ("system", "f_ue_max_hz"), 1e300, "greedy-dpp"),
+    ("lymdo_slot_small", ("system", "f_es_max_hz"), 5e-324, "exhaustive"),
+    ("lymdo_slot_small", ("system", "f_es_max_hz"), 1.7e308, "greedy-dpp"),
+    ("partial_loading_general", ("users", 0, "data_bits"), 5e-324, "gen"),
+    ("partial_loading_backbone", ("users", 0, "data_bits"), 5e-324, "spec"),
+    ("split_noma_small", ("system", "bandwidth_up_hz"), 1e30, "edge-only"),
+    ("split_noma_small", ("system", "bandwidth_up_hz"), 1e30, "reference"),
+    ("split_noma_small", ("system", "noise_psd_dbm_per_hz"), 0, "edge-only"),
+    ("split_noma_small", ("system", "noise_psd_dbm_per_hz"), -1, "edge-only"),
+    ("split_noma_small", ("system", "compute_units_max"), 1e300, "dnn-surgery"),
+    ("split_noma_small", ("system", "edge_kappa"), 1e300, "reference"),
+    ("split_noma_small", ("system", "edge_unit_flops_per_s"), 5e-324, "edge-only"),
+    ("split_noma_small", ("devices", 0, "weight_energy"), 1.7e308, "neurosurgeon"),
+    ("split_noma_small", ("devices", 0, "weight_latency"), 1e300, "reference"),
+    ("split_noma_small", ("devices", 0, "uplink_gain", 0, 0), 1e-30, "reference"),
+]
+
+
+@pytest.mark.parametrize("example, path, value, algorithm", FOUND)
+def test_found_crashes(example: str, path: tuple, value: float, algorithm: str) -> None:
+    _contract(_set(instance_doc(example), path, value), algorithm, f"{example} {path} = {value!r}")
