@@ -20,18 +20,21 @@ from typing import Any
 
 import pytest
 
-from fuzz.fuzzkit import SEEDS, check_one_line_error, instance_doc, run_cli
+from fuzz.fuzzkit import SEEDS, check_one_line_error, instance_doc, run_cli, solution_doc
 
 EXTREMES = (0, -1, 5e-324, 1e-300, 1e30, 1e300, 1.7e308)
 
 
-def _kinds(doc: Any, prefix: tuple = ()) -> Iterator[tuple]:
-    """One path per numeric field kind: dict keys, and the first item of every list."""
+def _kinds(doc: Any, prefix: tuple = (), *, last: bool = False) -> Iterator[tuple]:
+    """One path per numeric field kind: dict keys, and the first item of every list (and the
+    last one with ``last``)."""
     if isinstance(doc, dict):
         for k, v in doc.items():
-            yield from _kinds(v, prefix + (k,))
+            yield from _kinds(v, prefix + (k,), last=last)
     elif isinstance(doc, list) and doc:
-        yield from _kinds(doc[0], prefix + (0,))
+        yield from _kinds(doc[0], prefix + (0,), last=last)
+        if last and len(doc) > 1:
+            yield from _kinds(doc[-1], prefix + (len(doc) - 1,), last=last)
     elif isinstance(doc, int | float) and not isinstance(doc, bool):
         yield prefix
 
@@ -92,3 +95,26 @@ FOUND = [
 @pytest.mark.parametrize("example, path, value, algorithm", FOUND)
 def test_found_crashes(example: str, path: tuple, value: float, algorithm: str) -> None:
     _contract(_set(instance_doc(example), path, value), algorithm, f"{example} {path} = {value!r}")
+
+
+@pytest.mark.parametrize("example", sorted(SEEDS))
+def test_every_numeric_field_of_a_solution_at_the_extremes_is_judged(example: str) -> None:
+    """``verify`` on the example's solution with one numeric field (first and last list items; not
+    ``stats`` or ``wall_time_s``) at each extreme: exit 0, 1 (wrong, with reasons) or 2 (one line).
+    A slide speed of 1e300 FLOP/s raised OverflowError in the energy (``speed**2`` of a Python
+    float; exit 3) before."""
+    with tempfile.TemporaryDirectory() as tmp:
+        inst = Path(tmp) / "i.json"
+        inst.write_text(json.dumps(instance_doc(example)), encoding="utf-8")
+        sol = solution_doc(example)
+        for path in dict.fromkeys(_kinds(sol, last=True)):
+            if path[0] in ("stats", "wall_time_s"):
+                continue
+            for value in EXTREMES:
+                out = Path(tmp) / "s.json"
+                out.write_text(json.dumps(_set(sol, path, value)), encoding="utf-8")
+                res = run_cli(["verify", str(inst), str(out)])
+                what = f"{example} solution {path} = {value!r}"
+                assert res.rc in (0, 1, 2), f"{what}: exit {res.rc}: {res.err.strip()}"
+                if res.rc == 2:
+                    check_one_line_error(res, what)

@@ -379,7 +379,7 @@ def verify(inst: SlideInstance, s: SlideSolution) -> VerifyReport:
         fmax = float(inst.max_flops_per_s[a.user])
         flops_total = float(np.sum(inst.model_flops[a.model]))
         with np.errstate(all="ignore"):
-            energy = float(inst.energy_coefficient[a.user]) * a.speed**2 * flops_total
+            energy = float(inst.energy_coefficient[a.user]) * (a.speed * a.speed) * flops_total
         budget = float(inst.energy_budget_j[a.user])
         if a.speed > fmax * (1 + SPEED_RTOL):
             v.add(f"{uid}: speed {a.speed:g} FLOP/s exceeds the cap {fmax:g}")
