@@ -302,3 +302,18 @@ def test_train_refuses_a_link_as_output_before_training(tmp_path: Path, capsys) 
     err = capsys.readouterr().err
     assert "symbolic link" in err and err.count("\n") == 1
     assert target.read_text() == "keep"
+
+
+@pytest.mark.parametrize("option, value", [("--arrival-rate", "1e300"), ("--arrival-rate", "0.5,nan"),
+                                           ("--eval-rate", "1.7e308"), ("--eval-rate", "nan"), ("--eval-rate", "1,2")])
+def test_train_refuses_rates_outside_their_range_before_training(tmp_path: Path, capsys, option, value) -> None:
+    """``--arrival-rate 1e300`` crashed the environment's Poisson draw ("lam value too large",
+    exit 3), and ``--eval-rate 1e300`` did so after training and saving; rates now lie in [0, 1e9]
+    req/s, as ``lymdo_slot``'s ``arrival_rate``: one line, exit 2, nothing trained or written."""
+    from edgeinfer.cli import main
+    out = tmp_path / "p.zip"
+    assert main(["train", "lymdo", "--episodes", "1", "--steps", "2", "--no-progress", option, value,
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert option in err and len(err.splitlines()) == 1
+    assert not out.exists()

@@ -14,14 +14,26 @@ from edgeinfer.core.errors import EdgeInferError, InvalidInstanceError
 __all__ = ["add_arguments", "run"]
 
 
+#: the largest arrival rate (req/s), as ``lymdo_slot``'s ``arrival_rate``: 1e300 crashed the Poisson
+#: draw of the environment ("lam value too large", exit 3; found by a sweep of the options)
+MAX_RATE = 1e9
+
+
 def _rates(text: str) -> list[float]:
     try:
         vals = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated rates, got {text!r}") from None
-    if not vals or any(v < 0 for v in vals):
-        raise argparse.ArgumentTypeError("rates must be non-negative")
+    if not vals or not all(0 <= v <= MAX_RATE for v in vals):  # also refuses nan
+        raise argparse.ArgumentTypeError(f"rates must lie in [0, {MAX_RATE:g}] req/s, got {text!r}")
     return vals
+
+
+def _rate(text: str) -> float:
+    vals = _rates(text)
+    if len(vals) != 1:
+        raise argparse.ArgumentTypeError(f"expected one rate, got {text!r}")
+    return vals[0]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="arrival rate(s) in req/s; with several, each episode draws one (default 0.5-2.5)")
     parser.add_argument("--out", "-o", required=True, help="where to save the policy (a .zip of JSON + safetensors; .zip is appended if missing)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--eval-rate", type=float, default=None, metavar="R",
+    parser.add_argument("--eval-rate", type=_rate, default=None, metavar="R",
                         help="after training, evaluate one episode at this rate and print the summary")
 
 
