@@ -440,11 +440,13 @@ STUDY = Study(
                  "accuracy vs latency limit, digits + torch) runs in the fig9 sweep (trained at "
                  "realisation 0; skipped without torch)."),
     params=[
-        Param("bandwidth_hz", 100e6, float, "bandwidth B (Hz)", bounds=(1.0, None)),
-        Param("noise_w", 0.5e-9, float, "noise power N0 (W)", bounds=(0.0, None)),
-        Param("energy_j", 250.0, float, "energy budget E (J)", bounds=(0.0, None)),
-        Param("block_bits", 5e6, float, "block size Q (bit)", bounds=(1.0, None)),
-        Param("path_loss", 1e-3, float, "path loss of the Rayleigh gains (1)", bounds=(0.0, None)),
+        # physical ranges, positive where the instance format needs it: 0 W of noise or a path loss of 0
+        # made every task fail (exit 1) instead of a one-line refusal of the option (exit 2)
+        Param("bandwidth_hz", 100e6, float, "bandwidth B (Hz)", bounds=(1.0, 1e12)),
+        Param("noise_w", 0.5e-9, float, "noise power N0 (W)", bounds=(1e-30, 1e3)),
+        Param("energy_j", 250.0, float, "energy budget E (J)", bounds=(1e-30, 1e12)),
+        Param("block_bits", 5e6, float, "block size Q (bit)", bounds=(1.0, 1e15)),
+        Param("path_loss", 1e-3, float, "path loss of the Rayleigh gains (1)", bounds=(1e-30, 1e3)),
         Param("num_devices", 21, int, "devices K (1)", bounds=(1, 200)),
         Param("num_positions", 24, int, "blocks per model N (1)", bounds=(1, 200)),
         Param("num_families", 2, int, "task families (1)", bounds=(1, 50)),
