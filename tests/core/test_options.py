@@ -150,3 +150,12 @@ def test_every_scenario_generator_has_one_convention(problem):
 def test_cli_list_empty_problem_name_is_refused(capsys):
     assert main(["list", "--problem", ""]) == 2
     assert "unknown problem ''" in capsys.readouterr().err
+
+
+def test_a_validate_hook_refuses_with_its_reason_and_checks_the_default():
+    from edgeinfer.core.options import Param
+    p = Param("pair", "1,2", str, "two numbers", validate=lambda v: None if len(v.split(",")) == 2 else "need two")
+    assert p.check("3,4") is None
+    assert p.check("3") == "need two"
+    with pytest.raises(ValueError, match="need two"):
+        Param("pair", "1", str, "two numbers", validate=lambda v: None if len(v.split(",")) == 2 else "need two")

@@ -15,8 +15,8 @@ This module imports only the standard library and NumPy.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -53,6 +53,10 @@ class Param:
         Allowed values for ``str`` parameters.
     optional:
         ``None`` is an accepted value (meaning "not set"; the help says what that does).
+    validate:
+        A further check of an already-typed, in-range value: what is wrong with it, or ``None``
+        (e.g. the form of a ``str`` list of rates), so that a bad value is refused with the
+        others, before any work.
     """
 
     name: str
@@ -62,6 +66,7 @@ class Param:
     bounds: tuple[float | None, float | None] | None = None
     choices: tuple[str, ...] | None = None
     optional: bool = False
+    validate: Callable[[Any], str | None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -104,6 +109,8 @@ class Param:
                 return f"{_short(value)} is above the maximum {hi!r}"
         if self.choices is not None and value not in self.choices:
             return f"{_short(value)} is not one of {', '.join(map(repr, self.choices))}"
+        if self.validate is not None:
+            return self.validate(value)
         return None
 
     def coerce(self, value: Any) -> Any:

@@ -118,3 +118,16 @@ def test_algorithms_other_than_its_agents_are_refused(tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert "compares only its own algorithms" in err and "lymdo_slot" in err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("rates", ["1e300", "nan", "1,1", "-1", "x"])
+def test_bad_rates_are_refused_before_any_task(tmp_path, capsys, rates):
+    """``--set rates=1e300`` used to fail every task (exit 1, a traceback file in the cache); the
+    option is now checked with the others (``Param.validate``): one line naming it, exit 2, no
+    output folder."""
+    from edgeinfer.cli import main
+    out = tmp_path / "out"
+    assert main(["reproduce", "lymdo", "--quick", "--no-figures", "--set", f"rates={rates}", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "lymdo.rates" in err and len(err.splitlines()) == 1
+    assert not out.exists() or not any(out.iterdir())

@@ -53,6 +53,16 @@ PRETRAINED = "pretrained"
 _MODEL_CACHE: dict[tuple[Any, ...], Any] = {}
 
 
+def _rates_problem(text: str) -> str | None:
+    """What is wrong with a ``rates`` option, checked with the other options before any task
+    runs (``1e300`` used to fail every task, exit 1), or ``None``."""
+    try:
+        parse_rates(text)
+    except ValueError as exc:
+        return str(exc).removeprefix("rates: ")
+    return None
+
+
 def parse_rates(text: str) -> tuple[float, ...]:
     """``"0.5,1.5,2.5"`` -> rates (req/s); ValueError naming ``rates`` otherwise."""
     try:
@@ -320,7 +330,8 @@ def _study() -> Study:
         title="LyMDO (Ye et al.): Figs. 3-5",
         description="PPO partitioning + exact convex allocation vs baselines on the LyMDO system",
         params=[
-            Param("rates", ",".join(f"{r:g}" for r in RATES), str, "arrival rates of Fig. 4 (req/s, comma-separated)"),
+            Param("rates", ",".join(f"{r:g}" for r in RATES), str, "arrival rates of Fig. 4 (req/s, comma-separated)",
+                  validate=_rates_problem),
             Param("episodes", 2000, int, "training episodes of lymdo and ppo (the same budget for both)",
                   bounds=(1, 100_000)),
             Param("steps", 200, int, "slots per training episode", bounds=(1, 100_000)),
