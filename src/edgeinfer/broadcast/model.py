@@ -53,6 +53,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from edgeinfer.system.rates import spectral_efficiency
+
 if TYPE_CHECKING:
     from edgeinfer.broadcast.problem import MBAInstance
 
@@ -97,9 +99,9 @@ def qos_tol(c: np.ndarray | float) -> np.ndarray | float:
 
 def rate_bps(power_w: np.ndarray | float, gain: np.ndarray | float, bandwidth_hz: float,
              noise_w: float) -> np.ndarray | float:
-    """Eq. (2): ``B log2(1 + p H / N0)`` (``N0`` a noise power in W, docs/broadcast.md), as
-    ``B log1p(p H / N0) / ln 2``, which keeps the digits of a small SNR."""
-    return bandwidth_hz * np.log1p(power_w * gain / noise_w) / _LN2
+    """Eq. (2): ``B log2(1 + p H / N0)`` (``N0`` a noise power in W, docs/broadcast.md), through
+    :func:`edgeinfer.system.rates.spectral_efficiency`, which keeps the digits of a small SNR."""
+    return bandwidth_hz * spectral_efficiency(power_w * gain / noise_w)
 
 
 def best_assembly(I: np.ndarray, y: np.ndarray) -> np.ndarray:

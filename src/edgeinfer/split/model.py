@@ -23,7 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgeinfer.system.rates import noma_downlink_sinr, noma_uplink_sinr, oma_sinr
+from edgeinfer.system.rates import (
+    noma_downlink_sinr,
+    noma_uplink_sinr,
+    oma_sinr,
+    spectral_efficiency,
+)
 
 __all__ = [
     "SplitInstance",
@@ -268,7 +273,7 @@ def relaxed_uplink(st: RelaxedState, beta: np.ndarray, p: np.ndarray, cost: np.n
     intra = st.up_order.after(q * st.g_own)
     d = intra + inter + inst.noise_up_w
     gamma = p[:, None] * st.g_own / d
-    se = np.log1p(gamma) / LN2
+    se = spectral_efficiency(gamma)
     rate = b * (beta * se).sum(1)
     active = beta.sum(1) > 0
     safe = np.where(active, rate, 1.0)
@@ -302,7 +307,7 @@ def relaxed_downlink(st: RelaxedState, beta: np.ndarray, pw: np.ndarray, cost: n
     stronger = st.down_order.before(q)
     d = st.h_own * stronger + inter + inst.noise_down_w
     psi = pw[:, None] * st.h_own / d
-    se = np.log1p(psi) / LN2
+    se = spectral_efficiency(psi)
     rate = b * (beta * se).sum(1)
     active = beta.sum(1) > 0
     safe = np.where(active, rate, 1.0)
@@ -432,13 +437,13 @@ def evaluate(inst: SplitInstance, dec: Decision, *, access: str = "noma") -> Eva
                 fn = noma_uplink_sinr if gain is inst.uplink_gain else noma_downlink_sinr
                 sinr[idx] = fn(p[idx], inst.cell[idx], np.zeros(len(idx), dtype=int), gain[idx, :, m],
                                noise_psd * band)
-                rate[idx] = band * (np.log1p(sinr[idx]) / LN2)
+                rate[idx] = band * spectral_efficiency(sinr[idx])
             else:
                 k = np.bincount(inst.cell[idx], minlength=inst.num_aps)[inst.cell[idx]]
                 share = band / k
                 inter = oma_intercell_w(inst, idx, m, p, uplink=gain is inst.uplink_gain)
                 sinr[idx] = oma_sinr(p[idx], gain[idx, inst.cell[idx], m], noise_psd * share + inter / k)
-                rate[idx] = share * (np.log1p(sinr[idx]) / LN2)
+                rate[idx] = share * spectral_efficiency(sinr[idx])
     t_dev, e_dev = device_cost(inst, tables)
     t_edge, e_edge = edge_cost(inst, tables, np.where(tables.offload, dec.r, 1.0))
     off = tables.offload

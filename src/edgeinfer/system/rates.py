@@ -7,6 +7,8 @@ or a total power ``noise_w``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -20,9 +22,16 @@ __all__ = [
 ]
 
 
+_LN2 = math.log(2.0)
+
+
 def spectral_efficiency(snr: ArrayLike) -> np.ndarray:
-    """log2(1 + SNR) in bit/s/Hz."""
-    return np.log2(1.0 + np.asarray(snr, dtype=float))
+    """log2(1 + SNR) in bit/s/Hz, computed as ``log1p(SNR) / ln 2``: ``log2(1 + SNR)`` rounds
+    an SNR below 1.1e-16 to zero and loses the digits of any small one (a verifier recomputing
+    delivered bits from it refused sound plans; docs/formats.md). The rates of ``mba`` and
+    ``split_noma`` (solvers and verifiers) and :func:`fdma_rate` / :func:`multicast_rate` go
+    through it; ``lymdo_slot``'s scalar allocation loops use ``math`` directly."""
+    return np.log1p(np.asarray(snr, dtype=float)) / _LN2
 
 
 def fdma_rate(
@@ -48,7 +57,7 @@ def fdma_rate(
     h = np.asarray(gain, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         noise = band * noise_psd_w_per_hz if noise_psd_w_per_hz is not None else np.full_like(band, noise_w)
-        rate = band * np.log2(1.0 + p * h / noise)
+        rate = band * spectral_efficiency(p * h / noise)
     return np.where(band > 0, rate, 0.0)
 
 
@@ -57,7 +66,7 @@ def multicast_rate(bandwidth_hz: float, power_w: float, gains: ArrayLike, noise_
     g = np.asarray(gains, dtype=float)
     if g.size == 0:
         raise ValueError("a multicast needs at least one receiver")
-    return float(bandwidth_hz * np.log2(1.0 + power_w * g.min() / noise_w))
+    return float(bandwidth_hz * spectral_efficiency(power_w * g.min() / noise_w))
 
 
 def _check_shapes(power: np.ndarray, cell: np.ndarray, sub: np.ndarray, cross: np.ndarray) -> None:

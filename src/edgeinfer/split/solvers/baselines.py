@@ -30,7 +30,6 @@ from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
 from edgeinfer.split.model import (
-    LN2,
     Decision,
     SplitInstance,
     golden_section,
@@ -38,6 +37,7 @@ from edgeinfer.split.model import (
     optimal_compute_units,
 )
 from edgeinfer.split.problem import PROBLEM, SplitSolution, make_solution
+from edgeinfer.system.rates import spectral_efficiency
 
 __all__ = ["greedy_subchannels", "settle_on_observed_rates", "device_only", "edge_only", "neurosurgeon", "dnn_surgery", "ecc_oma",
            "solve_device_only", "solve_edge_only", "solve_neurosurgeon", "solve_dnn_surgery", "solve_ecc_oma"]
@@ -99,8 +99,8 @@ def _latency_split(inst: SplitInstance, r: np.ndarray) -> np.ndarray:
     nd = inst.noise_down_w
     bu = inst.bandwidth_up_hz / inst.num_subchannels
     bd = inst.bandwidth_down_hz / inst.num_subchannels
-    rate_up = bu * (np.log1p(inst.p_max_w * inst.own_up().max(1) / nu) / LN2)
-    rate_dn = bd * (np.log1p(inst.ap_p_max_w * inst.own_down().max(1) / nd) / LN2)
+    rate_up = bu * spectral_efficiency(inst.p_max_w * inst.own_up().max(1) / nu)
+    rate_dn = bd * spectral_efficiency(inst.ap_p_max_w * inst.own_down().max(1) / nd)
     out = np.empty(inst.num_devices, dtype=np.int64)
     for i in range(inst.num_devices):
         loc = np.concatenate([[0.0], np.cumsum(inst.layer_flops[i])])
@@ -202,7 +202,7 @@ def ecc_oma(inst: SplitInstance) -> Decision:
         band_d = inst.bandwidth_down_hz / inst.num_subchannels / k_dn
 
         def rate(pp: np.ndarray, g: np.ndarray, band: np.ndarray, inter: np.ndarray, k: np.ndarray) -> np.ndarray:
-            return band * (np.log1p(pp * g / (inst.noise_psd_w_per_hz * band + inter / k)) / LN2)
+            return band * spectral_efficiency(pp * g / (inst.noise_psd_w_per_hz * band + inter / k))
 
         p = np.full(u, inst.p_max_w)
         pw = np.full(u, inst.ap_p_max_w)

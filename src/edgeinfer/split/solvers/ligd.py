@@ -44,7 +44,6 @@ from edgeinfer.core.registry import register_solver
 from edgeinfer.core.solution import SolveOptions
 from edgeinfer.core.status import SolveStatus
 from edgeinfer.split.model import (
-    LN2,
     Decision,
     RelaxedState,
     SplitInstance,
@@ -61,7 +60,7 @@ from edgeinfer.split.model import (
     split_tables,
 )
 from edgeinfer.split.problem import PROBLEM, SplitSolution, make_solution
-from edgeinfer.system.rates import noma_downlink_sinr, noma_uplink_sinr
+from edgeinfer.system.rates import noma_downlink_sinr, noma_uplink_sinr, spectral_efficiency
 
 __all__ = ["Point", "DescentResult", "descend", "project_simplex", "round_subchannels", "run_ligd",
            "initial_point", "refine_splits", "split_lower_bounds", "canonical_order", "permute_instance", "LIGD_PARAMS", "solve_ligd", "solve_gd"]
@@ -278,7 +277,7 @@ def _group_cost(inst: SplitInstance, idx: np.ndarray, m: int, power: np.ndarray,
                                   inst.downlink_gain[idx, :, m], inst.noise_down_w)
         band = inst.bandwidth_down_hz / inst.num_subchannels
     cost = (inst.w_latency[idx] + inst.w_energy[idx] * power[idx]) * bits[idx]
-    return float((cost / (band * (np.log1p(sinr) / LN2))).sum())
+    return float((cost / (band * spectral_efficiency(sinr))).sum())
 
 
 def alone_power(inst: SplitInstance, *, uplink: bool) -> np.ndarray:
@@ -288,7 +287,7 @@ def alone_power(inst: SplitInstance, *, uplink: bool) -> np.ndarray:
     noise = inst.noise_up_w if uplink else inst.noise_down_w
     lo, hi = (inst.p_min_w, inst.p_max_w) if uplink else (inst.ap_p_min_w, inst.ap_p_max_w)
     u = inst.num_devices
-    return golden_section(lambda x: (wt + we * x) / (np.log1p(x * g / noise) / LN2), np.full(u, lo), np.full(u, hi))
+    return golden_section(lambda x: (wt + we * x) / spectral_efficiency(x * g / noise), np.full(u, lo), np.full(u, hi))
 
 
 def local_search(inst: SplitInstance, sub: np.ndarray, power: np.ndarray, bits: np.ndarray, *, uplink: bool,
@@ -506,7 +505,7 @@ def split_lower_bounds(inst: SplitInstance) -> np.ndarray:
 
     def best(g: np.ndarray, band: float, noise: float, lo: float, hi: float) -> np.ndarray:
         def f(x: np.ndarray) -> np.ndarray:
-            return (wt + we * x) / (band * (np.log1p(x * g / noise) / LN2))
+            return (wt + we * x) / (band * spectral_efficiency(x * g / noise))
 
         x = golden_section(f, np.full(u, lo), np.full(u, hi))
         return np.minimum(f(x), np.minimum(f(np.full(u, lo)), f(np.full(u, hi))))
