@@ -25,6 +25,8 @@ __all__ = [
     "PositiveInt",
     "NonNegativeInt",
     "Id",
+    "Hertz",
+    "NoisePsdDbmPerHz",
     "parse_model",
     "format_loc",
     "check_unique_ids",
@@ -57,6 +59,12 @@ Fraction = Annotated[float, Field(ge=0, le=1)]
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 Id = Annotated[str, Field(min_length=1, max_length=200)]
+#: a bandwidth or a clock in [1 Hz, 1 THz]: wider than anything physical, narrow enough that the
+#: rates and times the solvers compute from it stay normal doubles (1.6e169 Hz and 1e-300 Hz crashed
+#: lymdo_slot's greedy-dpp, 1e30 Hz overflowed split_noma's edge-only: docs/formats.md)
+Hertz = Annotated[float, Field(ge=1.0, le=1e12)]
+#: a noise density in dBm/Hz (thermal noise: -174); [-300, 300] keeps ``10**(x/10)`` finite and normal
+NoisePsdDbmPerHz = Annotated[float, Field(ge=-300.0, le=300.0)]
 
 
 def format_loc(loc: Sequence[Any]) -> str:

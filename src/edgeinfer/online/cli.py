@@ -14,18 +14,17 @@ from edgeinfer.core.errors import EdgeInferError, InvalidInstanceError
 __all__ = ["add_arguments", "run"]
 
 
-#: the largest arrival rate (req/s), as ``lymdo_slot``'s ``arrival_rate``: 1e300 crashed the Poisson
-#: draw of the environment ("lam value too large", exit 3; found by a sweep of the options)
-MAX_RATE = 1e9
-
-
 def _rates(text: str) -> list[float]:
     try:
         vals = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated rates, got {text!r}") from None
-    if not vals or not all(0 <= v <= MAX_RATE for v in vals):  # also refuses nan
-        raise argparse.ArgumentTypeError(f"rates must lie in [0, {MAX_RATE:g}] req/s, got {text!r}")
+    from edgeinfer.online.problem import (
+        MAX_ARRIVAL_RATE,  # 1e300 crashed the environment's Poisson draw
+    )
+
+    if not vals or not all(0 <= v <= MAX_ARRIVAL_RATE for v in vals):  # also refuses nan
+        raise argparse.ArgumentTypeError(f"rates must lie in [0, {MAX_ARRIVAL_RATE:g}] req/s, got {text!r}")
     return vals
 
 

@@ -21,7 +21,9 @@ from edgeinfer.core.errors import InvalidInstanceError, InvalidSolutionError, Un
 from edgeinfer.core.registry import ProblemSpec, register_problem
 from edgeinfer.core.solution import Solution, VerifyReport, Violations, json_safe
 from edgeinfer.core.validation import (
+    Hertz,
     Id,
+    NoisePsdDbmPerHz,
     NonNegativeFloat,
     NonNegativeInt,
     PositiveFloat,
@@ -45,15 +47,15 @@ __all__ = ["PROBLEM", "SPEC", "SlotInstance", "SlotSolution", "load_instance", "
            "dump_solution", "verify"]
 
 PROBLEM = "lymdo_slot"
+#: the largest arrival rate (req/s) of a device, also ``edgeinfer train``'s ``--arrival-rate`` limit:
+#: 1.7e308 crashed exhaustive and greedy-dpp, 1e300 the environment's Poisson draw
+MAX_ARRIVAL_RATE = 1e9
 _MAX_NAME = 100
 
 
 class SystemModel(StrictModel):
-    #: [1 Hz, 1 THz]: outside it greedy-dpp's arithmetic fails (1.6e169 Hz and 1e-300 Hz: math domain error)
-    bandwidth_hz: Annotated[float, Field(ge=1.0, le=1e12)] = 5e6
-    #: thermal noise is -174 dBm/Hz; [-300, 300] dBm/Hz covers anything physical (and more), and keeps
-    #: 10**(x/10) finite and normal
-    noise_psd_dbm_per_hz: Annotated[float, Field(ge=-300.0, le=300.0)] = -174.0
+    bandwidth_hz: Hertz = 5e6
+    noise_psd_dbm_per_hz: NoisePsdDbmPerHz = -174.0
     #: [1e-15 W, 1 MW]: beyond, rates underflow or overflow in double precision
     tx_power_w: Annotated[float, Field(ge=1e-15, le=1e6)] = 0.1
     V: PositiveFloat = 10.0
@@ -61,10 +63,10 @@ class SystemModel(StrictModel):
     kappa: PositiveFloat = 1e-28
     gamma_ue: NonNegativeFloat = 0.2
     gamma_es: NonNegativeFloat = 0.8
-    #: CPU clocks in [1 Hz, 1 THz]: 1e300 Hz on the device and 5e-324 or 1.7e308 Hz on the server
-    #: crashed exhaustive and greedy-dpp (division by zero, a non-finite clock in the solution)
-    f_ue_max_hz: Annotated[float, Field(ge=1.0, le=1e12)] = 1.5e9
-    f_es_max_hz: Annotated[float, Field(ge=1.0, le=1e12)] = 15e9
+    #: 1e300 Hz on the device and 5e-324 or 1.7e308 Hz on the server crashed exhaustive and
+    #: greedy-dpp (division by zero, a non-finite clock in the solution)
+    f_ue_max_hz: Hertz = 1.5e9
+    f_es_max_hz: Hertz = 15e9
     slot_s: PositiveFloat = 1.0
     energy_unit_j: PositiveFloat = 1.0
     memory_unit_bytes: PositiveFloat = 1e9
@@ -77,7 +79,7 @@ class DeviceModel(StrictModel):
     #: 5e-324 or 1e300, an arrival rate or energy queue of 1.7e308 crashed exhaustive and greedy-dpp
     #: (math domain error; the field-extremes fuzz, tests/fuzz/test_field_extremes.py)
     channel_gain: Annotated[float, Field(ge=1e-30, le=1e6)]
-    arrival_rate: Annotated[float, Field(ge=0.0, le=1e9)]
+    arrival_rate: Annotated[float, Field(ge=0.0, le=MAX_ARRIVAL_RATE)]
     energy_queue: Annotated[float, Field(ge=0.0, le=1e15)] = 0.0
     memory_queue: Annotated[float, Field(ge=0.0, le=1e15)] = 0.0
     split: NonNegativeInt | None = None

@@ -25,7 +25,9 @@ from edgeinfer.core.solution import Solution, VerifyReport, Violations
 from edgeinfer.core.status import SolveStatus
 from edgeinfer.core.units import dbm_to_w, w_to_dbm
 from edgeinfer.core.validation import (
+    Hertz,
     Id,
+    NoisePsdDbmPerHz,
     NonNegativeFloat,
     NonNegativeInt,
     PositiveFloat,
@@ -54,19 +56,16 @@ CLAIM_REL_TOL = 1e-9
 CLAIM_ABS_TOL = 1e-15
 
 
-#: [1 Hz, 1 THz], as ``lymdo_slot``'s: 1e30 Hz overflowed edge-only's objective (the field-extremes fuzz)
-Bandwidth = Annotated[float, Field(ge=1.0, le=1e12)]
 #: a weight in [0, 1e6]: 1.7e308 made the weighted objective overflow
 Weight = Annotated[float, Field(ge=0.0, le=1e6)]
 
 
 class SystemModel(StrictModel):
-    bandwidth_up_hz: Bandwidth = 10e6
-    bandwidth_down_hz: Bandwidth = 10e6
+    bandwidth_up_hz: Hertz = 10e6
+    bandwidth_down_hz: Hertz = 10e6
     num_subchannels: PositiveInt = 6
     max_devices_per_subchannel: PositiveInt = 3
-    #: thermal noise is -174 dBm/Hz; [-300, 300] keeps 10**(x/10) finite and normal (as lymdo_slot)
-    noise_psd_dbm_per_hz: Annotated[float, Field(ge=-300.0, le=300.0)] = -174.0
+    noise_psd_dbm_per_hz: NoisePsdDbmPerHz = -174.0
     device_power_min_w: PositiveFloat = 1e-3
     device_power_max_w: PositiveFloat = float(dbm_to_w(25.0))
     ap_power_min_w: PositiveFloat = 1e-3
