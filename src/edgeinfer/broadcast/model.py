@@ -206,6 +206,13 @@ def block_cost(gains: np.ndarray, beta: float, *, bandwidth_hz: float, noise_w: 
     return T * (1.0 + beta * p)
 
 
+def _bracket_reach(g: np.ndarray) -> float:
+    """How far (in ``log``) the root searches of the power controls look from their start:
+    ``e^400``, widened by the gains' spread, covers budgets up to :data:`MAX_BUDGET_SPAN` times
+    the least energy."""
+    return 400.0 + math.log(float(g.max()) / float(g.min()))
+
+
 def optimal_power(
     gains: np.ndarray, *, bandwidth_hz: float, noise_w: float, block_bits: float, energy_j: float
 ) -> PowerPlan | None:
@@ -218,8 +225,8 @@ def optimal_power(
         return PowerPlan(np.zeros(0), np.zeros(0), 0.0, 0.0, None)
     if np.any(g <= 0) or not np.all(np.isfinite(g)):
         raise ValueError("worst gains must be positive and finite")
-    e_min = min_energy_j(g, bandwidth_hz, noise_w, block_bits)
-    if not energy_j > e_min * (1 + 1e-12):
+    # E_min first: the capped least energy below is at least E_min, but may round an ulp under it
+    if not energy_j > min_energy_j(g, bandwidth_hz, noise_w, block_bits) * (1 + 1e-12):
         return None
     u_min = block_bits * _LN2 / (bandwidth_hz * MAX_DURATION_S)
 
@@ -239,7 +246,7 @@ def optimal_power(
     # beta scale: H / N0 is where x crosses 0; bracket around it (wide enough for the gains'
     # spread and budgets up to MAX_BUDGET_SPAN times the least energy)
     t0 = math.log(float(np.median(g)) / noise_w)
-    reach = 400.0 + math.log(float(g.max()) / float(g.min()))
+    reach = _bracket_reach(g)
     lo, hi = t0 - 2.0, t0 + 2.0
     while f(lo) < 0:  # energy too small at lo: decrease beta
         lo -= 4.0
@@ -281,8 +288,7 @@ def constant_power(
     g = np.asarray(gains, dtype=float)
     if g.size == 0:
         return PowerPlan(np.zeros(0), np.zeros(0), 0.0, 0.0, None)
-    e_min = min_energy_j(g, bandwidth_hz, noise_w, block_bits)
-    if not energy_j > e_min * (1 + 1e-12):
+    if not energy_j > min_energy_j(g, bandwidth_hz, noise_w, block_bits) * (1 + 1e-12):
         return None
 
     def energy(p: float) -> float:
@@ -299,7 +305,7 @@ def constant_power(
 
     lo = math.log(p_min)  # f(lo) < 0
     t0 = max(lo, math.log(noise_w / float(np.median(g))))
-    reach = 400.0 + math.log(float(g.max()) / float(g.min()))
+    reach = _bracket_reach(g)
     hi = t0 + 2.0
     while f(hi) < 0:
         hi += 4.0

@@ -46,11 +46,11 @@ def unicast_plan(inst: MBAInstance, power: str) -> MBASolution:
     plan = power_control(H, mode=power, bandwidth_hz=inst.bandwidth_hz, noise_w=inst.noise_w,
                          block_bits=inst.block_bits, energy_j=inst.energy_j)
     if plan is None:
+        short = (f"energy budget {inst.energy_j:g} J is below the least energy needed to unicast {K * N} blocks, "
+                 f"each within {MAX_DURATION_S:g} s")
         if infeasibility_certificate(inst) is not None:
-            return infeasible_solution("unicast", f"energy budget {inst.energy_j:g} J is below the least energy "
-                                       f"needed to unicast {K * N} blocks, each within {MAX_DURATION_S:g} s")
-        raise UnsupportedInstanceError(f"unicast: energy budget {inst.energy_j:g} J is below the least energy "
-                                       f"needed to unicast {K * N} blocks, each within {MAX_DURATION_S:g} s")
+            return infeasible_solution("unicast", short)
+        raise UnsupportedInstanceError(f"unicast: {short}")
     tx = tuple(Transmission(inst.model_ids[int(inst.own_model[k])], n, float(plan.power_w[k * N + n]),
                             float(plan.duration_s[k * N + n])) for k in range(K) for n in range(N))
     asm = {inst.device_ids[k]: tuple([inst.model_ids[int(inst.own_model[k])]] * N) for k in range(K)}
