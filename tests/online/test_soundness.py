@@ -168,8 +168,10 @@ CASES = {
     "c7-fixed": ({"noise_psd_dbm_per_hz": -174.0}, 1e4, 3, True),
     "noise-120": ({"noise_psd_dbm_per_hz": -120.0}, 2.0, 0, False),
     "noise-60": ({"noise_psd_dbm_per_hz": -60.0}, 2.0, 1, False),
-    "noise+30": ({"noise_psd_dbm_per_hz": 30.0}, 2.0, 0, True),
-    "noise+250": ({"noise_psd_dbm_per_hz": 250.0}, 2.0, 1, True),
+    # SNRs of 2e-19 and 2e-41: log2(1 + s) made the rate 0 and a fixed offloading split infeasible;
+    # with log1p the rate is tiny and the transfer finite but enormous (a status, not a crash, either way)
+    "noise+30": ({"noise_psd_dbm_per_hz": 30.0}, 2.0, 0, False),
+    "noise+250": ({"noise_psd_dbm_per_hz": 250.0}, 2.0, 1, False),
 }
 
 
@@ -207,3 +209,30 @@ def test_cli_malformed_slot_exits_2(mutate, tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o.json").exists()
+
+
+def test_a_tiny_snr_gives_a_tiny_rate_not_zero() -> None:
+    """1e-15 W, a gain of 1e-30 and 1 THz at -300 dBm/Hz (each in its field's range) give an SNR of
+    1e-24, which ``log2(1 + snr)`` rounds to a zero rate (an infinite transfer); the model, the
+    bound and the allocation compute ``log1p(snr) / ln 2`` (``system.rates``)."""
+    doc = copy.deepcopy(DOC)
+    doc["system"] = {"tx_power_w": 1e-15, "bandwidth_hz": 1e12, "noise_psd_dbm_per_hz": -300.0}
+    for d in doc["devices"]:
+        d["split"] = 0
+        d["channel_gain"] = 1e-30
+    inst = load_instance(doc)
+    n = len(inst.ids)
+    cfg = inst.cfg
+    snr = cfg.tx_power_w * inst.h / (cfg.bandwidth_hz * cfg.noise_psd_w_per_hz)
+    assert 1e-25 < snr.max() < 1e-23
+    split, alpha = np.zeros(n, dtype=np.int64), np.full(n, 1.0 / n)
+    m = evaluate_slot(cfg, inst.tables, split, np.zeros(n), np.full(n, cfg.f_es_max_hz / n), alpha, inst.h, inst.lam,
+                      exact=True)
+    psi = np.array([inst.tables.psi_bits[i][0] for i in range(n)], float)
+    want = psi / (alpha * cfg.bandwidth_hz * np.log1p(snr / alpha) / np.log(2.0))
+    assert np.all(np.isfinite(m.t_trans_s))
+    np.testing.assert_allclose(m.t_trans_s, want, rtol=1e-12)
+    from edgeinfer.online.solvers.allocation import bandwidth_objective
+
+    assert math.isfinite(bandwidth_objective(alpha, psi, snr, cfg.bandwidth_hz))
+    assert all(math.isfinite(op.lower_bound_terms(inst, i, 0)) for i in range(n))

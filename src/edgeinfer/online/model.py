@@ -35,6 +35,7 @@ from edgeinfer.core.units import dbm_per_hz_to_w_per_hz, linear_to_db
 from edgeinfer.dnn.profiles import ModelProfile, load_profile
 from edgeinfer.system.channels import free_space_gain
 from edgeinfer.system.energy import md1_sojourn_time_s
+from edgeinfer.system.rates import spectral_efficiency
 
 __all__ = [
     "LyMDOConfig",
@@ -273,7 +274,7 @@ def evaluate_slot(
     sends = psi > 0
     snr_full = cfg.tx_power_w * np.asarray(h, dtype=float) / (cfg.bandwidth_hz * cfg.noise_psd_w_per_hz)
     ok = sends & (alpha > 0)
-    rate = cfg.bandwidth_hz * alpha[ok] * np.log2(1.0 + snr_full[ok] / alpha[ok])
+    rate = cfg.bandwidth_hz * alpha[ok] * spectral_efficiency(snr_full[ok] / alpha[ok])
     with np.errstate(divide="ignore", over="ignore"):
         t_tr[ok] = np.minimum(psi[ok] / rate, cap)
     t_tr[sends & ~ok] = cap

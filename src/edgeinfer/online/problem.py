@@ -42,6 +42,7 @@ from edgeinfer.online.model import (
     dpp_objective,
     evaluate_slot,
 )
+from edgeinfer.system.rates import spectral_efficiency
 
 __all__ = ["PROBLEM", "SPEC", "SlotInstance", "SlotSolution", "load_instance", "dump_instance", "load_solution",
            "dump_solution", "verify"]
@@ -253,7 +254,7 @@ def lower_bound_terms(inst: SlotInstance, i: int, k: int) -> float:
     lam = float(inst.lam[i])
     snr = c.tx_power_w * float(inst.h[i]) / (c.bandwidth_hz * c.noise_psd_w_per_hz)
     with np.errstate(all="ignore"):
-        rate = c.bandwidth_hz * float(np.log2(1.0 + snr))
+        rate = c.bandwidth_hz * float(spectral_efficiency(snr))
         t_tr = 0.0 if psi == 0 else (psi / rate if rate > 0 else math.inf)
         t = d_ue / c.f_ue_max_hz + t_tr + d_es / c.f_es_max_hz
         e = (c.kappa * (d_ue * lam) ** 2 * d_ue + c.tx_power_w * t_tr) * lam * c.slot_s

@@ -30,8 +30,16 @@ def spectral_efficiency(snr: ArrayLike) -> np.ndarray:
     an SNR below 1.1e-16 to zero and loses the digits of any small one (a verifier recomputing
     delivered bits from it refused sound plans; docs/formats.md). The rates of ``mba`` and
     ``split_noma`` (solvers and verifiers) and :func:`fdma_rate` / :func:`multicast_rate` go
-    through it; ``lymdo_slot``'s scalar allocation loops use ``math`` directly."""
+    through it, and ``lymdo_slot``'s model and bound; its scalar allocation loops use
+    :func:`spectral_efficiency_scalar`."""
     return np.log1p(np.asarray(snr, dtype=float)) / _LN2
+
+
+def spectral_efficiency_scalar(snr: float) -> float:
+    """:func:`spectral_efficiency` of one float, with :func:`math.log1p` (no NumPy call: the
+    scalar loops of ``lymdo_slot``'s allocation). It can differ from the array form in the last
+    ulp (the two ``log1p`` are different libraries)."""
+    return math.log1p(snr) / _LN2
 
 
 def fdma_rate(

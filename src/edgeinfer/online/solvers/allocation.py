@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeinfer.online.model import DeviceTables, LyMDOConfig, SlotMetrics
+from edgeinfer.system.rates import spectral_efficiency_scalar
 
 __all__ = [
     "Allocation",
@@ -183,7 +184,7 @@ def bandwidth_objective(alpha: np.ndarray, weights: np.ndarray, snr_full: np.nda
         if w > 0.0:
             if a <= 0.0:
                 return math.inf
-            total += w / (a * bandwidth_hz * math.log2(1.0 + s / a))
+            total += w / (a * bandwidth_hz * spectral_efficiency_scalar(s / a))
     return total
 
 
@@ -368,7 +369,7 @@ def allocate(
             tu = 1.0 / mu + li / (2.0 * mu * mu * (1.0 - li / mu))
         tt = 0.0
         if psi[i] > 0.0:
-            rate = alpha[i] * bw * math.log2(1.0 + snr[i] / alpha[i]) if alpha[i] > 0.0 else 0.0
+            rate = alpha[i] * bw * spectral_efficiency_scalar(snr[i] / alpha[i]) if alpha[i] > 0.0 else 0.0
             tt = psi[i] / rate if rate > 0.0 else math.inf  # a rate rounding to zero: no finite delay
         te = d_es[i] / f_es[i] if d_es[i] > 0.0 else 0.0
         try:
