@@ -307,6 +307,30 @@ class _BadArg(EdgeInferError):
     pass
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a job stopped by Ctrl-C
+
+
+def _interrupted() -> int:
+    """Ctrl-C: one line and exit 130. (CPython itself sometimes ends such a process by SIGINT
+    at exit instead, which a shell reports as 130 too; tests/experiments/test_faults.py.)"""
+    print("edgeinfer: interrupted", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while a KeyboardInterrupt was being handled (its cause or
+    context chain holds one): e.g. a module whose import Ctrl-C cut short fails again when
+    imported during the clean-up ("type ... is already registered")."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, KeyboardInterrupt):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -333,29 +357,36 @@ def _run_command(args: argparse.Namespace) -> int:
                    "library": _cmd_library, "make": _cmd_make}[args.command]
         return handler(args)
     except SolverError as exc:  # ours, not the user's: exit 3
+        if _caused_by_interrupt(exc):  # Ctrl-C, then a failure in the clean-up
+            return _interrupted()
         if args.debug:
             traceback.print_exc()
         print(f"edgeinfer: internal error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_INTERNAL
     except EdgeInferError as exc:
+        if _caused_by_interrupt(exc):  # Ctrl-C, then a failure in the clean-up
+            return _interrupted()
         if args.debug:
             traceback.print_exc()
         print(f"edgeinfer: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("edgeinfer: interrupted", file=sys.stderr)
-        return 130
+        return _interrupted()
     except BrokenPipeError:  # `edgeinfer list | head`: the reader left; no traceback
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout again at exit
         return 1
     except OSError as exc:  # a path the user named: bad input, named
+        if _caused_by_interrupt(exc):  # Ctrl-C, then a failure in the clean-up
+            return _interrupted()
         if args.debug:
             traceback.print_exc()
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"edgeinfer: error: {_one_line(f'{where}{exc.strerror or exc}')}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as exc:  # a bug: one line, exit 3; --debug shows where
+        if _caused_by_interrupt(exc):  # Ctrl-C, then a failure in the clean-up
+            return _interrupted()
         if args.debug:
             traceback.print_exc()
         msg = _one_line(str(exc).strip().splitlines()[0], 300) if str(exc).strip() else ""

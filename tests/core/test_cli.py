@@ -125,3 +125,36 @@ def test_parser_fuzz_only_clean_errors(path, value, delete):
         load_instance(doc)
     except EdgeInferError as exc:
         assert str(exc)
+
+
+def _raises_after_interrupt(kind: type[BaseException]):
+    def handler(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            # the clean-up fails: e.g. re-importing a module whose import Ctrl-C cut short
+            raise kind('generic_type: type "ObjSense" is already registered!')  # noqa: B904 - the context is the point
+    return handler
+
+
+@pytest.mark.parametrize("kind", [ImportError, OSError, EdgeInferError, RuntimeError])
+def test_a_failure_while_handling_ctrl_c_is_the_interrupt(kind, monkeypatch, capsys):
+    """Seen under load in test_faults' SIGINT test: exit 3, "internal error: ImportError: ...
+    already registered" instead of the interrupt. Any error whose context holds a
+    KeyboardInterrupt is reported as the interrupt: one line, exit 130."""
+    import edgeinfer.cli as cli
+
+    monkeypatch.setattr(cli, "_cmd_list", _raises_after_interrupt(kind))
+    assert main(["list"]) == 130
+    assert capsys.readouterr().err.strip().splitlines() == ["edgeinfer: interrupted"]
+
+
+def test_an_error_without_an_interrupt_is_still_the_error(monkeypatch, capsys):
+    import edgeinfer.cli as cli
+
+    def handler(args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cli, "_cmd_list", handler)
+    assert main(["list"]) == 3
+    assert "internal error: RuntimeError: boom" in capsys.readouterr().err
