@@ -311,9 +311,16 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a job stopped by Ctrl
 
 
 def _interrupted() -> int:
-    """Ctrl-C: one line and exit 130. (CPython itself sometimes ends such a process by SIGINT
-    at exit instead, which a shell reports as 130 too; tests/experiments/test_faults.py.)"""
+    """Ctrl-C: one line and exit 130, every time.
+
+    CPython sets a process-wide flag when a KeyboardInterrupt leaves code run by ``exec`` or
+    ``eval`` of a string (``run_eval_code_obj``), clears it whenever such code starts, and a
+    process whose flag is still set at exit kills itself with SIGINT, although the interrupt was
+    caught here: about 18 of 245 interrupted runs of tests/experiments/test_faults.py's SIGINT case
+    ended by SIGINT (-2) under load, traced to a SIGINT the process sent itself. Evaluating a
+    constant string clears the flag: 0 of 90 since (docs/experiments.md)."""
     print("edgeinfer: interrupted", file=sys.stderr)
+    exec("pass")  # noqa: S102 - a constant; clears the flag, nothing else
     return EXIT_INTERRUPTED
 
 
