@@ -83,6 +83,24 @@ def _check_shapes(power: np.ndarray, cell: np.ndarray, sub: np.ndarray, cross: n
         raise ValueError("power, cell, subchannel must have shape (U,) and cross_gain (U, N)")
 
 
+def _noma_layout(power_w: ArrayLike, cell: ArrayLike, subchannel: ArrayLike, cross_gain: ArrayLike
+                 ) -> tuple[np.ndarray, ...]:
+    """The arrays both NOMA SINRs start from: powers, cells and gains as arrays (shapes checked),
+    the device indices, each device's own-cell gain, who is active, and the pairs sharing a
+    subchannel (both active) and a cell."""
+    p = np.asarray(power_w, dtype=float)
+    c = np.asarray(cell, dtype=int)
+    m = np.asarray(subchannel, dtype=int)
+    g = np.asarray(cross_gain, dtype=float)
+    _check_shapes(p, c, m, g)
+    idx = np.arange(len(p))
+    own = g[idx, c]
+    active = m >= 0
+    same_sub = (m[:, None] == m[None, :]) & active[:, None] & active[None, :]
+    same_cell = c[:, None] == c[None, :]
+    return p, c, g, idx, own, active, same_sub, same_cell
+
+
 def noma_uplink_sinr(
     power_w: ArrayLike, cell: ArrayLike, subchannel: ArrayLike, cross_gain: ArrayLike, noise_w: float
 ) -> np.ndarray:
@@ -102,17 +120,7 @@ def noma_uplink_sinr(
     lower index is decoded first), plus every device of other cells on the same subchannel
     through its cross gain to AP ``cell[i]``.
     """
-    p = np.asarray(power_w, dtype=float)
-    c = np.asarray(cell, dtype=int)
-    m = np.asarray(subchannel, dtype=int)
-    g = np.asarray(cross_gain, dtype=float)
-    _check_shapes(p, c, m, g)
-    u = len(p)
-    idx = np.arange(u)
-    own = g[idx, c]
-    active = m >= 0
-    same_sub = (m[:, None] == m[None, :]) & active[:, None] & active[None, :]
-    same_cell = c[:, None] == c[None, :]
+    p, c, g, idx, own, active, same_sub, same_cell = _noma_layout(power_w, cell, subchannel, cross_gain)
     weaker = (own[None, :] < own[:, None]) | ((own[None, :] == own[:, None]) & (idx[None, :] > idx[:, None]))
     intra = (same_sub & same_cell & weaker) * (p * own)[None, :]
     # interference from device t (other cell) at AP cell[i]: p_t * g[t, cell[i]]
@@ -134,17 +142,7 @@ def noma_downlink_sinr(
     we use the physical form. Inter-cell interference is every other AP's total power on the
     subchannel through the cross gain to device i.
     """
-    p = np.asarray(power_w, dtype=float)
-    c = np.asarray(cell, dtype=int)
-    m = np.asarray(subchannel, dtype=int)
-    g = np.asarray(cross_gain, dtype=float)
-    _check_shapes(p, c, m, g)
-    u = len(p)
-    idx = np.arange(u)
-    own = g[idx, c]
-    active = m >= 0
-    same_sub = (m[:, None] == m[None, :]) & active[:, None] & active[None, :]
-    same_cell = c[:, None] == c[None, :]
+    p, c, g, idx, own, active, same_sub, same_cell = _noma_layout(power_w, cell, subchannel, cross_gain)
     stronger = (own[None, :] > own[:, None]) | ((own[None, :] == own[:, None]) & (idx[None, :] < idx[:, None]))
     intra = own * ((same_sub & same_cell & stronger) * p[None, :]).sum(1)
     # interference at device i from AP cell[t]'s signal to device t (other cell): P_t * g[i, cell[t]]
