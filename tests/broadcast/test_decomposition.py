@@ -17,6 +17,7 @@ from edgeinfer.broadcast.solvers import BnbConfig, bnb_select
 from edgeinfer.broadcast.solvers.decomposition import (
     Node,
     _evaluate,
+    _propagate,
     _Sides,
     ascend,
     fix,
@@ -68,6 +69,38 @@ def test_fixing_keeps_every_selection_of_at_most_the_target(seed, M, N, K, kind,
         # below the optimum the same fixing may only say "none" or keep a node without selections
         below, _, _ = fix(comp, root_node(comp), lam, opt - 1)
         assert below is None or not any(y.sum() <= opt - 1 for y in sels)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10**6), M=st.integers(2, 3), N=st.integers(2, 3), K=st.integers(1, 4),
+       pick=st.integers(0, 10**6))
+def test_forced_blocks_drop_only_pairs_no_selection_needs(seed, M, N, K, pick):
+    """With blocks forced, ``_propagate`` drops a device's free blocks that score less than a
+    forced block it may use at the same position; every feasible selection holding the forced
+    blocks keeps its blocks and its best-block assignment's pairs."""
+    inst = random_instance(seed, M=M, N=N, K=K)
+    rng = np.random.default_rng(pick)
+    for comp in components(inst):
+        if comp.nb > 10:
+            continue
+        sels = _selections(comp)
+        base = sels[rng.integers(len(sels))]
+        forced = (base > 0.5) & (rng.random(comp.nb) < 0.5)
+        start = np.isfinite(comp.S)
+        node = _propagate(comp, start, forced, comp.nb)
+        holding = [y for y in sels if np.all(y[forced] > 0.5)]
+        assert node is not None and holding
+        for y in holding:
+            x = comp.assignment(y)
+            used = comp.pairs[x > 0.5]
+            assert node.allowed[used[:, 0], used[:, 1]].all()
+        # the rule itself: nothing free below a usable forced block at its position survives
+        for k in range(comp.Kc):
+            for g in comp.by_pos:
+                fz = [b for b in g if forced[b] and node.allowed[b, k]]
+                if fz:
+                    top = max(comp.S[b, k] for b in fz)
+                    assert not any(node.allowed[b, k] and not forced[b] and comp.S[b, k] < top for b in g)
 
 
 @settings(max_examples=40, deadline=None)

@@ -457,6 +457,9 @@ def _penalties(sides: _Sides, lam: np.ndarray) -> tuple[float, np.ndarray, np.nd
     return value, up, down, px, np.isfinite(up)
 
 
+DROP_BELOW_FORCED = True
+
+
 def _propagate(comp: Component, allowed: np.ndarray, forced: np.ndarray, target: int) -> Node | None:
     """Re-test the allowed pairs (each must fit in an assembly meeting the QoS with the best
     allowed blocks elsewhere) until nothing changes; ``None`` when the node has no selection
@@ -466,6 +469,12 @@ def _propagate(comp: Component, allowed: np.ndarray, forced: np.ndarray, target:
     need = comp.cc - qos_tol(comp.cc)
     S = comp.S
     while True:
+        if DROP_BELOW_FORCED and forced.any():
+            # a device need not use a free block scoring less than a forced block it may use at the
+            # same position: it can take the forced one instead (which every selection here holds)
+            Fz = np.where(allowed & forced[:, None], S, -np.inf)
+            fbest = np.maximum.reduceat(Fz, comp.starts, axis=0)  # (N, Kc)
+            allowed = allowed & ~(~forced[:, None] & (S < fbest[comp.pos]))
         A = np.where(allowed, S, -np.inf)
         best = np.maximum.reduceat(A, comp.starts, axis=0)  # (N, Kc)
         if not np.all(np.isfinite(best)):
