@@ -37,6 +37,13 @@ def _selections(comp):
     return out
 
 
+def _enumerable(seed, M, N, K):
+    """The components of a random instance small enough to enumerate, with their selections."""
+    for comp in components(random_instance(seed, M=M, N=N, K=K)):
+        if comp.nb <= 10:
+            yield comp, _selections(comp)
+
+
 def _multipliers(comp, rng, kind):
     if kind == "per-device":
         lag = lagrangian_bound(comp, None, max_iterations=50, stop_at_proof=False)
@@ -48,12 +55,8 @@ def _multipliers(comp, rng, kind):
 @given(seed=st.integers(0, 10**6), M=st.integers(2, 3), N=st.integers(2, 3), K=st.integers(1, 4),
        kind=st.sampled_from(["per-device", "random"]), extra=st.integers(0, 1))
 def test_fixing_keeps_every_selection_of_at_most_the_target(seed, M, N, K, kind, extra):
-    inst = random_instance(seed, M=M, N=N, K=K)
     rng = np.random.default_rng(seed)
-    for comp in components(inst):
-        if comp.nb > 10:
-            continue
-        sels = _selections(comp)
+    for comp, sels in _enumerable(seed, M, N, K):
         opt = int(min(y.sum() for y in sels))
         target = opt + extra
         lam = _multipliers(comp, rng, kind)
@@ -78,12 +81,8 @@ def test_forced_blocks_drop_only_pairs_no_selection_needs(seed, M, N, K, pick):
     """With blocks forced, ``_propagate`` drops a device's free blocks that score less than a
     forced block it may use at the same position; every feasible selection holding the forced
     blocks keeps its blocks and its best-block assignment's pairs."""
-    inst = random_instance(seed, M=M, N=N, K=K)
     rng = np.random.default_rng(pick)
-    for comp in components(inst):
-        if comp.nb > 10:
-            continue
-        sels = _selections(comp)
+    for comp, sels in _enumerable(seed, M, N, K):
         base = sels[rng.integers(len(sels))]
         forced = (base > 0.5) & (rng.random(comp.nb) < 0.5)
         start = np.isfinite(comp.S)
