@@ -329,12 +329,15 @@ def _caused_by_interrupt(exc: BaseException) -> bool:
     context chain holds one): e.g. a module whose import Ctrl-C cut short fails again when
     imported during the clean-up ("type ... is already registered")."""
     seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        cur = todo.pop()
+        if cur is None or id(cur) in seen:
+            continue
         if isinstance(cur, KeyboardInterrupt):
             return True
         seen.add(id(cur))
-        cur = cur.__cause__ or cur.__context__
+        todo += [cur.__cause__, cur.__context__]
     return False
 
 
@@ -355,24 +358,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run_command(args: argparse.Namespace) -> int:
     try:
-        if getattr(args, "_plugin", None):
-            module = args._plugin
-            if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None or importlib.util.find_spec(module) is None:
-                raise _BadArg(f"{args.command} is not available in this installation")
-            return int(importlib.import_module(module).run(args))
-        handler = {"solve": _cmd_solve, "verify": _cmd_verify, "list": _cmd_list, "profile": _cmd_profile,
-                   "library": _cmd_library, "make": _cmd_make}[args.command]
-        return handler(args)
+        try:
+            if getattr(args, "_plugin", None):
+                module = args._plugin
+                if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None or importlib.util.find_spec(module) is None:
+                    raise _BadArg(f"{args.command} is not available in this installation")
+                return int(importlib.import_module(module).run(args))
+            handler = {"solve": _cmd_solve, "verify": _cmd_verify, "list": _cmd_list, "profile": _cmd_profile,
+                       "library": _cmd_library, "make": _cmd_make}[args.command]
+            return handler(args)
+        except Exception as exc:
+            if _caused_by_interrupt(exc):  # Ctrl-C, then a failure in the clean-up: the interrupt
+                raise KeyboardInterrupt from exc
+            raise
     except SolverError as exc:  # ours, not the user's: exit 3
-        if _caused_by_interrupt(exc):  # Ctrl-C, then a failure in the clean-up
-            return _interrupted()
         if args.debug:
             traceback.print_exc()
         print(f"edgeinfer: internal error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_INTERNAL
     except EdgeInferError as exc:
-        if _caused_by_interrupt(exc):  # Ctrl-C, then a failure in the clean-up
-            return _interrupted()
         if args.debug:
             traceback.print_exc()
         print(f"edgeinfer: error: {_one_line(exc)}", file=sys.stderr)
@@ -384,16 +388,12 @@ def _run_command(args: argparse.Namespace) -> int:
         os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout again at exit
         return 1
     except OSError as exc:  # a path the user named: bad input, named
-        if _caused_by_interrupt(exc):  # Ctrl-C, then a failure in the clean-up
-            return _interrupted()
         if args.debug:
             traceback.print_exc()
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"edgeinfer: error: {_one_line(f'{where}{exc.strerror or exc}')}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as exc:  # a bug: one line, exit 3; --debug shows where
-        if _caused_by_interrupt(exc):  # Ctrl-C, then a failure in the clean-up
-            return _interrupted()
         if args.debug:
             traceback.print_exc()
         msg = _one_line(str(exc).strip().splitlines()[0], 300) if str(exc).strip() else ""

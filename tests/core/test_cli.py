@@ -179,3 +179,19 @@ def test_the_interrupt_clears_cpythons_exit_by_sigint_flag(capsys):
     finally:
         flag.value = saved
     assert capsys.readouterr().err.strip() == "edgeinfer: interrupted"
+
+
+def test_an_interrupt_behind_an_explicit_cause_is_found(monkeypatch, capsys):
+    """``raise X from other`` while a Ctrl-C is handled: the cause is ``other``, the interrupt is
+    the context; both links are followed."""
+    import edgeinfer.cli as cli
+
+    def handler(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise RuntimeError("clean-up failed") from ValueError("other")
+
+    monkeypatch.setattr(cli, "_cmd_list", handler)
+    assert main(["list"]) == 130
+    assert capsys.readouterr().err.strip().splitlines() == ["edgeinfer: interrupted"]
